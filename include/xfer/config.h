@@ -1,0 +1,167 @@
+/* The experiment config: YAML parsed with libyaml's document API into these typed structs, with
+ * defaults filled in, then validated. Every key, type, default and meaning is documented in
+ * docs/config.md. Strings are heap-owned by the config and freed by xfer_config_free(). */
+#ifndef XFER_CONFIG_H
+#define XFER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xfer/error.h"
+
+/* A position in the YAML file, 1-based (what editors show). line == 0: not from the file. */
+typedef struct {
+    int line, col;
+} xfer_mark;
+
+typedef enum { XFER_DEVICE_AUTO = 0, XFER_DEVICE_CPU, XFER_DEVICE_CUDA } xfer_device_kind;
+typedef enum { XFER_PREC_FP32 = 0, XFER_PREC_TF32, XFER_PREC_BF16 } xfer_precision;
+typedef enum { XFER_DS_IMAGE_FOLDER = 0, XFER_DS_IDX, XFER_DS_SYNTHETIC } xfer_dataset_kind;
+typedef enum { XFER_BAD_IMAGE_WARN = 0, XFER_BAD_IMAGE_ERROR } xfer_bad_image_policy;
+typedef enum { XFER_WV_VEC = 0, XFER_WV_BIN } xfer_wordvec_format;
+typedef enum { XFER_NAMEVEC_SUM = 0, XFER_NAMEVEC_MEAN } xfer_namevec_mode;
+typedef enum { XFER_CLASSDIST_WORDVEC = 0, XFER_CLASSDIST_WORDNET } xfer_class_distance;
+
+typedef struct {
+    char *name;
+    xfer_mark mark;
+    xfer_dataset_kind kind;
+    /* image_folder */
+    char *root;
+    /* idx: images and labels files (plain or .gz); class names from a file or inline */
+    char *images, *labels;
+    char *class_names_file;
+    char **class_names;
+    int n_class_names;
+    /* class selection: `exclude` drops classes by display name; `include` (if non-empty) keeps
+     * only these, in this order of precedence: include first, then exclude. */
+    char **exclude;
+    int n_exclude;
+    char **include;
+    int n_include;
+    int max_per_class; /* 0 = all images of each class (taken in file order after sorting) */
+    /* split: either train_fraction (0,1) or train_per_class/test_per_class (>0); seed */
+    double train_fraction;             /* default 0.8 when neither form is given */
+    int train_per_class, test_per_class; /* 0 = unset; test_per_class 0 with train_per_class set
+                                            means "all the rest" */
+    uint64_t split_seed;               /* default: the experiment seed */
+    bool split_seed_set;
+    int image_size;                    /* network input, default 224 */
+    int cache_size;                    /* shorter side in the decoded cache, default 256 */
+    float mean[3], std[3];             /* default ImageNet: 0.485 0.456 0.406 / 0.229 0.224 0.225 */
+    char *cache;                       /* cache file; NULL = <output dir>/cache/<name>.h5 */
+    xfer_bad_image_policy on_bad_image;
+    /* synthetic */
+    int synthetic_classes, synthetic_per_class, synthetic_size;
+    uint64_t synthetic_seed;
+} xfer_dataset_cfg;
+
+/* A training recipe (fine-tuning the target, or building a source). Defaults are the paper's
+ * (Ueno, Azuma, Kondo: Model selection for efficient transfer learning in image recognition):
+ * cross-entropy, SGD lr 0.001 momentum 0.9, 30 epochs, StepLR step 7 gamma 0.1. */
+typedef struct {
+    xfer_mark mark;
+    int epochs;            /* default 30 */
+    int batch_size;        /* default 32 */
+    double lr;             /* default 0.001 */
+    double momentum;       /* default 0.9 */
+    double weight_decay;   /* default 0 */
+    bool nesterov;         /* default false */
+    int step_size;         /* StepLR, default 7 */
+    double gamma;          /* StepLR, default 0.1 */
+    bool random_resized_crop; /* default true */
+    double crop_scale_min;    /* RandomResizedCrop scale lower bound, default 0.08 */
+    bool hflip;               /* default true */
+    bool drop_last;           /* drop the last partial training batch, default false */
+    int eval_every;           /* evaluate on the test split every N epochs, default 1 */
+    double dropout;           /* AlexNet dropout p, default 0.5 */
+} xfer_recipe_cfg;
+
+typedef struct {
+    char *name;
+    xfer_mark mark;
+    char *arch;     /* alexnet | resnet18 | resnet34 */
+    double width;   /* channel width multiplier, default 1.0 (small models for the demo) */
+    char *weights;  /* .safetensors path, or "random"; NULL when built by `train` */
+    char *classes;  /* file of the source's class names, one per line (EMD ground distance) */
+    uint64_t init_seed; /* seed of random initialisation, default: experiment seed */
+    /* optional: build this source by training */
+    bool has_train;
+    xfer_mark train_mark;
+    char *train_from;    /* name of another source, or NULL/"random" for training from scratch */
+    xfer_mark train_from_mark;
+    char *train_dataset; /* dataset name */
+    xfer_recipe_cfg train;
+} xfer_source_cfg;
+
+typedef struct {
+    char *name; /* softmax_max | emd | leep | nce | logme | hscore | hscore_reg | gbc | transrate |
+                   sfda | nleep | parc ... */
+    xfer_mark mark;
+    int n_params;
+    char **param_keys; /* metric parameters, kept as strings; each metric parses its own */
+    char **param_values;
+} xfer_score_cfg;
+
+typedef struct {
+    bool present;
+    xfer_mark mark;
+    char *path;
+    xfer_wordvec_format format; /* default: from the file extension (.bin → bin, else vec) */
+    xfer_namevec_mode name_vector; /* default sum (the paper) */
+    xfer_class_distance class_distance; /* default wordvec */
+    char *wordnet_dir;                  /* default /usr/share/wordnet */
+    int n_synonyms;
+    char **synonym_from, **synonym_to;
+} xfer_wordvec_cfg;
+
+typedef struct {
+    char *dataset;
+    xfer_mark mark;
+    xfer_recipe_cfg finetune;
+} xfer_target_cfg;
+
+typedef struct {
+    char *path; /* the config file as given */
+    char *text; /* its full text (written into the results file) */
+    char *experiment;
+    uint64_t seed;           /* default 0 */
+    xfer_device_kind device; /* default auto */
+    xfer_precision precision;/* default fp32 */
+    char *output;            /* results HDF5 path, default results/<experiment>/results.h5 */
+    xfer_dataset_cfg *datasets;
+    int n_datasets;
+    xfer_source_cfg *sources;
+    int n_sources;
+    xfer_target_cfg target;
+    xfer_score_cfg *scores;
+    int n_scores;
+    xfer_wordvec_cfg word_vectors;
+} xfer_config;
+
+/* Reads, parses and validates a config file. On failure fills err with every problem found, one
+ * per line, each "FILE:LINE:COL: what is wrong (expected ...)", and returns XFER_EINPUT; cfg is then
+ * left freed. */
+int xfer_config_load(const char *path, xfer_config *cfg, xfer_err *err);
+
+/* The same from memory; `name` is used in messages in place of a file name. */
+int xfer_config_load_string(const char *text, size_t len, const char *name, xfer_config *cfg,
+                            xfer_err *err);
+
+void xfer_config_free(xfer_config *cfg);
+
+/* Checks that the files the config names exist (weights, dataset roots and files, class-name
+ * files, word vectors). strict == false: each missing file is printed as a warning and XFER_OK is
+ * returned; strict == true: XFER_EINPUT with every missing file listed. */
+int xfer_config_check_files(const xfer_config *cfg, bool strict, xfer_err *err);
+
+/* Lookup by name; NULL when absent. */
+const xfer_dataset_cfg *xfer_config_dataset(const xfer_config *cfg, const char *name);
+const xfer_source_cfg *xfer_config_source(const xfer_config *cfg, const char *name);
+
+/* Enum names as written in YAML. */
+const char *xfer_device_name(xfer_device_kind d);
+const char *xfer_precision_name(xfer_precision p);
+
+#endif
