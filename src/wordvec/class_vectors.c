@@ -166,8 +166,9 @@ int xfer_class_vectors(const xfer_wordvec_cfg *wv, const char *const *names, int
     name_words *nw = calloc((size_t)n + 1, sizeof *nw);
     xfer_fasttext *ft = NULL;
     float *tmp = NULL;
-    int rc = XFER_OK, n_missing = 0;
-    if (!nw || xfer_strmap_init(&ks.index, 64) != 0) {
+    int rc = XFER_OK, n_missing = 0, any_missing = 0;
+    xfer_strmap reported = {0}; /* missing words already listed (a word is listed once) */
+    if (!nw || xfer_strmap_init(&ks.index, 64) != 0 || xfer_strmap_init(&reported, 16) != 0) {
         rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
         goto out;
     }
@@ -224,7 +225,8 @@ int xfer_class_vectors(const xfer_wordvec_cfg *wv, const char *const *names, int
                 rc = err ? err->code : XFER_EINTERNAL;
                 goto out;
             }
-            if (got == 0) {
+            if (got == 0) any_missing = 1;
+            if (got == 0 && xfer_strmap_put(&reported, nw[i].words[k], n_missing) == n_missing) {
                 if (n_missing == 0)
                     xfer_fail(err, XFER_EINPUT,
                               "%s: no word vector for these words (add them to "
@@ -239,7 +241,7 @@ int xfer_class_vectors(const xfer_wordvec_cfg *wv, const char *const *names, int
             for (int j = 0; j < *dim; j++)
                 acc[j] /= used;
     }
-    if (n_missing > 0) rc = XFER_EINPUT;
+    if (any_missing) rc = XFER_EINPUT;
 out:
     if (rc != XFER_OK) {
         free(*vectors);
@@ -249,6 +251,7 @@ out:
     xfer_fasttext_close(ft);
     names_free(nw, n);
     keyset_free(&ks);
+    xfer_strmap_free(&reported);
     return rc;
 }
 
@@ -293,7 +296,10 @@ static int wordnet_distances(const xfer_wordvec_cfg *wv, const char *const *src,
         const char *name = i < ns ? src[i] : tgt[i - ns];
         const char *alias = synonym_of(wv, name);
         syn[i] = xfer_wordnet_class_synset(wn, alias ? alias : name);
-        if (syn[i] < 0) {
+        int listed = 0; /* a name in both lists is reported once */
+        for (int k = 0; k < i && !listed && syn[i] < 0; k++)
+            listed = syn[k] < 0 && strcmp(name, k < ns ? src[k] : tgt[k - ns]) == 0;
+        if (syn[i] < 0 && !listed) {
             if (n_missing++ == 0)
                 xfer_fail(err, XFER_EINPUT,
                           "%s: no WordNet noun for these class names (add them to "
