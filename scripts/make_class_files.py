@@ -7,8 +7,9 @@ imagenet1k.txt: torchvision's _IMAGENET_CATEGORIES (Debian python3-torchvision,
   torchvision/models/_meta.py), read without importing torch; index order = the model's outputs.
 places365.txt: CSAILVision/places365's categories_places365.txt ("/a/airfield 0") or its
   categories_hybrid1365.txt (Places365 lines are those starting with "/", index minus 1000).
-  Each category "/b/bakery/shop" becomes "bakery shop": the "/<letter>/" prefix and the index are
-  dropped, then "/" and "_" become spaces; lines are written in index order.
+  Each category "/b/bakery/shop" becomes "bakery/shop": the "/<letter>/" prefix and the index are
+  dropped and "_" becomes a space; the "/" before a qualifier is kept (xfer splits words on it,
+  and the WordNet mapping tries the part before it); lines are written in index order.
 """
 import argparse
 import ast
@@ -42,7 +43,7 @@ def places_names(path):
             if idx >= 1000:  # the hybrid file numbers Places365 after ImageNet's 1000 classes
                 idx -= 1000
             parts = cat.split("/")[2:]  # "", letter, name[, sub]
-            rows.append((idx, " ".join(p.replace("_", " ") for p in parts)))
+            rows.append((idx, "/".join(p.replace("_", " ") for p in parts)))
     rows.sort()
     if [i for i, _ in rows] != list(range(365)):
         sys.exit(f"{path}: expected Places365 indices 0..364")
