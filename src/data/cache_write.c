@@ -201,7 +201,7 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
         rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
         goto done;
     }
-    const char *why;
+    const char *why = o.force ? "--force" : NULL;
     if (!o.force && cache_is_valid(cache_path, params, ds.fingerprint, &res->n_images, &res->n_bad,
                                    &res->n_skipped, &why)) {
         res->reused = 1;

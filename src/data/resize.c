@@ -120,18 +120,27 @@ int xfer_resample_rgb(const uint8_t *src, int sw, int sh, double x0, double y0, 
         }
     }
     size_t stride = (size_t)cw * 3;
+    int32_t *acc = malloc(stride * sizeof(int32_t));
+    if (!acc) {
+        free(tmp);
+        taps_free(&th);
+        taps_free(&tv);
+        return XFER_EINTERNAL;
+    }
+    /* vertical pass row by row: acc += tap * source row, a loop the compiler vectorizes */
     for (int y = 0; y < ch; y++) {
         const int32_t *k = tv.k + (size_t)y * tv.ksize;
         const uint8_t *base = tmp + (size_t)(tv.first[y] - r0) * stride;
         uint8_t *o = dst + (size_t)y * stride;
-        int n = tv.count[y];
-        for (size_t x = 0; x < stride; x++) {
-            int32_t s = half;
-            for (int j = 0; j < n; j++)
-                s += base[(size_t)j * stride + x] * k[j];
-            o[x] = clip8(s);
+        for (size_t x = 0; x < stride; x++) acc[x] = half;
+        for (int j = 0; j < tv.count[y]; j++) {
+            const uint8_t *row = base + (size_t)j * stride;
+            int32_t kj = k[j];
+            for (size_t x = 0; x < stride; x++) acc[x] += row[x] * kj;
         }
+        for (size_t x = 0; x < stride; x++) o[x] = clip8(acc[x]);
     }
+    free(acc);
     free(tmp);
     taps_free(&th);
     taps_free(&tv);
