@@ -86,7 +86,7 @@ static int list_dir(const char *dir, int dirs_only, strlist *out, int *n_other, 
         }
     }
     closedir(d);
-    if (rc == XFER_OK) qsort(out->v, (size_t)out->n, sizeof(char *), cmp_str);
+    if (rc == XFER_OK && out->n > 1) qsort(out->v, (size_t)out->n, sizeof(char *), cmp_str);
     return rc;
 }
 
