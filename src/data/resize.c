@@ -132,13 +132,16 @@ int xfer_resample_rgb(const uint8_t *src, int sw, int sh, double x0, double y0, 
         const int32_t *k = tv.k + (size_t)y * tv.ksize;
         const uint8_t *base = tmp + (size_t)(tv.first[y] - r0) * stride;
         uint8_t *o = dst + (size_t)y * stride;
-        for (size_t x = 0; x < stride; x++) acc[x] = half;
+        for (size_t x = 0; x < stride; x++)
+            acc[x] = half;
         for (int j = 0; j < tv.count[y]; j++) {
             const uint8_t *row = base + (size_t)j * stride;
             int32_t kj = k[j];
-            for (size_t x = 0; x < stride; x++) acc[x] += row[x] * kj;
+            for (size_t x = 0; x < stride; x++)
+                acc[x] += row[x] * kj;
         }
-        for (size_t x = 0; x < stride; x++) o[x] = clip8(acc[x]);
+        for (size_t x = 0; x < stride; x++)
+            o[x] = clip8(acc[x]);
     }
     free(acc);
     free(tmp);
