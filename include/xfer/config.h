@@ -42,19 +42,24 @@ typedef struct {
     int n_include;
     int max_per_class; /* 0 = all images of each class (taken in file order after sorting) */
     /* split: either train_fraction (0,1) or train_per_class/test_per_class (>0); seed */
-    double train_fraction;             /* default 0.8 when neither form is given */
+    double train_fraction;               /* default 0.8 when neither form is given */
     int train_per_class, test_per_class; /* 0 = unset; test_per_class 0 with train_per_class set
                                             means "all the rest" */
-    uint64_t split_seed;               /* default: the experiment seed */
+    uint64_t split_seed;                 /* default: the experiment seed */
     bool split_seed_set;
-    int image_size;                    /* network input, default 224 */
-    int cache_size;                    /* shorter side in the decoded cache, default 256 */
-    float mean[3], std[3];             /* default ImageNet: 0.485 0.456 0.406 / 0.229 0.224 0.225 */
-    char *cache;                       /* cache file; NULL = <output dir>/cache/<name>.h5 */
+    int image_size;        /* network input, default 224 */
+    int cache_size;        /* shorter side in the decoded cache, default
+                              round(image_size * 256 / 224): 256 for 224 */
+    float mean[3], std[3]; /* default ImageNet: 0.485 0.456 0.406 / 0.229 0.224 0.225 */
+    char *cache;           /* cache file; NULL = <output dir>/cache/<name>.h5 */
     xfer_bad_image_policy on_bad_image;
     /* synthetic */
-    int synthetic_classes, synthetic_per_class, synthetic_size;
-    uint64_t synthetic_seed;
+    int synthetic_classes, synthetic_per_class, synthetic_size; /* size default: cache_size */
+    uint64_t synthetic_seed;                                    /* default: the experiment seed */
+    /* added: where the values were written, for messages about them (line 0: not given) */
+    xfer_mark kind_mark, root_mark, images_mark, labels_mark, class_names_mark, cache_mark;
+    bool synthetic_seed_set; /* synthetic.seed was given */
+    bool cache_size_set;     /* cache_size was given (else derived from image_size) */
 } xfer_dataset_cfg;
 
 /* A training recipe (fine-tuning the target, or building a source). Defaults are the paper's
@@ -62,14 +67,14 @@ typedef struct {
  * cross-entropy, SGD lr 0.001 momentum 0.9, 30 epochs, StepLR step 7 gamma 0.1. */
 typedef struct {
     xfer_mark mark;
-    int epochs;            /* default 30 */
-    int batch_size;        /* default 32 */
-    double lr;             /* default 0.001 */
-    double momentum;       /* default 0.9 */
-    double weight_decay;   /* default 0 */
-    bool nesterov;         /* default false */
-    int step_size;         /* StepLR, default 7 */
-    double gamma;          /* StepLR, default 0.1 */
+    int epochs;               /* default 30 */
+    int batch_size;           /* default 32 */
+    double lr;                /* default 0.001 */
+    double momentum;          /* default 0.9 */
+    double weight_decay;      /* default 0 */
+    bool nesterov;            /* default false */
+    int step_size;            /* StepLR, default 7 */
+    double gamma;             /* StepLR, default 0.1 */
     bool random_resized_crop; /* default true */
     double crop_scale_min;    /* RandomResizedCrop scale lower bound, default 0.08 */
     bool hflip;               /* default true */
@@ -81,18 +86,21 @@ typedef struct {
 typedef struct {
     char *name;
     xfer_mark mark;
-    char *arch;     /* alexnet | resnet18 | resnet34 */
-    double width;   /* channel width multiplier, default 1.0 (small models for the demo) */
-    char *weights;  /* .safetensors path, or "random"; NULL when built by `train` */
-    char *classes;  /* file of the source's class names, one per line (EMD ground distance) */
+    char *arch;         /* alexnet | resnet18 | resnet34 */
+    double width;       /* channel width multiplier, default 1.0 (small models for the demo) */
+    char *weights;      /* .safetensors path, or "random"; NULL when built by `train` */
+    char *classes;      /* file of the source's class names, one per line (EMD ground distance) */
     uint64_t init_seed; /* seed of random initialisation, default: experiment seed */
     /* optional: build this source by training */
     bool has_train;
     xfer_mark train_mark;
-    char *train_from;    /* name of another source, or NULL/"random" for training from scratch */
+    char *train_from; /* name of another source; NULL = from scratch (`from: random` or absent) */
     xfer_mark train_from_mark;
     char *train_dataset; /* dataset name */
     xfer_recipe_cfg train;
+    /* added */
+    xfer_mark arch_mark, weights_mark, classes_mark, train_dataset_mark;
+    bool init_seed_set; /* init_seed was given */
 } xfer_source_cfg;
 
 typedef struct {
@@ -108,28 +116,31 @@ typedef struct {
     bool present;
     xfer_mark mark;
     char *path;
-    xfer_wordvec_format format; /* default: from the file extension (.bin → bin, else vec) */
+    xfer_wordvec_format format;    /* default: from the file extension (.bin → bin, else vec) */
     xfer_namevec_mode name_vector; /* default sum (the paper) */
     xfer_class_distance class_distance; /* default wordvec */
     char *wordnet_dir;                  /* default /usr/share/wordnet */
     int n_synonyms;
     char **synonym_from, **synonym_to;
+    /* added */
+    xfer_mark path_mark, wordnet_dir_mark;
 } xfer_wordvec_cfg;
 
 typedef struct {
     char *dataset;
     xfer_mark mark;
     xfer_recipe_cfg finetune;
+    xfer_mark dataset_mark; /* added: the value of target.dataset */
 } xfer_target_cfg;
 
 typedef struct {
     char *path; /* the config file as given */
     char *text; /* its full text (written into the results file) */
     char *experiment;
-    uint64_t seed;           /* default 0 */
-    xfer_device_kind device; /* default auto */
-    xfer_precision precision;/* default fp32 */
-    char *output;            /* results HDF5 path, default results/<experiment>/results.h5 */
+    uint64_t seed;            /* default 0 */
+    xfer_device_kind device;  /* default auto */
+    xfer_precision precision; /* default fp32 */
+    char *output;             /* results HDF5 path, default results/<experiment>/results.h5 */
     xfer_dataset_cfg *datasets;
     int n_datasets;
     xfer_source_cfg *sources;
@@ -138,11 +149,12 @@ typedef struct {
     xfer_score_cfg *scores;
     int n_scores;
     xfer_wordvec_cfg word_vectors;
+    bool output_set; /* added: output was given (else the default above) */
 } xfer_config;
 
 /* Reads, parses and validates a config file. On failure fills err with every problem found, one
- * per line, each "FILE:LINE:COL: what is wrong (expected ...)", and returns XFER_EINPUT; cfg is then
- * left freed. */
+ * per line, each "FILE:LINE:COL: what is wrong (expected ...)", and returns XFER_EINPUT; cfg is
+ * then left freed. */
 int xfer_config_load(const char *path, xfer_config *cfg, xfer_err *err);
 
 /* The same from memory; `name` is used in messages in place of a file name. */
@@ -163,5 +175,25 @@ const xfer_source_cfg *xfer_config_source(const xfer_config *cfg, const char *na
 /* Enum names as written in YAML. */
 const char *xfer_device_name(xfer_device_kind d);
 const char *xfer_precision_name(xfer_precision p);
+
+/* ---- added by the config module ---- */
+
+/* More enum names as written in YAML. */
+const char *xfer_dataset_kind_name(xfer_dataset_kind k);
+const char *xfer_wordvec_format_name(xfer_wordvec_format f);
+const char *xfer_namevec_mode_name(xfer_namevec_mode m);
+const char *xfer_class_distance_name(xfer_class_distance d);
+
+/* Fills r with the paper's recipe (the defaults listed in xfer_recipe_cfg). */
+void xfer_recipe_defaults(xfer_recipe_cfg *r);
+
+/* The score names a config may list, NULL-terminated (the scores module implements each). */
+extern const char *const xfer_known_scores[];
+bool xfer_score_is_known(const char *name);
+
+/* Lookup of a score by name, and of one of its parameters (the string as written); NULL when
+ * absent. */
+const xfer_score_cfg *xfer_config_score(const xfer_config *cfg, const char *name);
+const char *xfer_score_param(const xfer_score_cfg *s, const char *key);
 
 #endif

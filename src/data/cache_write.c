@@ -1,0 +1,371 @@
+/* xfer_prepare_dataset: list, decode on all cores, write the HDF5 cache under a temporary name,
+ * rename. HDF5 (serial build) is only called from the calling thread; OpenMP threads only decode
+ * into a block buffer. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "h5_strings.h"
+#include "xfer/cache.h"
+#include "xfer/data.h"
+#include "xfer/image.h"
+#include "xfer/log.h"
+
+#define PREPARE_BLOCK 256 /* images decoded in parallel between two writes */
+
+char *xfer_cache_path(const xfer_dataset_cfg *cfg, const char *output) {
+    if (cfg->cache) return strdup(cfg->cache);
+    const char *slash = output ? strrchr(output, '/') : NULL;
+    size_t dl = slash ? (size_t)(slash - output) : 0;
+    size_t len = dl + strlen(cfg->name) + 16;
+    char *p = malloc(len);
+    if (!p) return NULL;
+    if (slash)
+        snprintf(p, len, "%.*s/cache/%s.h5", (int)dl, output, cfg->name);
+    else
+        snprintf(p, len, "cache/%s.h5", cfg->name);
+    return p;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int mkdirs_for(const char *path, xfer_err *err) {
+    char *p = strdup(path);
+    if (!p) return xfer_fail(err, XFER_EINTERNAL, "out of memory");
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            int e = errno;
+            int rc = xfer_fail(err, XFER_EINPUT, "cannot create folder %s: %s", p, strerror(e));
+            free(p);
+            return rc;
+        }
+        *s = '/';
+    }
+    free(p);
+    return XFER_OK;
+}
+
+static const char *kind_name(xfer_dataset_kind k) {
+    return k == XFER_DS_IDX ? "idx" : k == XFER_DS_SYNTHETIC ? "synthetic" : "image_folder";
+}
+
+/* Everything that changes the cache's content besides the source files. */
+static char *parameters_string(const xfer_dataset_cfg *cfg) {
+    size_t cap = 4096;
+    for (int i = 0; i < cfg->n_include; i++)
+        cap += strlen(cfg->include[i]) + 2;
+    for (int i = 0; i < cfg->n_exclude; i++)
+        cap += strlen(cfg->exclude[i]) + 2;
+    for (int i = 0; i < cfg->n_class_names; i++)
+        cap += strlen(cfg->class_names[i]) + 2;
+    char *s = malloc(cap);
+    if (!s) return NULL;
+    int k = snprintf(
+        s, cap,
+        "version=%d kind=%s cache_size=%d max_per_class=%d root=%s images=%s "
+        "labels=%s class_names_file=%s synthetic=%d,%d,%d,%llu",
+        XFER_CACHE_VERSION, kind_name(cfg->kind), cfg->cache_size, cfg->max_per_class,
+        cfg->root ? cfg->root : "", cfg->images ? cfg->images : "", cfg->labels ? cfg->labels : "",
+        cfg->class_names_file ? cfg->class_names_file : "", cfg->synthetic_classes,
+        cfg->synthetic_per_class, cfg->synthetic_size, (unsigned long long)cfg->synthetic_seed);
+    k += snprintf(s + k, cap - (size_t)k, " include=");
+    for (int i = 0; i < cfg->n_include; i++)
+        k += snprintf(s + k, cap - (size_t)k, "%s;", cfg->include[i]);
+    k += snprintf(s + k, cap - (size_t)k, " exclude=");
+    for (int i = 0; i < cfg->n_exclude; i++)
+        k += snprintf(s + k, cap - (size_t)k, "%s;", cfg->exclude[i]);
+    k += snprintf(s + k, cap - (size_t)k, " class_names=");
+    for (int i = 0; i < cfg->n_class_names; i++)
+        k += snprintf(s + k, cap - (size_t)k, "%s;", cfg->class_names[i]);
+    return s;
+}
+
+/* 1 when the file at path is a complete cache with these parameters and fingerprint. */
+static int cache_is_valid(const char *path, const char *params, const char *fp, int *n, int *bad,
+                          int *skipped, const char **why) {
+    struct stat st;
+    *why = NULL;
+    if (stat(path, &st) != 0) return 0;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        *why = "not a readable HDF5 file";
+        return 0;
+    }
+    long long ver = 0, nb = 0, ns = 0;
+    char *p = xfer_h5_get_attr_str(f, "parameters");
+    char *g = xfer_h5_get_attr_str(f, "fingerprint");
+    int ok = xfer_h5_get_attr_int(f, "xfer_cache_version", &ver) == 0 && ver == XFER_CACHE_VERSION;
+    if (!ok) *why = "another cache format version";
+    if (ok && (!p || strcmp(p, params) != 0)) ok = 0, *why = "parameters changed";
+    if (ok && (!g || strcmp(g, fp) != 0)) ok = 0, *why = "source files changed";
+    if (ok) {
+        hid_t d = H5Dopen2(f, "labels", H5P_DEFAULT);
+        if (d < 0) {
+            ok = 0, *why = "incomplete";
+        } else {
+            hid_t sp = H5Dget_space(d);
+            hsize_t dims[1] = {0};
+            H5Sget_simple_extent_dims(sp, dims, NULL);
+            *n = (int)dims[0];
+            H5Sclose(sp);
+            H5Dclose(d);
+        }
+        xfer_h5_get_attr_int(f, "n_bad", &nb);
+        xfer_h5_get_attr_int(f, "n_skipped", &ns);
+        *bad = (int)nb;
+        *skipped = (int)ns;
+    }
+    free(p);
+    free(g);
+    H5Fclose(f);
+    return ok;
+}
+
+/* Decodes item i of ds into dst (S*S*3 bytes). */
+static int decode_item(const xfer_dataset *ds, int i, int S, uint8_t *dst, xfer_err *err) {
+    xfer_rgb img = {0};
+    int rc = XFER_OK;
+    if (ds->kind == XFER_DS_IMAGE_FOLDER) {
+        rc = xfer_image_decode_file(ds->paths[i], S, &img, err);
+    } else if (ds->kind == XFER_DS_IDX) {
+        int r = ds->idx_rows, c = ds->idx_cols;
+        img.w = c, img.h = r;
+        img.px = malloc((size_t)r * c * 3);
+        if (!img.px) return xfer_fail(err, XFER_EINTERNAL, "out of memory");
+        const uint8_t *g = ds->idx_pixels + (size_t)ds->src_index[i] * r * c;
+        for (int k = 0; k < r * c; k++)
+            img.px[3 * k] = img.px[3 * k + 1] = img.px[3 * k + 2] = g[k];
+    } else {
+        int sz = ds->synth_size > 0 ? ds->synth_size : S;
+        img.w = img.h = sz;
+        img.px = malloc((size_t)sz * sz * 3);
+        if (!img.px) return xfer_fail(err, XFER_EINTERNAL, "out of memory");
+        int per = ds->synth_per_class;
+        xfer_synthetic_image(ds->synth_seed, ds->src_index[i] / per, ds->n_classes,
+                             ds->src_index[i] % per, sz, img.px);
+    }
+    if (rc == XFER_OK && xfer_image_square(&img, S, dst) != XFER_OK)
+        rc = xfer_fail(err, XFER_EINTERNAL, "%s: out of memory resizing", ds->paths[i]);
+    xfer_rgb_free(&img);
+    return rc;
+}
+
+static void progress_bar(const char *name, int done, int total, double t0) {
+    double el = now_s() - t0;
+    double rate = el > 0 ? done / el : 0;
+    double eta = rate > 0 ? (total - done) / rate : 0;
+    int width = 30, fill = total ? (int)((long long)width * done / total) : width;
+    char bar[64];
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[width] = 0;
+    fprintf(stderr, "\rxfer: prepare %s [%s] %d/%d  %.0f images/s  ETA %.0fs   ", name, bar, done,
+            total, rate, eta);
+    fflush(stderr);
+}
+
+int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
+                         const xfer_prepare_opts *opts, xfer_prepare_result *res, xfer_err *err) {
+    memset(res, 0, sizeof *res);
+    xfer_prepare_opts o = opts ? *opts : (xfer_prepare_opts){-1, 0, 0};
+    int S = cfg->cache_size > 0 ? cfg->cache_size : 256;
+    xfer_dataset ds;
+    int rc = xfer_dataset_scan(cfg, &ds, err);
+    if (rc != XFER_OK) return rc;
+    char *params = parameters_string(cfg);
+    char *tmp = NULL;
+    uint8_t *block = NULL;
+    int *ok = NULL;
+    xfer_err *errs = NULL;
+    int32_t *labels = NULL;
+    char **paths = NULL;
+    hid_t f = -1, dimg = -1;
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (!params) {
+        rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
+        goto done;
+    }
+    const char *why = o.force ? "--force" : NULL;
+    if (!o.force && cache_is_valid(cache_path, params, ds.fingerprint, &res->n_images, &res->n_bad,
+                                   &res->n_skipped, &why)) {
+        res->reused = 1;
+        xfer_note("dataset %s: reusing cache %s (%d images)", cfg->name, cache_path, res->n_images);
+        goto done;
+    }
+    if (why) xfer_note("dataset %s: rebuilding cache %s (%s)", cfg->name, cache_path, why);
+    rc = mkdirs_for(cache_path, err);
+    if (rc != XFER_OK) goto done;
+    size_t tl = strlen(cache_path) + 32;
+    tmp = malloc(tl);
+    size_t img_bytes = (size_t)S * S * 3;
+    block = malloc(PREPARE_BLOCK * img_bytes);
+    ok = calloc(PREPARE_BLOCK, sizeof *ok);
+    errs = calloc(PREPARE_BLOCK, sizeof *errs);
+    labels = malloc((size_t)(ds.n ? ds.n : 1) * sizeof *labels);
+    paths = malloc((size_t)(ds.n ? ds.n : 1) * sizeof *paths);
+    if (!tmp || !block || !ok || !errs || !labels || !paths) {
+        rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
+        goto done;
+    }
+    snprintf(tmp, tl, "%s.tmp-%ld", cache_path, (long)getpid());
+    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        rc = xfer_fail(err, XFER_EINPUT, "cannot create cache file %s", tmp);
+        goto done;
+    }
+    hsize_t dims[4] = {(hsize_t)ds.n, (hsize_t)S, (hsize_t)S, 3};
+    hsize_t chunk[4] = {1, (hsize_t)S, (hsize_t)S, 3};
+    hid_t sp = H5Screate_simple(4, dims, NULL);
+    hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    if (ds.n > 0) H5Pset_chunk(pl, 4, chunk);
+    dimg = H5Dcreate2(f, "images", H5T_STD_U8LE, sp, H5P_DEFAULT, pl, H5P_DEFAULT);
+    H5Pclose(pl);
+    H5Sclose(sp);
+    if (dimg < 0) {
+        rc = xfer_fail(err, XFER_EINTERNAL, "cannot create /images in %s", tmp);
+        goto done;
+    }
+    int show_bar = o.progress == 1 || (o.progress < 0 && isatty(2));
+#ifdef _OPENMP
+    if (o.threads > 0) omp_set_num_threads(o.threads);
+#endif
+    double t0 = now_s();
+    int n_good = 0;
+    for (int b0 = 0; b0 < ds.n; b0 += PREPARE_BLOCK) {
+        int bn = ds.n - b0 < PREPARE_BLOCK ? ds.n - b0 : PREPARE_BLOCK;
+#pragma omp parallel for schedule(dynamic, 4)
+        for (int j = 0; j < bn; j++) {
+            xfer_err_clear(&errs[j]);
+            ok[j] = decode_item(&ds, b0 + j, S, block + (size_t)j * img_bytes, &errs[j]) == XFER_OK;
+        }
+        int good0 = n_good;
+        for (int j = 0; j < bn; j++) {
+            if (!ok[j]) {
+                if (errs[j].code == XFER_EINTERNAL) {
+                    rc = xfer_fail(err, XFER_EINTERNAL, "%s", errs[j].msg);
+                    goto done;
+                }
+                if (cfg->on_bad_image == XFER_BAD_IMAGE_ERROR) {
+                    if (show_bar) fputc('\n', stderr);
+                    rc = xfer_fail(err, XFER_EINPUT, "%s (on_bad_image: error)", errs[j].msg);
+                    goto done;
+                }
+                if (show_bar) fputc('\n', stderr);
+                xfer_warn("%s; skipped", errs[j].msg);
+                res->n_bad++;
+                continue;
+            }
+            int k = n_good - good0;
+            if (k != j)
+                memmove(block + (size_t)k * img_bytes, block + (size_t)j * img_bytes, img_bytes);
+            labels[n_good] = ds.labels[b0 + j];
+            paths[n_good] = ds.paths[b0 + j];
+            n_good++;
+        }
+        if (n_good > good0) {
+            hsize_t start[4] = {(hsize_t)good0, 0, 0, 0};
+            hsize_t count[4] = {(hsize_t)(n_good - good0), (hsize_t)S, (hsize_t)S, 3};
+            hid_t fs = H5Dget_space(dimg);
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+            hid_t ms = H5Screate_simple(4, count, NULL);
+            herr_t w = H5Dwrite(dimg, H5T_NATIVE_UCHAR, ms, fs, H5P_DEFAULT, block);
+            H5Sclose(ms);
+            H5Sclose(fs);
+            if (w < 0) {
+                rc = xfer_fail(err, XFER_EINTERNAL, "writing /images of %s failed (disk full?)",
+                               tmp);
+                goto done;
+            }
+        }
+        if (show_bar) progress_bar(cfg->name, b0 + bn, ds.n, t0);
+    }
+    if (show_bar) fputc('\n', stderr);
+    if (n_good == 0) {
+        rc = xfer_fail(err, XFER_EINPUT, "dataset %s: no image could be decoded", cfg->name);
+        goto done;
+    }
+    if (n_good < ds.n) {
+        /* shrink the chunked dataset to the images kept */
+        hsize_t nd[4] = {(hsize_t)n_good, (hsize_t)S, (hsize_t)S, 3};
+        if (H5Dset_extent(dimg, nd) < 0) {
+            rc = xfer_fail(err, XFER_EINTERNAL, "resizing /images of %s failed", tmp);
+            goto done;
+        }
+    }
+    {
+        hsize_t ld[1] = {(hsize_t)n_good};
+        hid_t ls = H5Screate_simple(1, ld, NULL);
+        hid_t dl =
+            H5Dcreate2(f, "labels", H5T_STD_I32LE, ls, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        herr_t w =
+            dl >= 0 ? H5Dwrite(dl, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels) : -1;
+        if (dl >= 0) H5Dclose(dl);
+        H5Sclose(ls);
+        int bad = w < 0;
+        bad |= xfer_h5_write_strings(f, "paths", paths, n_good) != 0;
+        bad |= xfer_h5_write_strings(f, "class_names", ds.class_names, ds.n_classes) != 0;
+        bad |= xfer_h5_attr_int(f, "xfer_cache_version", XFER_CACHE_VERSION) != 0;
+        bad |= xfer_h5_attr_str(f, "dataset", cfg->name) != 0;
+        bad |= xfer_h5_attr_str(f, "kind", kind_name(cfg->kind)) != 0;
+        bad |= xfer_h5_attr_int(f, "cache_size", S) != 0;
+        bad |= xfer_h5_attr_str(f, "parameters", params) != 0;
+        bad |= xfer_h5_attr_str(f, "fingerprint", ds.fingerprint) != 0;
+        bad |= xfer_h5_attr_int(f, "n_bad", res->n_bad) != 0;
+        bad |= xfer_h5_attr_int(f, "n_skipped", ds.n_skipped) != 0;
+        bad |= xfer_h5_attr_int(f, "n_listed", ds.n) != 0;
+        if (bad) {
+            rc = xfer_fail(err, XFER_EINTERNAL, "writing %s failed (disk full?)", tmp);
+            goto done;
+        }
+    }
+    H5Dclose(dimg);
+    dimg = -1;
+    herr_t cl = H5Fclose(f);
+    f = -1;
+    if (cl < 0) {
+        rc = xfer_fail(err, XFER_EINTERNAL, "closing %s failed (disk full?)", tmp);
+        goto done;
+    }
+    if (rename(tmp, cache_path) != 0) {
+        rc = xfer_fail(err, XFER_EINPUT, "cannot rename %s to %s: %s", tmp, cache_path,
+                       strerror(errno));
+        goto done;
+    }
+    res->seconds = now_s() - t0;
+    res->n_images = n_good;
+    res->n_skipped = ds.n_skipped;
+    res->images_per_s = res->seconds > 0 ? ds.n / res->seconds : 0;
+    xfer_note("prepared %s: %d images (%d bad, %d skipped files) in %.2f s, %.0f images/s -> %s",
+              cfg->name, n_good, res->n_bad, ds.n_skipped, res->seconds, res->images_per_s,
+              cache_path);
+done:
+    if (dimg >= 0) H5Dclose(dimg);
+    if (f >= 0) H5Fclose(f);
+    if (rc != XFER_OK && tmp) unlink(tmp);
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    free(tmp);
+    free(block);
+    free(ok);
+    free(errs);
+    free(labels);
+    free(paths);
+    free(params);
+    xfer_dataset_free(&ds);
+    return rc;
+}
