@@ -67,7 +67,8 @@ typedef struct {
 typedef struct xfer_results xfer_results; /* a writer: path + lock + open transaction */
 
 /* Creates a new results file with the root attributes (complete = 0) and takes the lock. Refuses
- * (XFER_EINPUT) when path exists unless overwrite is set, or when another process holds the lock. */
+ * (XFER_EINPUT) when path exists unless overwrite is set, or when another process holds the lock.
+ */
 int xfer_results_create(const char *path, const xfer_results_meta *meta, int overwrite,
                         xfer_results **out, xfer_err *err);
 /* Opens an existing results file for writing (resume) and takes the lock; checks that it is an
@@ -77,6 +78,12 @@ int xfer_results_open(const char *path, xfer_results **out, xfer_err *err);
  * (r is freed in every case). r may be NULL. */
 int xfer_results_close(xfer_results *r, xfer_err *err);
 
+/* Durable (default 1): fsync the new file and its directory before/after each rename, so a power
+ * loss cannot lose a committed change (~10-20 ms per transaction on a disk). 0: skip the fsyncs;
+ * still safe against a crash or SIGKILL of the process (rename is atomic), not against power loss.
+ */
+void xfer_results_set_durable(xfer_results *r, int durable);
+
 /* Groups the following calls into one transaction (nesting is not supported). */
 int xfer_results_begin(xfer_results *r, xfer_err *err);
 int xfer_results_commit(xfer_results *r, xfer_err *err);
@@ -85,7 +92,8 @@ int xfer_results_commit(xfer_results *r, xfer_err *err);
 int xfer_results_write_target(xfer_results *r, const xfer_results_target *t, xfer_err *err);
 
 /* Registers /sources/<name> with status pending, empty scores and curve. If the group exists with
- * the same arch, weights and chain it is left as it is (resume); different identity: XFER_EINPUT. */
+ * the same arch, weights and chain it is left as it is (resume); different identity: XFER_EINPUT.
+ */
 int xfer_results_add_source(xfer_results *r, const xfer_results_source_info *s, xfer_err *err);
 
 /* Sets status and error (NULL -> ""), and recomputes the summary attributes from the curve:
@@ -97,9 +105,8 @@ int xfer_results_set_status(xfer_results *r, const char *source, xfer_src_status
 /* Writes /sources/<source>/scores/<metric> = value with attributes seconds and direction (+1:
  * higher is better, -1: lower is better, e.g. emd), and `mean` when mean is not NULL
  * (softmax_max, emd). Overwrites an earlier value. */
-int xfer_results_write_score(xfer_results *r, const char *source, const char *metric,
-                             int direction, double value, double seconds, const double *mean,
-                             xfer_err *err);
+int xfer_results_write_score(xfer_results *r, const char *source, const char *metric, int direction,
+                             double value, double seconds, const double *mean, xfer_err *err);
 
 /* Appends one epoch to /sources/<source>/curve (each field dataset grows by one). */
 int xfer_results_append_epoch(xfer_results *r, const char *source, const xfer_results_epoch *row,
@@ -114,7 +121,8 @@ int xfer_results_write_correlations(xfer_results *r, xfer_err *err);
 /* Sets the root attribute complete (0/1). */
 int xfer_results_set_complete(xfer_results *r, int complete, xfer_err *err);
 
-/* ---- reading (report, merge, resume) ---------------------------------------------------------- */
+/* ---- reading (report, merge, resume) ----------------------------------------------------------
+ */
 
 typedef struct {
     char *metric;
@@ -175,8 +183,7 @@ typedef struct {
 int xfer_results_read(const char *path, xfer_results_data **out, xfer_err *err);
 void xfer_results_data_free(xfer_results_data *d);
 const xfer_results_source *xfer_results_find_source(const xfer_results_data *d, const char *name);
-const xfer_results_score *xfer_results_find_score(const xfer_results_source *s,
-                                                  const char *metric);
+const xfer_results_score *xfer_results_find_score(const xfer_results_source *s, const char *metric);
 
 /* Computes the correlations of d's done sources (overall, then per arch in name order) into a new
  * array; *n_out set. Does not touch d->corr. */

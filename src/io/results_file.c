@@ -19,6 +19,7 @@ struct xfer_results {
     int lock_fd;
     hid_t file;   /* the open copy during a transaction, else -1 */
     int explicit; /* inside xfer_results_begin/commit */
+    int durable;  /* fsync before rename (default 1) */
     int failed;   /* an operation failed inside the explicit transaction */
 };
 
@@ -109,20 +110,20 @@ hid_t rf_create_h5(const char *tmp) {
     return f;
 }
 
-int rf_publish(hid_t f, const char *tmp, const char *path, xfer_err *err) {
+int rf_publish(hid_t f, const char *tmp, const char *path, int durable, xfer_err *err) {
     /* Close (writes all metadata), make the bytes durable, then atomically replace path. */
     if (H5Fclose(f) < 0) {
         unlink(tmp);
         return xfer_fail(err, XFER_EINTERNAL, "%s: HDF5 error closing %s", path, tmp);
     }
-    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) < 0) {
+    int fd = durable ? open(tmp, O_RDONLY | O_CLOEXEC) : -2;
+    if (fd == -1 || (fd >= 0 && fsync(fd) < 0)) {
         int rc = xfer_fail(err, XFER_EINPUT, "%s: cannot sync %s: %s", path, tmp, strerror(errno));
         if (fd >= 0) close(fd);
         unlink(tmp);
         return rc;
     }
-    close(fd);
+    if (fd >= 0) close(fd);
     if (rename(tmp, path) < 0) {
         int rc = xfer_fail(err, XFER_EINPUT, "%s: cannot rename %s over it: %s", path, tmp,
                            strerror(errno));
@@ -130,7 +131,7 @@ int rf_publish(hid_t f, const char *tmp, const char *path, xfer_err *err) {
         return rc;
     }
     /* the directory entry too (best effort: not every filesystem supports it) */
-    char *dir = concat(path, "");
+    char *dir = durable ? concat(path, "") : NULL;
     if (dir) {
         char *slash = strrchr(dir, '/');
         if (slash)
@@ -180,7 +181,7 @@ static int txn_commit(xfer_results *r, xfer_err *err) {
     }
     hid_t f = r->file;
     r->file = -1;
-    return rf_publish(f, r->tmp, r->path, err);
+    return rf_publish(f, r->tmp, r->path, r->durable, err);
 }
 
 /* Ends an operation: in an explicit transaction remember a failure; otherwise commit or abort. */
@@ -203,6 +204,7 @@ static xfer_results *handle_new(const char *path) {
     r->tmp = concat(path, ".tmp");
     r->lock_fd = -1;
     r->file = -1;
+    r->durable = 1;
     if (!r->path || !r->tmp) {
         free(r->path);
         free(r->tmp);
@@ -238,7 +240,7 @@ int xfer_results_create(const char *path, const xfer_results_meta *meta, int ove
             H5Fclose(f);
             unlink(r->tmp);
         } else {
-            rc = rf_publish(f, r->tmp, path, err);
+            rc = rf_publish(f, r->tmp, path, 1, err);
         }
     }
     if (rc) {
@@ -334,4 +336,8 @@ int xfer_results_write_correlations(xfer_results *r, xfer_err *err) {
 
 int xfer_results_set_complete(xfer_results *r, int complete, xfer_err *err) {
     RESULTS_OP(rw_complete(r->file, complete, r->path, err));
+}
+
+void xfer_results_set_durable(xfer_results *r, int durable) {
+    r->durable = durable != 0;
 }

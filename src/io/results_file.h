@@ -11,7 +11,8 @@ int rf_lock(const char *path, int *fd_out, xfer_err *err);
 void rf_unlock(int fd);
 /* Creates (truncating) an HDF5 file at tmp with strong close semantics; < 0 on failure. */
 hid_t rf_create_h5(const char *tmp);
-/* Closes f, fsyncs tmp, renames it over path (and fsyncs the directory). Unlinks tmp on error. */
-int rf_publish(hid_t f, const char *tmp, const char *path, xfer_err *err);
+/* Closes f, fsyncs tmp (when durable), renames it over path (and fsyncs the directory). Unlinks
+ * tmp on error. */
+int rf_publish(hid_t f, const char *tmp, const char *path, int durable, xfer_err *err);
 
 #endif

@@ -89,7 +89,7 @@ int xfer_results_write_all(const char *path, const xfer_results_data *d, int ove
             H5Fclose(f);
             unlink(tmp);
         } else {
-            rc = rf_publish(f, tmp, path, err);
+            rc = rf_publish(f, tmp, path, 1, err);
         }
     }
     free(tmp);
