@@ -110,7 +110,7 @@ def scatter(plt, out_dir, metric, sources, kendall):
         for x, y, n in pts:
             ax.annotate(n, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
     tau, n = kendall.get(metric, (float("nan"), 0))
-    ax.set_title("%s vs best accuracy: Kendall \u03c4 = %s (n = %d)" %
+    ax.set_title("%s vs best accuracy: Kendall \u03c4 (oriented) = %s, n = %d" %
                  (metric, "n/a" if math.isnan(tau) else "%.3f" % tau, n), fontsize=10)
     ax.set_xlabel("%s (%s is better)" % (metric, "lower" if direction < 0 else "higher"))
     ax.set_ylabel("best test accuracy")
