@@ -1,5 +1,6 @@
 /* xfer report RESULTS.h5 [--format md|csv|json]: Table 1 and the rank correlations. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "commands.h"
 #include "xfer/report.h"
@@ -21,9 +22,12 @@ int cmd_report(int argc, char **argv) {
         (int)(sizeof opts / sizeof opts[0]),
         1,
         1};
-    const char *pos[4];
+    const char **pos = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *pos);
+    if (!pos) return XFER_EINTERNAL;
     int npos = 0;
-    int rc = xfer_cmd_parse(&spec, argc > 4 ? 4 : argc, argv, pos, &npos);
+    int rc = xfer_cmd_parse(&spec, argc, argv, pos, &npos);
+    const char *path = rc == XFER_OK ? pos[0] : NULL;
+    free(pos);
     if (rc == XFER_OPTS_HELP) return XFER_OK;
     if (rc != XFER_OK) return rc;
     xfer_report_format fmt;
@@ -34,8 +38,8 @@ int cmd_report(int argc, char **argv) {
     xfer_err err;
     xfer_err_clear(&err);
     xfer_results_data *d = NULL;
-    rc = xfer_results_read(pos[0], &d, &err);
-    if (rc == XFER_OK) rc = xfer_report_write(stdout, d, pos[0], fmt, &err);
+    rc = xfer_results_read(path, &d, &err);
+    if (rc == XFER_OK) rc = xfer_report_write(stdout, d, path, fmt, &err);
     xfer_results_data_free(d);
     if (rc != XFER_OK) fprintf(stderr, "xfer: error: %s\n", err.msg);
     return rc;

@@ -108,6 +108,8 @@ static int same_attr(hid_t g, const char *name, const char *want) {
 
 int rw_add_source(hid_t f, const xfer_results_source_info *s, const char *path, xfer_err *err) {
     if (check_name("source", s->name, path, err)) return err->code;
+    /* the arch names a group under /correlations_by_arch */
+    if (check_name("arch", s->arch, path, err)) return err->code;
     char p[256];
     snprintf(p, sizeof p, "sources/%s", s->name);
     if (rh5_exists(f, p)) {

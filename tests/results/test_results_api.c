@@ -34,6 +34,9 @@ static void test_create_lock_and_errors(void) {
     CHECK_MSG(strstr(e.msg, "src_a") && strstr(e.msg, PATH), "%s", e.msg);
     xfer_results_source_info bad = {"a/b", "alexnet", "", ""};
     CHECK(xfer_results_add_source(r, &bad, &e) == XFER_EINPUT);
+    xfer_results_source_info bad_arch = {"src_b", "res/net", "", ""};
+    CHECK(xfer_results_add_source(r, &bad_arch, &e) == XFER_EINPUT);
+    CHECK_MSG(strstr(e.msg, "res/net"), "%s", e.msg);
     CHECK(xfer_results_write_score(r, "nosuch", "leep", 1, 1.0, 0.1, NULL, &e) == XFER_EINPUT);
     CHECK_MSG(strstr(e.msg, "nosuch"), "%s", e.msg);
     CHECK(xfer_results_write_score(r, "src_a", "leep", 0, 1.0, 0.1, NULL, &e) != XFER_OK);
