@@ -13,6 +13,7 @@
 #include "results_file.h"
 #include "results_h5.h"
 #include "results_internal.h"
+#include "xfer/log.h"
 
 struct xfer_results {
     char *path, *tmp;
@@ -45,6 +46,15 @@ int rf_lock(const char *path, int *fd_out, xfer_err *err) {
     }
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         int e = errno;
+        if (e == ENOSYS || e == ENOLCK || e == EOPNOTSUPP) {
+            /* e.g. Lustre mounted without -o flock: run unprotected rather than not at all */
+            xfer_warn("%s: file locking is not supported here (%s): a second writer on this "
+                      "output would not be refused",
+                      lp, strerror(e));
+            free(lp);
+            *fd_out = fd;
+            return XFER_OK;
+        }
         close(fd);
         int rc = e == EWOULDBLOCK
                      ? xfer_fail(err, XFER_EINPUT,
@@ -103,8 +113,7 @@ static int copy_file(const char *from, const char *to, xfer_err *err) {
 
 hid_t rf_create_h5(const char *tmp) {
     rh5_silence();
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0) H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    hid_t fapl = rh5_fapl();
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (fapl >= 0) H5Pclose(fapl);
     return f;
@@ -153,8 +162,7 @@ static int txn_open(xfer_results *r, xfer_err *err) {
     int rc = copy_file(r->path, r->tmp, err);
     if (rc) return rc;
     rh5_silence();
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0) H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    hid_t fapl = rh5_fapl();
     r->file = H5Fopen(r->tmp, H5F_ACC_RDWR, fapl);
     if (fapl >= 0) H5Pclose(fapl);
     if (r->file < 0) {

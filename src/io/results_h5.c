@@ -15,6 +15,19 @@ void rh5_silence(void) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
+hid_t rh5_fapl(void) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return fapl;
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+#if (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7) || H5_VERSION_GE(1, 12, 1)
+    /* Results files are never modified in place (copy + rename) and writers hold OUTPUT.lock, so
+     * HDF5's own flock adds nothing — and it fails on cluster filesystems without flock (Lustre,
+     * some NFS), where Slurm shards run. */
+    H5Pset_file_locking(fapl, 0, 1);
+#endif
+    return fapl;
+}
+
 hid_t rh5_str_type(void) {
     hid_t t = H5Tcopy(H5T_C_S1);
     if (t < 0) return t;

@@ -12,6 +12,8 @@
 
 void rh5_silence(void);
 hid_t rh5_str_type(void); /* caller closes */
+/* File access properties for results files (strong close, no HDF5 file locking); caller closes. */
+hid_t rh5_fapl(void);
 
 int rh5_set_str(hid_t obj, const char *name, const char *value);
 int rh5_set_f64(hid_t obj, const char *name, double value);

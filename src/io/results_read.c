@@ -19,8 +19,7 @@ int rr_open(const char *path, hid_t *out, xfer_err *err) {
         return xfer_fail(err, XFER_EINPUT, "%s: %s", path,
                          is == 0 ? "not an HDF5 file (truncated or another format?)"
                                  : "cannot be read (missing or unreadable?)");
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0) H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    hid_t fapl = rh5_fapl();
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (fapl >= 0) H5Pclose(fapl);
     if (f < 0) return xfer_fail(err, XFER_EINPUT, "%s: cannot open as HDF5 (truncated?)", path);
