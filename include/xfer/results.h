@@ -1,0 +1,204 @@
+/* The results file: one HDF5 file per experiment (or per shard), the contract between `xfer run`,
+ * `xfer report`, `xfer merge`, scripts/plot.py and users' own h5py code. The schema is documented
+ * in docs/results.md; this module is the only writer.
+ *
+ * Crash safety: every change is a transaction on a copy of the file (OUTPUT.tmp) that is closed,
+ * fsync'ed and renamed over OUTPUT, so the file on disk is always a complete, closed HDF5 file —
+ * a SIGKILL or power loss at any moment leaves the previous or the new state, never a torn file.
+ * Each mutating call is its own transaction unless the caller brackets several calls with
+ * xfer_results_begin() / xfer_results_commit() (e.g. all scores of one source). A writer holds an
+ * exclusive flock() on OUTPUT.lock for the life of its handle, so a second writer is refused.
+ *
+ * Strings are UTF-8 variable-length. Numbers that are unknown are NaN (float) or -1 (integers). */
+#ifndef XFER_RESULTS_H
+#define XFER_RESULTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xfer/error.h"
+
+/* Source status, stored as the string attribute `status`. */
+typedef enum {
+    XFER_SRC_PENDING = 0, /* registered, nothing computed yet */
+    XFER_SRC_SCORED = 1,  /* scores written, fine-tune not finished */
+    XFER_SRC_DONE = 2,    /* fine-tuned; best_test_acc etc. are final */
+    XFER_SRC_FAILED = 3,  /* stopped with `error` (NaN loss, bad weights ...) */
+} xfer_src_status;
+
+const char *xfer_src_status_name(xfer_src_status s);
+/* Returns 0 and sets *out, or -1 for an unknown name. */
+int xfer_src_status_parse(const char *name, xfer_src_status *out);
+
+/* Root attributes. */
+typedef struct {
+    const char *xfer_version; /* NULL: this build's XFER_VERSION */
+    const char *config;       /* the YAML text of the experiment (merge compares it) */
+    const char *created;      /* ISO 8601; NULL: now, UTC */
+    const char *device;       /* e.g. "cpu", "cuda:0 NVIDIA H100" */
+    const char *precision;    /* e.g. "fp32" */
+    int64_t seed;
+} xfer_results_meta;
+
+/* /target. Arrays may be NULL when their count is 0. */
+typedef struct {
+    const char *dataset;
+    int64_t n_train, n_test, n_classes;
+    const char *const *class_names; /* n_classes */
+    const char *const *train_files; /* n_train (may be fewer: n_train_files) */
+    const char *const *test_files;  /* n_test_files */
+    size_t n_train_files, n_test_files;
+} xfer_results_target;
+
+/* A source's identity, written when it is registered. */
+typedef struct {
+    const char *name; /* group name under /sources: no '/', not "." */
+    const char *arch;
+    const char *weights; /* path or description of the starting weights ("" for random) */
+    const char *chain;   /* e.g. "imagenet>caltech256" */
+} xfer_results_source_info;
+
+/* One row of /sources/<name>/curve (one fine-tuning epoch; epoch is 1-based). */
+typedef struct {
+    int64_t epoch;
+    double lr, train_loss, train_acc, test_loss, test_acc, seconds;
+} xfer_results_epoch;
+
+typedef struct xfer_results xfer_results; /* a writer: path + lock + open transaction */
+
+/* Creates a new results file with the root attributes (complete = 0) and takes the lock. Refuses
+ * (XFER_EINPUT) when path exists unless overwrite is set, or when another process holds the lock.
+ */
+int xfer_results_create(const char *path, const xfer_results_meta *meta, int overwrite,
+                        xfer_results **out, xfer_err *err);
+/* Opens an existing results file for writing (resume) and takes the lock; checks that it is an
+ * xfer results file. */
+int xfer_results_open(const char *path, xfer_results **out, xfer_err *err);
+/* Commits an open transaction (if any), releases the lock and frees r. Returns the commit status
+ * (r is freed in every case). r may be NULL. */
+int xfer_results_close(xfer_results *r, xfer_err *err);
+
+/* Durable (default 1): fsync the new file and its directory before/after each rename, so a power
+ * loss cannot lose a committed change (~10-20 ms per transaction on a disk). 0: skip the fsyncs;
+ * still safe against a crash or SIGKILL of the process (rename is atomic), not against power loss.
+ */
+void xfer_results_set_durable(xfer_results *r, int durable);
+
+/* Groups the following calls into one transaction (nesting is not supported). */
+int xfer_results_begin(xfer_results *r, xfer_err *err);
+int xfer_results_commit(xfer_results *r, xfer_err *err);
+
+/* Writes (or rewrites) /target. */
+int xfer_results_write_target(xfer_results *r, const xfer_results_target *t, xfer_err *err);
+
+/* Registers /sources/<name> with status pending, empty scores and curve. If the group exists with
+ * the same arch, weights and chain it is left as it is (resume); different identity: XFER_EINPUT.
+ */
+int xfer_results_add_source(xfer_results *r, const xfer_results_source_info *s, xfer_err *err);
+
+/* Sets status and error (NULL -> ""), and recomputes the summary attributes from the curve:
+ * best_test_acc (max test_acc), best_epoch (its epoch, the first on ties), epochs_to_95pct (the
+ * first epoch with test_acc >= 0.95 * best), curve_auc (mean test_acc over the epochs). */
+int xfer_results_set_status(xfer_results *r, const char *source, xfer_src_status status,
+                            const char *error, xfer_err *err);
+
+/* Writes /sources/<source>/scores/<metric> = value with attributes seconds and direction (+1:
+ * higher is better, -1: lower is better, e.g. emd), and `mean` when mean is not NULL
+ * (softmax_max, emd). Overwrites an earlier value. */
+int xfer_results_write_score(xfer_results *r, const char *source, const char *metric, int direction,
+                             double value, double seconds, const double *mean, xfer_err *err);
+
+/* Appends one epoch to /sources/<source>/curve (each field dataset grows by one). */
+int xfer_results_append_epoch(xfer_results *r, const char *source, const xfer_results_epoch *row,
+                              xfer_err *err);
+/* Shrinks the curve to its first n_epochs rows (resume from an older checkpoint). */
+int xfer_results_truncate_curve(xfer_results *r, const char *source, size_t n_epochs,
+                                xfer_err *err);
+
+/* Recomputes /correlations and /correlations_by_arch from the sources with status done. */
+int xfer_results_write_correlations(xfer_results *r, xfer_err *err);
+
+/* Sets the root attribute complete (0/1). */
+int xfer_results_set_complete(xfer_results *r, int complete, xfer_err *err);
+
+/* ---- reading (report, merge, resume) ----------------------------------------------------------
+ */
+
+typedef struct {
+    char *metric;
+    double value, seconds, mean; /* mean: NaN when absent */
+    int direction;               /* +1 / -1 */
+} xfer_results_score;
+
+typedef struct {
+    char *name, *arch, *weights, *chain, *error;
+    xfer_src_status status;
+    double best_test_acc, curve_auc;
+    int64_t best_epoch, epochs_to_95pct;
+    size_t n_scores;
+    xfer_results_score *scores;
+    size_t n_epochs;
+    int64_t *epoch;
+    double *lr, *train_loss, *train_acc, *test_loss, *test_acc, *seconds;
+} xfer_results_source;
+
+/* The correlation fields, in the order of XFER_CORR_NAMES. */
+enum {
+    XFER_CORR_PEARSON,
+    XFER_CORR_SPEARMAN,
+    XFER_CORR_KENDALL,
+    XFER_CORR_WEIGHTED_TAU,
+    XFER_CORR_TOP1_HIT,
+    XFER_CORR_TOP1_GAP,
+    XFER_CORR_N_BASE
+};
+#define XFER_CORR_N (2 * XFER_CORR_N_BASE) /* then the same against curve_auc (suffix _auc) */
+extern const char *const XFER_CORR_NAMES[XFER_CORR_N];
+
+typedef struct {
+    char *arch; /* NULL: over all sources */
+    char *metric;
+    int direction;
+    int64_t n; /* sources used (status done, finite score) */
+    double v[XFER_CORR_N];
+} xfer_results_corr;
+
+typedef struct {
+    char *xfer_version, *config, *created, *device, *precision;
+    int64_t seed;
+    int complete;
+    int has_target;
+    char *dataset;
+    int64_t n_train, n_test, n_classes;
+    size_t n_class_names, n_train_files, n_test_files;
+    char **class_names, **train_files, **test_files;
+    size_t n_sources;
+    xfer_results_source *sources; /* in the file's (name) order */
+    size_t n_corr;
+    xfer_results_corr *corr; /* overall first, then by arch; as stored in the file */
+} xfer_results_data;
+
+/* Reads a whole results file (no lock needed). A missing, truncated or foreign file: XFER_EINPUT
+ * with the path in the message. */
+int xfer_results_read(const char *path, xfer_results_data **out, xfer_err *err);
+void xfer_results_data_free(xfer_results_data *d);
+const xfer_results_source *xfer_results_find_source(const xfer_results_data *d, const char *name);
+const xfer_results_score *xfer_results_find_score(const xfer_results_source *s, const char *metric);
+
+/* Computes the correlations of d's done sources (overall, then per arch in name order) into a new
+ * array; *n_out set. Does not touch d->corr. */
+int xfer_results_compute_corr(const xfer_results_data *d, xfer_results_corr **out, size_t *n_out,
+                              xfer_err *err);
+void xfer_results_corr_free(xfer_results_corr *c, size_t n);
+
+/* Writes d as a new results file at path (temp + rename), recomputing its correlations. Used by
+ * merge; takes the lock on path.lock while writing. */
+int xfer_results_write_all(const char *path, const xfer_results_data *d, int overwrite,
+                           xfer_err *err);
+
+/* xfer merge: reads the inputs, refuses different `config` or `/target` (XFER_EINPUT naming the
+ * file) and duplicate sources with different content, and writes the union to out. */
+int xfer_results_merge(const char *out, const char *const *inputs, size_t n_inputs, int overwrite,
+                       xfer_err *err);
+
+#endif

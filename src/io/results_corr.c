@@ -1,0 +1,106 @@
+/* Correlations between each metric's oriented score and the fine-tuning outcome (best_test_acc,
+ * and curve_auc for the `_auc` fields), over the sources with status done: overall, then per arch.
+ * Orientation (score x direction) makes a positive correlation always mean "ranked well". */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xfer/rankcorr.h"
+#include "xfer/results.h"
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Adds s to the sorted-unique set v (no copy; s must outlive v). */
+static int add_unique(const char ***v, size_t *n, const char *s) {
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i], s) == 0) return 0;
+    const char **nv = realloc(*v, (*n + 1) * sizeof *nv);
+    if (!nv) return -1;
+    nv[(*n)++] = s;
+    *v = nv;
+    return 0;
+}
+
+static void correlate(const double *x, const double *y, size_t n, double *v) {
+    v[XFER_CORR_PEARSON] = xfer_pearson(x, y, n);
+    v[XFER_CORR_SPEARMAN] = xfer_spearman(x, y, n);
+    v[XFER_CORR_KENDALL] = xfer_kendall_tau_b(x, y, n);
+    v[XFER_CORR_WEIGHTED_TAU] = xfer_weighted_tau(x, y, n);
+    double gap;
+    int hit = xfer_top1(x, y, n, &gap);
+    v[XFER_CORR_TOP1_HIT] = hit < 0 ? NAN : hit;
+    v[XFER_CORR_TOP1_GAP] = gap;
+}
+
+static int corr_one(const xfer_results_data *d, const char *arch, const char *metric,
+                    xfer_results_corr *c, double *buf) {
+    size_t n = d->n_sources, m = 0, m2 = 0;
+    double *x = buf, *y = buf + n, *x2 = buf + 2 * n, *y2 = buf + 3 * n;
+    int direction = 0;
+    for (size_t i = 0; i < n; i++) {
+        const xfer_results_source *s = &d->sources[i];
+        if (s->status != XFER_SRC_DONE || (arch && strcmp(s->arch, arch) != 0)) continue;
+        const xfer_results_score *sc = xfer_results_find_score(s, metric);
+        if (!sc || !isfinite(sc->value)) continue;
+        if (!direction) direction = sc->direction;
+        double o = sc->value * sc->direction;
+        if (isfinite(s->best_test_acc)) {
+            x[m] = o;
+            y[m++] = s->best_test_acc;
+        }
+        if (isfinite(s->curve_auc)) {
+            x2[m2] = o;
+            y2[m2++] = s->curve_auc;
+        }
+    }
+    memset(c, 0, sizeof *c);
+    c->direction = direction ? direction : 1;
+    c->n = (int64_t)m;
+    correlate(x, y, m, c->v);
+    correlate(x2, y2, m2, c->v + XFER_CORR_N_BASE);
+    c->metric = malloc(strlen(metric) + 1);
+    c->arch = arch ? malloc(strlen(arch) + 1) : NULL;
+    if (!c->metric || (arch && !c->arch)) return -1;
+    strcpy(c->metric, metric);
+    if (arch) strcpy(c->arch, arch);
+    return 0;
+}
+
+int xfer_results_compute_corr(const xfer_results_data *d, xfer_results_corr **out, size_t *n_out,
+                              xfer_err *err) {
+    *out = NULL;
+    *n_out = 0;
+    const char **metrics = NULL, **archs = NULL;
+    size_t nm = 0, na = 0;
+    int bad = 0;
+    for (size_t i = 0; !bad && i < d->n_sources; i++) {
+        const xfer_results_source *s = &d->sources[i];
+        if (s->status != XFER_SRC_DONE) continue;
+        bad = add_unique(&archs, &na, s->arch) < 0;
+        for (size_t k = 0; !bad && k < s->n_scores; k++)
+            bad = add_unique(&metrics, &nm, s->scores[k].metric) < 0;
+    }
+    size_t total = nm * (1 + na);
+    xfer_results_corr *c = bad ? NULL : calloc(total ? total : 1, sizeof *c);
+    double *buf = c ? malloc(4 * (d->n_sources ? d->n_sources : 1) * sizeof *buf) : NULL;
+    size_t nc = 0;
+    if (buf) {
+        if (nm) qsort(metrics, nm, sizeof *metrics, cmp_str);
+        if (na) qsort(archs, na, sizeof *archs, cmp_str);
+        for (size_t a = 0; !bad && a <= na; a++)
+            for (size_t k = 0; !bad && k < nm; k++)
+                bad = corr_one(d, a == 0 ? NULL : archs[a - 1], metrics[k], &c[nc++], buf) < 0;
+    }
+    free(buf);
+    free(metrics);
+    free(archs);
+    if (bad || !buf) {
+        xfer_results_corr_free(c, nc);
+        return xfer_fail(err, XFER_EINTERNAL, "out of memory computing the correlations");
+    }
+    *out = c;
+    *n_out = nc;
+    return XFER_OK;
+}

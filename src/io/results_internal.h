@@ -1,0 +1,35 @@
+/* Writers and the reader of the results schema, on an open HDF5 file (internal to src/io).
+ * `path` is only used to name the file in error messages. */
+#ifndef XFER_IO_RESULTS_INTERNAL_H
+#define XFER_IO_RESULTS_INTERNAL_H
+
+#include <hdf5.h>
+
+#include "xfer/results.h"
+
+#define RES_CURVE_FIELDS 7
+extern const char *const RES_CURVE_NAMES[RES_CURVE_FIELDS]; /* "epoch" first (int64) */
+
+int rw_root(hid_t f, const xfer_results_meta *m, int complete, const char *path, xfer_err *err);
+int rw_complete(hid_t f, int complete, const char *path, xfer_err *err);
+int rw_target(hid_t f, const xfer_results_target *t, const char *path, xfer_err *err);
+int rw_add_source(hid_t f, const xfer_results_source_info *s, const char *path, xfer_err *err);
+int rw_status(hid_t f, const char *source, xfer_src_status st, const char *error, const char *path,
+              xfer_err *err);
+int rw_score(hid_t f, const char *source, const char *metric, int direction, double value,
+             double seconds, const double *mean, const char *path, xfer_err *err);
+int rw_append(hid_t f, const char *source, const xfer_results_epoch *rows, size_t n,
+              const char *path, xfer_err *err);
+int rw_truncate(hid_t f, const char *source, size_t n, const char *path, xfer_err *err);
+/* Reads the sources of f, computes and (re)writes both correlation groups. */
+int rw_correlations(hid_t f, const char *path, xfer_err *err);
+int rw_corr_groups(hid_t f, const xfer_results_corr *c, size_t n, const char *path, xfer_err *err);
+
+/* Frees the contents of d (not d itself). */
+void rr_clear(xfer_results_data *d);
+int rr_read(hid_t f, const char *path, xfer_results_data *d, xfer_err *err);
+
+/* Opens path read-only with the HDF5 error stack silenced; XFER_EINPUT naming the file. */
+int rr_open(const char *path, hid_t *out, xfer_err *err);
+
+#endif

@@ -1,0 +1,79 @@
+/* The CSV report: two tables separated by one empty line, each with its header row — the sources
+ * (Table 1, with a `best` column listing the metrics this source scores best on within its arch)
+ * and the correlations. Empty cell = not available. */
+#include <math.h>
+#include <string.h>
+
+#include "report_internal.h"
+
+static void field(FILE *o, const char *s, int last) {
+    if (strpbrk(s, ",\"\n\r")) {
+        fputc('"', o);
+        for (; *s; s++) {
+            if (*s == '"') fputc('"', o);
+            fputc(*s, o);
+        }
+        fputc('"', o);
+    } else {
+        fputs(s, o);
+    }
+    fputc(last ? '\n' : ',', o);
+}
+
+static void number(FILE *o, double x, int last) {
+    if (isfinite(x)) fprintf(o, "%.17g", x);
+    fputc(last ? '\n' : ',', o);
+}
+
+static void integer(FILE *o, int64_t x, int last) {
+    if (x >= 0) fprintf(o, "%lld", (long long)x);
+    fputc(last ? '\n' : ',', o);
+}
+
+int report_csv(FILE *o, const report_view *v, const char *path) {
+    (void)path;
+    const xfer_results_data *d = v->d;
+    fputs("arch,source,chain,weights,status,error,", o);
+    for (size_t k = 0; k < v->n_metrics; k++)
+        field(o, v->metrics[k], 0);
+    fputs("best_test_acc,best_epoch,epochs_to_95pct,curve_auc,best\n", o);
+    for (size_t a = 0; a < v->n_archs; a++)
+        for (size_t i = 0; i < d->n_sources; i++) {
+            const xfer_results_source *s = &d->sources[i];
+            if (strcmp(s->arch, v->archs[a])) continue;
+            field(o, s->arch, 0);
+            field(o, s->name, 0);
+            field(o, s->chain, 0);
+            field(o, s->weights, 0);
+            field(o, xfer_src_status_name(s->status), 0);
+            field(o, s->error, 0);
+            for (size_t k = 0; k < v->n_metrics; k++) {
+                const xfer_results_score *sc = xfer_results_find_score(s, v->metrics[k]);
+                number(o, sc ? sc->value : NAN, 0);
+            }
+            number(o, s->best_test_acc, 0);
+            integer(o, s->best_epoch, 0);
+            integer(o, s->epochs_to_95pct, 0);
+            number(o, s->curve_auc, 0);
+            int first = 1;
+            for (size_t k = 0; k < v->n_metrics; k++)
+                if (v->best[i * v->n_metrics + k]) {
+                    fprintf(o, "%s%s", first ? "" : ";", v->metrics[k]);
+                    first = 0;
+                }
+            fputc('\n', o);
+        }
+    fputs("\nscope,metric,direction,n", o);
+    for (int k = 0; k < XFER_CORR_N; k++)
+        fprintf(o, ",%s", XFER_CORR_NAMES[k]);
+    fputc('\n', o);
+    for (size_t i = 0; i < v->n_corr; i++) {
+        const xfer_results_corr *c = &v->corr[i];
+        field(o, c->arch ? c->arch : "all", 0);
+        field(o, c->metric, 0);
+        fprintf(o, "%d,%lld,", c->direction, (long long)c->n);
+        for (int k = 0; k < XFER_CORR_N; k++)
+            number(o, c->v[k], k == XFER_CORR_N - 1);
+    }
+    return XFER_OK;
+}

@@ -1,0 +1,39 @@
+/* Shared views of a results file for the report formatters (internal to src/report). */
+#ifndef XFER_REPORT_INTERNAL_H
+#define XFER_REPORT_INTERNAL_H
+
+#include <stdio.h>
+
+#include "xfer/report.h"
+
+/* The sentence every format carries: what the sign of a correlation means. */
+#define REPORT_ORIENTATION_NOTE                                                                    \
+    "Correlations use oriented scores (score x direction: lower-is-better metrics such as emd "    \
+    "are negated), so a positive value means the metric ranked the sources well. They are "        \
+    "computed over the sources with status done, against best_test_acc and (suffix _auc) "         \
+    "against curve_auc, the mean test accuracy over the epochs."
+
+typedef struct {
+    const xfer_results_data *d;
+    size_t n_metrics, n_archs;
+    const char **metrics; /* sorted union of score names */
+    int *direction;       /* per metric */
+    const char **archs;   /* sorted */
+    /* best[i * n_metrics + k]: source i has the best oriented score of metric k in its arch */
+    unsigned char *best;
+    unsigned char *best_acc; /* per source: the best best_test_acc in its arch */
+    size_t n_done, n_status[4];
+    /* correlations: the file's own, or computed now when the file has none */
+    const xfer_results_corr *corr;
+    size_t n_corr;
+    xfer_results_corr *computed;
+} report_view;
+
+int report_view_init(report_view *v, const xfer_results_data *d, xfer_err *err);
+void report_view_free(report_view *v);
+
+int report_md(FILE *out, const report_view *v, const char *path);
+int report_csv(FILE *out, const report_view *v, const char *path);
+int report_json(FILE *out, const report_view *v, const char *path, xfer_err *err);
+
+#endif

@@ -1,0 +1,119 @@
+/* The JSON report: one object with the file's metadata, the sources (scores, summary, the metrics
+ * each is best on) and the correlations (overall and by arch). Non-finite numbers are null. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "report_internal.h"
+
+static cJSON *num(double x) {
+    return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull();
+}
+
+static cJSON *integer(int64_t x) {
+    return x >= 0 ? cJSON_CreateNumber((double)x) : cJSON_CreateNull();
+}
+
+static cJSON *source_json(const report_view *v, size_t i) {
+    const xfer_results_source *s = &v->d->sources[i];
+    cJSON *o = cJSON_CreateObject(), *scores = cJSON_CreateObject(), *best = cJSON_CreateArray();
+    cJSON_AddStringToObject(o, "name", s->name);
+    cJSON_AddStringToObject(o, "arch", s->arch);
+    cJSON_AddStringToObject(o, "weights", s->weights);
+    cJSON_AddStringToObject(o, "chain", s->chain);
+    cJSON_AddStringToObject(o, "status", xfer_src_status_name(s->status));
+    cJSON_AddStringToObject(o, "error", s->error);
+    for (size_t k = 0; k < s->n_scores; k++) {
+        const xfer_results_score *sc = &s->scores[k];
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddItemToObject(m, "value", num(sc->value));
+        cJSON_AddItemToObject(m, "seconds", num(sc->seconds));
+        cJSON_AddNumberToObject(m, "direction", sc->direction);
+        if (!isnan(sc->mean)) cJSON_AddItemToObject(m, "mean", num(sc->mean));
+        cJSON_AddItemToObject(scores, sc->metric, m);
+    }
+    cJSON_AddItemToObject(o, "scores", scores);
+    cJSON_AddItemToObject(o, "best_test_acc", num(s->best_test_acc));
+    cJSON_AddItemToObject(o, "best_epoch", integer(s->best_epoch));
+    cJSON_AddItemToObject(o, "epochs_to_95pct", integer(s->epochs_to_95pct));
+    cJSON_AddItemToObject(o, "curve_auc", num(s->curve_auc));
+    cJSON_AddNumberToObject(o, "n_epochs", (double)s->n_epochs);
+    for (size_t k = 0; k < v->n_metrics; k++)
+        if (v->best[i * v->n_metrics + k])
+            cJSON_AddItemToArray(best, cJSON_CreateString(v->metrics[k]));
+    cJSON_AddItemToObject(o, "best_score_in_arch", best);
+    cJSON_AddBoolToObject(o, "best_acc_in_arch", v->best_acc[i]);
+    return o;
+}
+
+static cJSON *corr_json(const xfer_results_corr *c) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", (double)c->n);
+    cJSON_AddNumberToObject(o, "direction", c->direction);
+    for (int k = 0; k < XFER_CORR_N; k++)
+        cJSON_AddItemToObject(o, XFER_CORR_NAMES[k], num(c->v[k]));
+    return o;
+}
+
+int report_json(FILE *out, const report_view *v, const char *path, xfer_err *err) {
+    const xfer_results_data *d = v->d;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "file", path);
+    cJSON_AddStringToObject(root, "xfer_version", d->xfer_version);
+    cJSON_AddStringToObject(root, "created", d->created);
+    cJSON_AddStringToObject(root, "device", d->device);
+    cJSON_AddStringToObject(root, "precision", d->precision);
+    cJSON_AddNumberToObject(root, "seed", (double)d->seed);
+    cJSON_AddBoolToObject(root, "complete", d->complete);
+    cJSON_AddStringToObject(root, "config", d->config);
+    if (d->has_target) {
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddStringToObject(t, "dataset", d->dataset);
+        cJSON_AddNumberToObject(t, "n_train", (double)d->n_train);
+        cJSON_AddNumberToObject(t, "n_test", (double)d->n_test);
+        cJSON_AddNumberToObject(t, "n_classes", (double)d->n_classes);
+        cJSON_AddItemToObject(root, "target", t);
+    }
+    cJSON *counts = cJSON_CreateObject();
+    for (int st = 0; st < 4; st++)
+        cJSON_AddNumberToObject(counts, xfer_src_status_name((xfer_src_status)st),
+                                (double)v->n_status[st]);
+    cJSON_AddItemToObject(root, "status_counts", counts);
+    cJSON *metrics = cJSON_CreateObject();
+    for (size_t k = 0; k < v->n_metrics; k++)
+        cJSON_AddNumberToObject(metrics, v->metrics[k], v->direction[k]);
+    cJSON_AddItemToObject(root, "metric_directions", metrics);
+    cJSON *srcs = cJSON_CreateArray();
+    for (size_t a = 0; a < v->n_archs; a++)
+        for (size_t i = 0; i < d->n_sources; i++)
+            if (!strcmp(d->sources[i].arch, v->archs[a]))
+                cJSON_AddItemToArray(srcs, source_json(v, i));
+    cJSON_AddItemToObject(root, "sources", srcs);
+    cJSON *corr = cJSON_CreateObject(), *all = cJSON_CreateObject(), *by = cJSON_CreateObject();
+    for (size_t i = 0; i < v->n_corr; i++) {
+        const xfer_results_corr *c = &v->corr[i];
+        cJSON *parent = all;
+        if (c->arch) {
+            parent = cJSON_GetObjectItemCaseSensitive(by, c->arch);
+            if (!parent) {
+                parent = cJSON_CreateObject();
+                cJSON_AddItemToObject(by, c->arch, parent);
+            }
+        }
+        cJSON_AddItemToObject(parent, c->metric, corr_json(c));
+    }
+    cJSON_AddItemToObject(corr, "overall", all);
+    cJSON_AddItemToObject(corr, "by_arch", by);
+    cJSON_AddBoolToObject(corr, "stored_in_file", d->n_corr > 0);
+    cJSON_AddStringToObject(corr, "note", REPORT_ORIENTATION_NOTE);
+    cJSON_AddItemToObject(root, "correlations", corr);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return xfer_fail(err, XFER_EINTERNAL, "out of memory formatting the JSON report");
+    fputs(text, out);
+    fputc('\n', out);
+    free(text);
+    return XFER_OK;
+}

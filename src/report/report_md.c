@@ -1,0 +1,159 @@
+/* The Markdown report: Table 1 per architecture, then the correlation table. */
+#include <math.h>
+#include <string.h>
+
+#include "report_internal.h"
+
+static void num(FILE *o, double x, const char *fmt, int star) {
+    if (!isfinite(x)) {
+        fputs(isnan(x) ? " –" : (x > 0 ? " inf" : " -inf"), o);
+    } else {
+        fputc(' ', o);
+        fprintf(o, fmt, x);
+    }
+    fputs(star ? "* |" : " |", o);
+}
+
+static void integer(FILE *o, int64_t x) {
+    if (x < 0)
+        fputs(" – |", o);
+    else
+        fprintf(o, " %lld |", (long long)x);
+}
+
+/* Markdown cells: a '|' or newline inside a name would break the table. */
+static void cell(FILE *o, const char *s) {
+    fputc(' ', o);
+    for (; *s; s++) {
+        if (*s == '|')
+            fputs("\\|", o);
+        else if (*s == '\n' || *s == '\r')
+            fputc(' ', o);
+        else
+            fputc(*s, o);
+    }
+    fputs(" |", o);
+}
+
+static void list_status(FILE *o, const xfer_results_data *d, xfer_src_status st) {
+    int first = 1;
+    for (size_t i = 0; i < d->n_sources; i++)
+        if (d->sources[i].status == st) {
+            fprintf(o, "%s%s", first ? "" : ", ", d->sources[i].name);
+            first = 0;
+        }
+}
+
+static void header(FILE *o, const report_view *v, const char *path) {
+    const xfer_results_data *d = v->d;
+    fprintf(o, "# xfer report: %s\n\n", path);
+    fprintf(o, "xfer %s, created %s, device %s, precision %s, seed %lld.", d->xfer_version,
+            d->created, d->device, d->precision, (long long)d->seed);
+    if (d->has_target)
+        fprintf(o, " Target: %s (%lld train, %lld test images, %lld classes).", d->dataset,
+                (long long)d->n_train, (long long)d->n_test, (long long)d->n_classes);
+    fputs("\n\n", o);
+    if (!d->complete || v->n_done != d->n_sources) {
+        if (!d->complete)
+            fprintf(o,
+                    "> **Incomplete results** (complete = 0: the run has not finished or was "
+                    "interrupted): %zu of %zu sources done.",
+                    v->n_done, d->n_sources);
+        else
+            fprintf(o, "> **Not every source is done**: %zu of %zu.", v->n_done, d->n_sources);
+        static const char *const what[] = {"pending", "scored (not fine-tuned)", "", "failed"};
+        for (int st = 0; st < 4; st++)
+            if (st != XFER_SRC_DONE && v->n_status[st]) {
+                fprintf(o, " %s: ", what[st]);
+                list_status(o, d, (xfer_src_status)st);
+                fputc('.', o);
+            }
+        fputs("\n\n", o);
+    }
+}
+
+static void table1(FILE *o, const report_view *v) {
+    const xfer_results_data *d = v->d;
+    fputs("## Sources (Table 1)\n", o);
+    for (size_t a = 0; a < v->n_archs; a++) {
+        fprintf(o, "\n### %s\n\n| source | chain | status |", v->archs[a]);
+        for (size_t k = 0; k < v->n_metrics; k++)
+            fprintf(o, " %s %s |", v->metrics[k], v->direction[k] < 0 ? "↓" : "↑");
+        fputs(" max acc | best epoch | epochs to 95% | curve AUC |\n|---|---|---|", o);
+        for (size_t k = 0; k < v->n_metrics; k++)
+            fputs("---:|", o);
+        fputs("---:|---:|---:|---:|\n", o);
+        for (size_t i = 0; i < d->n_sources; i++) {
+            const xfer_results_source *s = &d->sources[i];
+            if (strcmp(s->arch, v->archs[a])) continue;
+            fputc('|', o);
+            cell(o, s->name);
+            cell(o, s->chain);
+            cell(o, xfer_src_status_name(s->status));
+            for (size_t k = 0; k < v->n_metrics; k++) {
+                const xfer_results_score *sc = xfer_results_find_score(s, v->metrics[k]);
+                if (!sc)
+                    fputs(" |", o);
+                else
+                    num(o, sc->value, "%.6g", v->best[i * v->n_metrics + k]);
+            }
+            num(o, s->best_test_acc, "%.4f", v->best_acc[i]);
+            integer(o, s->best_epoch);
+            integer(o, s->epochs_to_95pct);
+            num(o, s->curve_auc, "%.4f", 0);
+            fputc('\n', o);
+        }
+    }
+    fputs("\n`*` marks the best score of each metric within the architecture (↑ higher is better, "
+          "↓ lower is better) and the best accuracy.\n",
+          o);
+    int any = 0;
+    for (size_t i = 0; i < d->n_sources; i++)
+        if (d->sources[i].status == XFER_SRC_FAILED) {
+            fprintf(o, "%s- %s failed: %s\n", any ? "" : "\nFailed sources:\n\n",
+                    d->sources[i].name,
+                    d->sources[i].error[0] ? d->sources[i].error : "(no reason recorded)");
+            any = 1;
+        }
+}
+
+static void corr_table(FILE *o, const report_view *v) {
+    fputs("\n## Rank correlations\n\n" REPORT_ORIENTATION_NOTE "\n\n", o);
+    if (!v->d->n_corr)
+        fputs("(The file holds no correlations yet: these were computed now from its done "
+              "sources.)\n\n",
+              o);
+    if (v->n_corr == 0) {
+        fputs("No scores to correlate.\n", o);
+        return;
+    }
+    fputs("| scope | metric | n |", o);
+    for (int k = 0; k < XFER_CORR_N; k++)
+        fprintf(o, " %s |", XFER_CORR_NAMES[k]);
+    fputs("\n|---|---|---:|", o);
+    for (int k = 0; k < XFER_CORR_N; k++)
+        fputs("---:|", o);
+    fputc('\n', o);
+    for (size_t i = 0; i < v->n_corr; i++) {
+        const xfer_results_corr *c = &v->corr[i];
+        fputc('|', o);
+        cell(o, c->arch ? c->arch : "all");
+        cell(o, c->metric);
+        fprintf(o, " %lld |", (long long)c->n);
+        for (int k = 0; k < XFER_CORR_N; k++) {
+            int is_hit = k % XFER_CORR_N_BASE == XFER_CORR_TOP1_HIT;
+            if (is_hit && isfinite(c->v[k]))
+                fprintf(o, " %s |", c->v[k] > 0 ? "yes" : "no");
+            else
+                num(o, c->v[k], "%.3f", 0);
+        }
+        fputc('\n', o);
+    }
+}
+
+int report_md(FILE *out, const report_view *v, const char *path) {
+    header(out, v, path);
+    table1(out, v);
+    corr_table(out, v);
+    return XFER_OK;
+}
