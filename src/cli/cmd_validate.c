@@ -28,9 +28,9 @@ int cmd_validate(int argc, char **argv) {
         "CONFIG",
         "Check a config file: every problem is reported as FILE:LINE:COL; missing files are "
         "warnings.",
-        "Relative paths in the config are relative to the current directory. Exit status 0 when "
-        "the config is valid, 2 when it is not (or, with --strict, when a file it names is "
-        "missing).",
+        "Relative paths in the config are relative to the current directory; docs/config.md\n"
+        "describes every key. Exit status: 0 valid, 2 invalid (with --strict, also when a\n"
+        "file it names is missing).",
         opts,
         (int)(sizeof opts / sizeof opts[0]),
         1,
