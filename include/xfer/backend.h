@@ -81,6 +81,7 @@ struct xfer_backend {
      * aligned and uninitialised. */
     void *(*alloc)(xfer_backend *b, size_t bytes, const char *what, xfer_err *err);
     void (*free)(xfer_backend *b, void *p); /* NULL is fine */
+    /* host_src may be reused as soon as upload returns. */
     void (*upload)(xfer_backend *b, void *dst, const void *host_src, size_t bytes);
     /* Waits for queued work before copying. */
     int (*download)(xfer_backend *b, void *host_dst, const void *src, size_t bytes, xfer_err *err);
