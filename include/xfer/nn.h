@@ -109,21 +109,21 @@ int xfer_model_train_step(xfer_model *m, const xfer_sgd_config *opt, const float
                           xfer_err *err);
 
 /* Training state carried by checkpoints. */
-int xfer_model_sgd_started(const xfer_model *m);   /* momentum buffers hold a value */
+int xfer_model_sgd_started(const xfer_model *m);      /* momentum buffers hold a value */
 uint64_t xfer_model_rng_counter(const xfer_model *m); /* dropout counter */
 void xfer_model_set_rng_counter(xfer_model *m, uint64_t counter);
 
 /* ---- checkpoints (src/nn/checkpoint.c) --------------------------------------------------- */
 /* Metadata keys of checkpoints (all strings). */
-#define XFER_CKPT_ARCH "arch"                 /* alexnet | resnet18 | resnet34 */
-#define XFER_CKPT_WIDTH "xfer.width"          /* "%.17g" */
-#define XFER_CKPT_CLASSES "xfer.num_classes"  /* decimal */
+#define XFER_CKPT_ARCH "arch"                    /* alexnet | resnet18 | resnet34 */
+#define XFER_CKPT_WIDTH "xfer.width"             /* "%.17g" */
+#define XFER_CKPT_CLASSES "xfer.num_classes"     /* decimal */
 #define XFER_CKPT_CLASS_NAMES "xfer.class_names" /* JSON array of strings */
-#define XFER_CKPT_EPOCH "xfer.epoch"          /* epochs completed, decimal */
-#define XFER_CKPT_SEED "xfer.seed"            /* decimal */
+#define XFER_CKPT_EPOCH "xfer.epoch"             /* epochs completed, decimal */
+#define XFER_CKPT_SEED "xfer.seed"               /* decimal */
 #define XFER_CKPT_RNG "xfer.rng.dropout_counter" /* decimal: dropout RNG counter */
 #define XFER_CKPT_SGD_STARTED "xfer.sgd.started" /* "1" when momentum.* tensors are valid */
-#define XFER_CKPT_MOMENTUM_PREFIX "momentum." /* momentum.<param name>, torch layout */
+#define XFER_CKPT_MOMENTUM_PREFIX "momentum."    /* momentum.<param name>, torch layout */
 
 /* Saves params and buffers under torchvision names plus momentum.<name> and the metadata above.
  * class_names may be NULL. Written to a temporary name and renamed. */
