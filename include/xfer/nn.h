@@ -120,7 +120,7 @@ void xfer_model_set_rng_counter(xfer_model *m, uint64_t counter);
 #define XFER_CKPT_CLASSES "xfer.num_classes"     /* decimal */
 #define XFER_CKPT_CLASS_NAMES "xfer.class_names" /* JSON array of strings */
 #define XFER_CKPT_EPOCH "xfer.epoch"             /* epochs completed, decimal */
-#define XFER_CKPT_SEED "xfer.seed"               /* decimal */
+#define XFER_CKPT_SEED "xfer.seed"               /* decimal: init and dropout seed */
 #define XFER_CKPT_RNG "xfer.rng.dropout_counter" /* decimal: dropout RNG counter */
 #define XFER_CKPT_SGD_STARTED "xfer.sgd.started" /* "1" when momentum.* tensors are valid */
 #define XFER_CKPT_MOMENTUM_PREFIX "momentum."    /* momentum.<param name>, torch layout */
@@ -130,7 +130,8 @@ void xfer_model_set_rng_counter(xfer_model *m, uint64_t counter);
 int xfer_model_save_checkpoint(xfer_model *m, const char *path, const char *const *class_names,
                                int epoch, xfer_err *err);
 /* Loads a checkpoint written by save (strict: every key must match); restores momentum buffers
- * and the RNG counter when present; *epoch (may be NULL) receives the saved epoch or -1. */
+ * and the dropout RNG (seed and counter) when present; *epoch (may be NULL) receives the saved
+ * epoch or -1. */
 int xfer_model_load_checkpoint(xfer_model *m, const char *path, int *epoch, xfer_err *err);
 
 #endif

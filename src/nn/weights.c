@@ -173,6 +173,7 @@ int xfer_model_load_checkpoint(xfer_model *m, const char *path, int *epoch, xfer
     }
     unsigned long long v;
     if (!rc && meta_u64(&st, XFER_CKPT_RNG, &v)) m->rng_counter = v;
+    if (!rc && meta_u64(&st, XFER_CKPT_SEED, &v)) m->cfg.seed = v; /* the dropout stream */
     if (epoch) *epoch = !rc && meta_u64(&st, XFER_CKPT_EPOCH, &v) ? (int)v : -1;
     xfer_st_close(&st);
     return rc;
