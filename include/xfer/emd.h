@@ -19,17 +19,17 @@ int xfer_emd_exact(const double *a, int m, const double *b, int n, const double 
                    double *plan, xfer_err *err);
 
 typedef struct {
-    double reg;      /* entropic regularisation epsilon (> 0), in the units of M */
-    int max_iter;    /* default 10000 when <= 0 */
-    double tol;      /* stop when the L1 marginal error of the row sums is below; default 1e-12 */
+    double reg;   /* entropic regularisation epsilon (> 0), in the units of M */
+    int max_iter; /* default 10000 when <= 0 */
+    double tol;   /* stop when the L1 marginal error of the row sums is below; default 1e-12 */
 } xfer_sinkhorn_opts;
 
 /* batch problems: a [batch,m], b [batch,n] (each row normalised to mass 1 like xfer_emd_exact),
  * one cost M [m,n]; cost [batch]. Returns XFER_EINPUT on bad input; a problem that does not reach
  * tol within max_iter still returns its current cost (iterations [batch] may be NULL; receives the
  * iterations used, negative when not converged). */
-int xfer_sinkhorn_batch(const double *a, const double *b, int batch, int m, int n,
-                        const double *M, const xfer_sinkhorn_opts *opts, double *cost,
-                        int *iterations, xfer_err *err);
+int xfer_sinkhorn_batch(const double *a, const double *b, int batch, int m, int n, const double *M,
+                        const xfer_sinkhorn_opts *opts, double *cost, int *iterations,
+                        xfer_err *err);
 
 #endif

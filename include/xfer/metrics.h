@@ -90,4 +90,23 @@ int xfer_metric_param_choice(const xfer_metric_params *p, const char *metric, co
 /* Row-wise softmax of logits [n,c] into probs (may alias), in float64 with max subtraction. */
 void xfer_softmax_rows(const double *logits, int n, int c, double *probs);
 
+/* ---- the `xfer metrics` input file (docs/metrics.md) ---- */
+
+/* An HDF5 file with `features` [N,D] (any float type), `probs` or `logits` [N,Cs] (logits are
+ * softmaxed), `labels` [N] (integers), optional `ground_distance` [Cs,Ct] and optional string
+ * datasets `source_classes` [Cs] / `target_classes` [Ct]. Ct = the ground distance's columns, else
+ * the number of target_classes, else max(labels) + 1. Everything is owned by the struct. */
+typedef struct {
+    xfer_metric_input in;
+    double *features, *probs, *distance;
+    int *labels;
+    char **source_classes, **target_classes;
+    int n_source_classes, n_target_classes;
+} xfer_metric_file;
+
+/* XFER_EINPUT naming the file and dataset for a missing file, wrong rank/type or a shape mismatch.
+ * On failure f is left freed. */
+int xfer_metric_file_load(const char *path, xfer_metric_file *f, xfer_err *err);
+void xfer_metric_file_free(xfer_metric_file *f);
+
 #endif

@@ -13,20 +13,22 @@
 #define EMD_MAX_ITER_PER_CELL 50 /* iteration cap: 50 (m+n) + 1000 pivots */
 
 typedef struct {
-    int m, n, nb;      /* rows, cols, basic cells (m+n-1) */
-    int *bi, *bj;      /* basic cells */
-    double *bx;        /* flows */
+    int m, n, nb;         /* rows, cols, basic cells (m+n-1) */
+    int *bi, *bj;         /* basic cells */
+    double *bx;           /* flows */
     int *deg, *off, *adj; /* tree adjacency: node -> basic cell indices (rows 0..m-1, cols m..) */
     int *par, *pedge, *queue;
-    double *pot;       /* u (rows) then v (cols) */
+    double *pot; /* u (rows) then v (cols) */
 } tsimplex;
 
 static void build_adj(tsimplex *t) {
     int nodes = t->m + t->n;
     memset(t->deg, 0, (size_t)nodes * sizeof *t->deg);
-    for (int e = 0; e < t->nb; e++) t->deg[t->bi[e]]++, t->deg[t->m + t->bj[e]]++;
+    for (int e = 0; e < t->nb; e++)
+        t->deg[t->bi[e]]++, t->deg[t->m + t->bj[e]]++;
     t->off[0] = 0;
-    for (int v = 0; v < nodes; v++) t->off[v + 1] = t->off[v] + t->deg[v];
+    for (int v = 0; v < nodes; v++)
+        t->off[v + 1] = t->off[v] + t->deg[v];
     memset(t->deg, 0, (size_t)nodes * sizeof *t->deg);
     for (int e = 0; e < t->nb; e++) {
         int r = t->bi[e], c = t->m + t->bj[e];
@@ -39,7 +41,8 @@ static void build_adj(tsimplex *t) {
  * number of nodes reached. */
 static int bfs(tsimplex *t, int root, const double *C) {
     int nodes = t->m + t->n, head = 0, tail = 0;
-    for (int v = 0; v < nodes; v++) t->par[v] = -2;
+    for (int v = 0; v < nodes; v++)
+        t->par[v] = -2;
     t->par[root] = -1;
     t->queue[tail++] = root;
     if (C) t->pot[root] = 0;
@@ -63,7 +66,8 @@ static int bfs(tsimplex *t, int root, const double *C) {
 
 int xfer_emd_exact(const double *a, int m, const double *b, int n, const double *M, double *cost,
                    double *plan, xfer_err *err) {
-    if (m <= 0 || n <= 0) return xfer_fail(err, XFER_EINPUT, "emd: empty histogram (%d x %d)", m, n);
+    if (m <= 0 || n <= 0)
+        return xfer_fail(err, XFER_EINPUT, "emd: empty histogram (%d x %d)", m, n);
     double sa = 0, sb = 0;
     for (int i = 0; i < m; i++) {
         if (!(a[i] >= 0) || !isfinite(a[i]))
@@ -75,7 +79,8 @@ int xfer_emd_exact(const double *a, int m, const double *b, int n, const double 
             return xfer_fail(err, XFER_EINPUT, "emd: b[%d] = %g (expected finite, >= 0)", j, b[j]);
         sb += b[j];
     }
-    if (!(sa > 0) || !(sb > 0)) return xfer_fail(err, XFER_EINPUT, "emd: a histogram has zero mass");
+    if (!(sa > 0) || !(sb > 0))
+        return xfer_fail(err, XFER_EINPUT, "emd: a histogram has zero mass");
     for (size_t q = 0; q < (size_t)m * n; q++)
         if (!isfinite(M[q]))
             return xfer_fail(err, XFER_EINPUT, "emd: cost[%zu,%zu] is not finite", q / n, q % n);
@@ -121,7 +126,8 @@ int xfer_emd_exact(const double *a, int m, const double *b, int n, const double 
             cmax = fabs(C[(size_t)i * nn + j]) > cmax ? fabs(C[(size_t)i * nn + j]) : cmax;
         }
     }
-    for (int j = 0; j < nn; j++) rb[j] = b[cj[j]] / sb;
+    for (int j = 0; j < nn; j++)
+        rb[j] = b[cj[j]] / sb;
     /* North-west corner. */
     {
         int i = 0, j = 0;
@@ -167,22 +173,28 @@ int xfer_emd_exact(const double *a, int m, const double *b, int n, const double 
             if (sign[e] == 2 && t.bx[e] < theta) theta = t.bx[e], leave = e;
         }
         for (int e = 0; e < t.nb; e++) {
-            if (sign[e] == 1) t.bx[e] += theta;
-            else if (sign[e] == 2) t.bx[e] -= theta;
+            if (sign[e] == 1)
+                t.bx[e] += theta;
+            else if (sign[e] == 2)
+                t.bx[e] -= theta;
         }
         t.bi[leave] = ei, t.bj[leave] = ej, t.bx[leave] = theta;
     }
     if (it == max_iter) {
-        rc = xfer_fail(err, XFER_EINTERNAL, "emd: transportation simplex did not converge in %ld "
-                       "pivots", max_iter);
+        rc = xfer_fail(err, XFER_EINTERNAL,
+                       "emd: transportation simplex did not converge in %ld "
+                       "pivots",
+                       max_iter);
         goto done;
     }
     double total = 0;
-    for (int e = 0; e < t.nb; e++) total += t.bx[e] * C[(size_t)t.bi[e] * nn + t.bj[e]];
+    for (int e = 0; e < t.nb; e++)
+        total += t.bx[e] * C[(size_t)t.bi[e] * nn + t.bj[e]];
     *cost = total;
     if (plan) {
         memset(plan, 0, (size_t)m * n * sizeof *plan);
-        for (int e = 0; e < t.nb; e++) plan[(size_t)ri[t.bi[e]] * n + cj[t.bj[e]]] += t.bx[e];
+        for (int e = 0; e < t.nb; e++)
+            plan[(size_t)ri[t.bi[e]] * n + cj[t.bj[e]]] += t.bx[e];
     }
 done:
     free(ri);

@@ -24,8 +24,7 @@ int xfer_metric_emd(const xfer_metric_input *in, const xfer_metric_params *p,
         else
             sum += c / mass;
     }
-    if (bad >= 0)
-        return xfer_fail(err, XFER_EINPUT, "emd: probs row %d has zero mass", bad);
+    if (bad >= 0) return xfer_fail(err, XFER_EINPUT, "emd: probs row %d has zero mass", bad);
     out->value = sum;
     out->mean = sum / in->n;
     out->has_mean = 1;

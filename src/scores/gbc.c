@@ -23,8 +23,7 @@ int xfer_metric_gbc(const xfer_metric_input *in, const xfer_metric_params *p,
     long pca_dim;
     if (xfer_metric_param_choice(p, "gbc", "covariance", "diagonal|spherical", 0, &spherical,
                                  err) ||
-        xfer_metric_param_int(p, "gbc", "pca_dim", GBC_PCA_DIM_DEFAULT, 1, 1 << 20, &pca_dim,
-                              err))
+        xfer_metric_param_int(p, "gbc", "pca_dim", GBC_PCA_DIM_DEFAULT, 1, 1 << 20, &pca_dim, err))
         return err->code;
     const int n = in->n, d = in->d, ct = in->ct;
     int *cnt = malloc((size_t)ct * sizeof *cnt);
@@ -48,16 +47,19 @@ int xfer_metric_gbc(const xfer_metric_input *in, const xfer_metric_params *p,
     if (rc) goto done;
     xfer_class_sums(Y, in->labels, n, k, ct, mu);
     for (int c = 0; c < ct; c++)
-        for (int j = 0; j < k; j++) mu[(size_t)c * k + j] /= cnt[c] > 0 ? cnt[c] : 1;
+        for (int j = 0; j < k; j++)
+            mu[(size_t)c * k + j] /= cnt[c] > 0 ? cnt[c] : 1;
     for (int i = 0; i < n; i++) {
         const double *y = Y + (size_t)i * k, *m = mu + (size_t)in->labels[i] * k;
         double *v = var + (size_t)in->labels[i] * k;
-        for (int j = 0; j < k; j++) v[j] += (y[j] - m[j]) * (y[j] - m[j]);
+        for (int j = 0; j < k; j++)
+            v[j] += (y[j] - m[j]) * (y[j] - m[j]);
     }
     for (int c = 0; c < ct; c++) {
         double *v = var + (size_t)c * k, mean = 0;
         if (cnt[c] == 0) continue;
-        for (int j = 0; j < k; j++) mean += (v[j] /= cnt[c]);
+        for (int j = 0; j < k; j++)
+            mean += (v[j] /= cnt[c]);
         mean /= k;
         for (int j = 0; j < k; j++) {
             if (spherical) v[j] = mean;

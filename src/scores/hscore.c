@@ -23,14 +23,17 @@
 /* Ledoit-Wolf shrinkage of centred X [n,d] given S = X^T X / n (sklearn's formula, one block). */
 static double ledoit_wolf_shrinkage(const double *X, int n, int d, const double *S) {
     double tr = 0, beta_ = 0, delta_ = 0;
-    for (int k = 0; k < d; k++) tr += S[(size_t)k * d + k];
+    for (int k = 0; k < d; k++)
+        tr += S[(size_t)k * d + k];
     double mu = tr / d;
     for (int i = 0; i < n; i++) {
         double r = 0;
-        for (int k = 0; k < d; k++) r += X[(size_t)i * d + k] * X[(size_t)i * d + k];
+        for (int k = 0; k < d; k++)
+            r += X[(size_t)i * d + k] * X[(size_t)i * d + k];
         beta_ += r * r; /* sum_{j,k} (X2^T X2)_{jk} = sum_i (sum_j x_ij^2)^2 */
     }
-    for (size_t k = 0; k < (size_t)d * d; k++) delta_ += S[k] * S[k]; /* ||X^T X||^2 / n^2 */
+    for (size_t k = 0; k < (size_t)d * d; k++)
+        delta_ += S[k] * S[k]; /* ||X^T X||^2 / n^2 */
     double beta = (beta_ / n - delta_) / ((double)d * n);
     double delta = (delta_ - 2.0 * mu * tr + d * mu * mu) / d;
     if (beta > delta) beta = delta;
@@ -59,20 +62,24 @@ static int hscore_common(const xfer_metric_input *in, const xfer_metric_params *
     double alpha = 0, mu = 0;
     if (reg) {
         alpha = ledoit_wolf_shrinkage(X, n, d, S);
-        for (int k = 0; k < d; k++) mu += S[(size_t)k * d + k];
+        for (int k = 0; k < d; k++)
+            mu += S[(size_t)k * d + k];
         mu /= d;
     }
     xfer_class_counts(in->labels, n, ct, cnt);
     xfer_class_sums(X, in->labels, n, d, ct, M);
     for (int c = 0; c < ct; c++)
-        for (int k = 0; k < d; k++) M[(size_t)c * d + k] /= cnt[c] > 0 ? cnt[c] : 1;
+        for (int k = 0; k < d; k++)
+            M[(size_t)c * d + k] /= cnt[c] > 0 ? cnt[c] : 1;
     if ((rc = xfer_la_eigh(d, S, w, err))) goto done;
     if (reg)
-        for (int j = 0; j < d; j++) w[j] = (1 - alpha) * w[j] + alpha * mu;
+        for (int j = 0; j < d; j++)
+            w[j] = (1 - alpha) * w[j] + alpha * mu;
     /* P[c,j] = v_j . mu_c */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ct, d, d, 1.0, M, d, S, d, 0.0, P, d);
     double wmax = 0;
-    for (int j = 0; j < d; j++) wmax = fabs(w[j]) > wmax ? fabs(w[j]) : wmax;
+    for (int j = 0; j < d; j++)
+        wmax = fabs(w[j]) > wmax ? fabs(w[j]) : wmax;
     double h = 0;
     for (int c = 0; c < ct; c++) {
         double s = 0;

@@ -7,8 +7,8 @@
 
 #include "scores_internal.h"
 
-int xfer_leep_from_probs(const double *theta, int n, int c, const int *labels, int ct,
-                         double *out, xfer_err *err) {
+int xfer_leep_from_probs(const double *theta, int n, int c, const int *labels, int ct, double *out,
+                         xfer_err *err) {
     double *joint = calloc((size_t)ct * c, sizeof *joint), *pz = calloc((size_t)c, sizeof *pz);
     if (!joint || !pz) {
         free(joint);
@@ -18,10 +18,12 @@ int xfer_leep_from_probs(const double *theta, int n, int c, const int *labels, i
     for (int i = 0; i < n; i++) {
         const double *t = theta + (size_t)i * c;
         double *j = joint + (size_t)labels[i] * c;
-        for (int z = 0; z < c; z++) j[z] += t[z];
+        for (int z = 0; z < c; z++)
+            j[z] += t[z];
     }
     for (int y = 0; y < ct; y++)
-        for (int z = 0; z < c; z++) pz[z] += joint[(size_t)y * c + z];
+        for (int z = 0; z < c; z++)
+            pz[z] += joint[(size_t)y * c + z];
     /* joint now holds P(y|z) (the 1/N cancels). */
     for (int y = 0; y < ct; y++)
         for (int z = 0; z < c; z++)
@@ -32,7 +34,8 @@ int xfer_leep_from_probs(const double *theta, int n, int c, const int *labels, i
     for (int i = 0; i < n; i++) {
         const double *t = theta + (size_t)i * c, *py = joint + (size_t)labels[i] * c;
         double e = 0;
-        for (int z = 0; z < c; z++) e += py[z] * t[z];
+        for (int z = 0; z < c; z++)
+            e += py[z] * t[z];
         if (e > 0)
             sum += log(e);
         else

@@ -54,7 +54,8 @@ int xfer_la_cholesky(int n, double *A, const char *what, xfer_err *err) {
 
 double xfer_la_chol_logdet(int n, const double *L) {
     double s = 0;
-    for (int i = 0; i < n; i++) s += log(L[(size_t)i * n + i]);
+    for (int i = 0; i < n; i++)
+        s += log(L[(size_t)i * n + i]);
     return 2 * s;
 }
 
@@ -63,11 +64,13 @@ int xfer_la_chol_solve(int n, const double *L, int nrhs, double *B, xfer_err *er
     double *Bc = malloc((size_t)n * nrhs * sizeof *Bc);
     if (!Bc) return XFER_OOM(err);
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < nrhs; j++) Bc[(size_t)j * n + i] = B[(size_t)i * nrhs + j];
+        for (int j = 0; j < nrhs; j++)
+            Bc[(size_t)j * n + i] = B[(size_t)i * nrhs + j];
     int info = 0;
     dpotrs_("U", &n, &nrhs, L, &n, Bc, &n, &info, 1);
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < nrhs; j++) B[(size_t)i * nrhs + j] = Bc[(size_t)j * n + i];
+        for (int j = 0; j < nrhs; j++)
+            B[(size_t)i * nrhs + j] = Bc[(size_t)j * n + i];
     free(Bc);
     if (info != 0) return xfer_fail(err, XFER_EINTERNAL, "dpotrs failed, info %d", info);
     return XFER_OK;
@@ -80,7 +83,8 @@ double *xfer_features_f64(const xfer_metric_input *in) {
     if (in->features)
         memcpy(X, in->features, nd * sizeof *X);
     else
-        for (size_t i = 0; i < nd; i++) X[i] = in->features_f32[i];
+        for (size_t i = 0; i < nd; i++)
+            X[i] = in->features_f32[i];
     return X;
 }
 
@@ -88,10 +92,13 @@ void xfer_center_columns(double *X, int n, int d, double *mu_out) {
     double *mu = calloc((size_t)d, sizeof *mu);
     if (!mu) return; /* callers allocate far more than this; treat as unreachable */
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < d; k++) mu[k] += X[(size_t)i * d + k];
-    for (int k = 0; k < d; k++) mu[k] /= n;
+        for (int k = 0; k < d; k++)
+            mu[k] += X[(size_t)i * d + k];
+    for (int k = 0; k < d; k++)
+        mu[k] /= n;
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < d; k++) X[(size_t)i * d + k] -= mu[k];
+        for (int k = 0; k < d; k++)
+            X[(size_t)i * d + k] -= mu[k];
     if (mu_out) memcpy(mu_out, mu, (size_t)d * sizeof *mu);
     free(mu);
 }
@@ -99,7 +106,8 @@ void xfer_center_columns(double *X, int n, int d, double *mu_out) {
 void xfer_gram(const double *X, int n, int d, double denom, double *C) {
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, n, 1.0 / denom, X, d, 0.0, C, d);
     for (int i = 0; i < d; i++)
-        for (int j = 0; j < i; j++) C[(size_t)i * d + j] = C[(size_t)j * d + i];
+        for (int j = 0; j < i; j++)
+            C[(size_t)i * d + j] = C[(size_t)j * d + i];
 }
 
 int xfer_pca(double *X, int n, int d, int k, double var_frac, double **out, int *k_out,
@@ -121,7 +129,8 @@ int xfer_pca(double *X, int n, int d, int k, double var_frac, double **out, int 
     }
     if (var_frac > 0) {
         double total = 0, acc = 0;
-        for (int j = 0; j < d; j++) total += w[j] > 0 ? w[j] : 0;
+        for (int j = 0; j < d; j++)
+            total += w[j] > 0 ? w[j] : 0;
         k = d;
         for (int j = 0; j < d; j++) {
             acc += w[d - 1 - j] > 0 ? w[d - 1 - j] : 0;
@@ -132,6 +141,7 @@ int xfer_pca(double *X, int n, int d, int k, double var_frac, double **out, int 
         }
     }
     if (k > d) k = d;
+    if (k > n) k = n; /* at most min(N, D) components, as sklearn's PCA */
     if (k < 1) k = 1;
     /* Components in descending eigenvalue order: rows d-1, d-2, ... of C. */
     double *V = malloc((size_t)k * d * sizeof *V), *Y = malloc((size_t)n * k * sizeof *Y);
@@ -142,8 +152,19 @@ int xfer_pca(double *X, int n, int d, int k, double var_frac, double **out, int 
         free(Y);
         return XFER_OOM(err);
     }
-    for (int j = 0; j < k; j++) memcpy(V + (size_t)j * d, C + (size_t)(d - 1 - j) * d, d * 8);
+    for (int j = 0; j < k; j++)
+        memcpy(V + (size_t)j * d, C + (size_t)(d - 1 - j) * d, d * 8);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, d, 1.0, X, d, V, d, 0.0, Y, k);
+    /* Component signs as sklearn's PCA (svd_flip, u-based): each component's largest-magnitude
+     * score is positive. PARC's row correlations depend on these signs. */
+    for (int j = 0; j < k; j++) {
+        int imax = 0;
+        for (int i = 1; i < n; i++)
+            if (fabs(Y[(size_t)i * k + j]) > fabs(Y[(size_t)imax * k + j])) imax = i;
+        if (Y[(size_t)imax * k + j] < 0)
+            for (int i = 0; i < n; i++)
+                Y[(size_t)i * k + j] = -Y[(size_t)i * k + j];
+    }
     free(C);
     free(w);
     free(V);
@@ -154,7 +175,8 @@ int xfer_pca(double *X, int n, int d, int k, double var_frac, double **out, int 
 
 void xfer_class_counts(const int *labels, int n, int ct, int *counts) {
     memset(counts, 0, (size_t)ct * sizeof *counts);
-    for (int i = 0; i < n; i++) counts[labels[i]]++;
+    for (int i = 0; i < n; i++)
+        counts[labels[i]]++;
 }
 
 void xfer_class_sums(const double *X, const int *labels, int n, int d, int ct, double *sums) {
@@ -162,7 +184,8 @@ void xfer_class_sums(const double *X, const int *labels, int n, int d, int ct, d
     for (int i = 0; i < n; i++) {
         double *s = sums + (size_t)labels[i] * d;
         const double *x = X + (size_t)i * d;
-        for (int k = 0; k < d; k++) s[k] += x[k];
+        for (int k = 0; k < d; k++)
+            s[k] += x[k];
     }
 }
 

@@ -45,7 +45,8 @@ static double class_evidence(const double *s, const double *t, int d, int n, dou
         lam = new_lam;
     }
     double ev = d / 2.0 * log(alpha) + n / 2.0 * log(beta);
-    for (int j = 0; j < d; j++) ev -= 0.5 * log(alpha + beta * s[j]);
+    for (int j = 0; j < d; j++)
+        ev -= 0.5 * log(alpha + beta * s[j]);
     ev -= beta / 2.0 * (beta_de + LOGME_EPS) + alpha / 2.0 * (alpha_de + LOGME_EPS) +
           n / 2.0 * LOGME_LOG_2PI;
     return ev / n;
@@ -72,14 +73,16 @@ int xfer_metric_logme(const xfer_metric_input *in, const xfer_metric_params *p,
     xfer_class_sums(X, in->labels, n, d, ct, Sm);
     xfer_class_counts(in->labels, n, ct, cnt);
     if ((rc = xfer_la_eigh(d, A, s, err))) goto done;
-    for (int j = 0; j < d; j++) s[j] = fabs(s[j]); /* singular values of F^T F */
+    for (int j = 0; j < d; j++)
+        s[j] = fabs(s[j]); /* singular values of F^T F */
     /* T[c,j] = v_j . (F^T y_c) */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ct, d, d, 1.0, Sm, d, A, d, 0.0, T, d);
 #pragma omp parallel for schedule(dynamic)
     for (int c = 0; c < ct; c++)
         ev[c] = class_evidence(s, T + (size_t)c * d, d, n, cnt[c], (int)max_iter, tol);
     double sum = 0;
-    for (int c = 0; c < ct; c++) sum += ev[c];
+    for (int c = 0; c < ct; c++)
+        sum += ev[c];
     out->value = sum / ct;
 done:
     free(X);

@@ -23,8 +23,7 @@ static const xfer_metric_def k_metrics[] = {
     {"hscore", +1, F | L, xfer_metric_hscore, "rcond", "H-score (Bao 2019)"},
     {"hscore_reg", +1, F | L, xfer_metric_hscore_reg, "rcond",
      "H-score with Ledoit-Wolf shrinkage (Ibrahim 2022)"},
-    {"logme", +1, F | L, xfer_metric_logme, "max_iter,tol",
-     "log maximum evidence (You 2021)"},
+    {"logme", +1, F | L, xfer_metric_logme, "max_iter,tol", "log maximum evidence (You 2021)"},
     {"gbc", +1, F | L, xfer_metric_gbc, "covariance,pca_dim",
      "Gaussian Bhattacharyya coefficient (Pandy 2022)"},
     {"transrate", +1, F | L, xfer_metric_transrate, "eps", "TransRate (Huang 2022)"},
@@ -74,7 +73,8 @@ int xfer_metric_check_inputs(const xfer_metric_input *in, unsigned needs, const 
                          "source_classes/target_classes with --word-vectors)",
                          metric);
     if (have_f) {
-        if (in->d <= 0) return xfer_fail(err, XFER_EINPUT, "%s: features have D = %d", metric, in->d);
+        if (in->d <= 0)
+            return xfer_fail(err, XFER_EINPUT, "%s: features have D = %d", metric, in->d);
         size_t nd = (size_t)in->n * in->d;
         if (in->features) {
             if (check_finite(in->features, nd, "features", in->d, metric, err)) return err->code;
@@ -87,7 +87,8 @@ int xfer_metric_check_inputs(const xfer_metric_input *in, unsigned needs, const 
         }
     }
     if (in->probs) {
-        if (in->cs <= 0) return xfer_fail(err, XFER_EINPUT, "%s: probs have Cs = %d", metric, in->cs);
+        if (in->cs <= 0)
+            return xfer_fail(err, XFER_EINPUT, "%s: probs have Cs = %d", metric, in->cs);
         size_t nc = (size_t)in->n * in->cs;
         if (check_finite(in->probs, nc, "probs", in->cs, metric, err)) return err->code;
         for (size_t i = 0; i < nc; i++)
@@ -127,8 +128,8 @@ static int check_param_keys(const xfer_metric_def *m, const xfer_metric_params *
             s += l + (e ? 1 : 0);
         }
         if (!ok)
-            return xfer_fail(err, XFER_EINPUT, "%s: unknown parameter '%s' (accepted: %s)",
-                             m->name, k, *m->params ? m->params : "none");
+            return xfer_fail(err, XFER_EINPUT, "%s: unknown parameter '%s' (accepted: %s)", m->name,
+                             k, *m->params ? m->params : "none");
     }
     return XFER_OK;
 }
@@ -162,8 +163,9 @@ int xfer_metric_param_double(const xfer_metric_params *p, const char *metric, co
     errno = 0;
     double x = strtod(v, &end);
     if (end == v || *end || errno || !isfinite(x) || x < lo || x > hi)
-        return xfer_fail(err, XFER_EINPUT, "%s: parameter %s = '%s' (expected a number in [%g, %g])",
-                         metric, key, v, lo, hi);
+        return xfer_fail(err, XFER_EINPUT,
+                         "%s: parameter %s = '%s' (expected a number in [%g, %g])", metric, key, v,
+                         lo, hi);
     *out = x;
     return XFER_OK;
 }
@@ -207,8 +209,11 @@ void xfer_softmax_rows(const double *logits, int n, int c, double *probs) {
     for (int i = 0; i < n; i++) {
         const double *z = logits + (size_t)i * c;
         double *p = probs + (size_t)i * c, mx = -INFINITY, s = 0;
-        for (int k = 0; k < c; k++) mx = z[k] > mx ? z[k] : mx;
-        for (int k = 0; k < c; k++) s += (p[k] = exp(z[k] - mx));
-        for (int k = 0; k < c; k++) p[k] /= s;
+        for (int k = 0; k < c; k++)
+            mx = z[k] > mx ? z[k] : mx;
+        for (int k = 0; k < c; k++)
+            s += (p[k] = exp(z[k] - mx));
+        for (int k = 0; k < c; k++)
+            p[k] /= s;
     }
 }

@@ -18,18 +18,18 @@
 
 #include "scores_internal.h"
 
-#define NLEEP_VAR_FRAC 0.8      /* the published PCA setting */
-#define NLEEP_PER_CLASS 5       /* the published number of components per target class */
-#define NLEEP_REG 1e-6          /* sklearn GaussianMixture reg_covar */
-#define NLEEP_MAX_ITER 100      /* sklearn GaussianMixture max_iter */
-#define NLEEP_TOL 1e-3          /* sklearn GaussianMixture tol */
+#define NLEEP_VAR_FRAC 0.8 /* the published PCA setting */
+#define NLEEP_PER_CLASS 5  /* the published number of components per target class */
+#define NLEEP_REG 1e-6     /* sklearn GaussianMixture reg_covar */
+#define NLEEP_MAX_ITER 100 /* sklearn GaussianMixture max_iter */
+#define NLEEP_TOL 1e-3     /* sklearn GaussianMixture tol */
 #define NLEEP_LOG_2PI 1.8378770664093454836
 
 typedef struct {
     int n, d, k;
-    double *mu, *var, *w;  /* [k,d], [k,d], [k] */
-    double *prec, *mprec;  /* 1/var, mu/var [k,d] */
-    double *cst;           /* per component constant [k] */
+    double *mu, *var, *w; /* [k,d], [k,d], [k] */
+    double *prec, *mprec; /* 1/var, mu/var [k,d] */
+    double *cst;          /* per component constant [k] */
 } gmm;
 
 /* E step: resp [n,k] = posteriors; returns the mean log-likelihood. */
@@ -49,8 +49,8 @@ static double e_step(const gmm *g, const double *Y, const double *Y2, double *re
     /* resp = -1/2 Y2 prec^T + Y mprec^T + cst */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, d, -0.5, Y2, d, g->prec, d, 0.0,
                 resp, k);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, d, 1.0, Y, d, g->mprec, d, 1.0,
-                resp, k);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, d, 1.0, Y, d, g->mprec, d, 1.0, resp,
+                k);
     double ll = 0;
 #pragma omp parallel for reduction(+ : ll) schedule(static)
     for (int i = 0; i < n; i++) {
@@ -59,8 +59,10 @@ static double e_step(const gmm *g, const double *Y, const double *Y2, double *re
             r[c] += g->cst[c];
             mx = r[c] > mx ? r[c] : mx;
         }
-        for (int c = 0; c < k; c++) s += (r[c] = exp(r[c] - mx));
-        for (int c = 0; c < k; c++) r[c] /= s;
+        for (int c = 0; c < k; c++)
+            s += (r[c] = exp(r[c] - mx));
+        for (int c = 0; c < k; c++)
+            r[c] /= s;
         ll += mx + log(s);
     }
     return ll / n;
@@ -68,10 +70,13 @@ static double e_step(const gmm *g, const double *Y, const double *Y2, double *re
 
 static void m_step(gmm *g, const double *Y, const double *Y2, const double *resp, double *nk) {
     const int n = g->n, d = g->d, k = g->k;
-    for (int c = 0; c < k; c++) nk[c] = 0;
+    for (int c = 0; c < k; c++)
+        nk[c] = 0;
     for (int i = 0; i < n; i++)
-        for (int c = 0; c < k; c++) nk[c] += resp[(size_t)i * k + c];
-    for (int c = 0; c < k; c++) nk[c] += 10 * 2.220446049250313e-16; /* sklearn: 10 * eps */
+        for (int c = 0; c < k; c++)
+            nk[c] += resp[(size_t)i * k + c];
+    for (int c = 0; c < k; c++)
+        nk[c] += 10 * 2.220446049250313e-16; /* sklearn: 10 * eps */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, d, n, 1.0, resp, k, Y, d, 0.0, g->mu,
                 d);
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, d, n, 1.0, resp, k, Y2, d, 0.0, g->var,
@@ -89,13 +94,11 @@ int xfer_metric_nleep(const xfer_metric_input *in, const xfer_metric_params *p,
                       xfer_metric_result *out, xfer_err *err) {
     double var_frac, tol;
     long per_class, seed, max_iter;
-    if (xfer_metric_param_double(p, "nleep", "var_frac", NLEEP_VAR_FRAC, 1e-9, 1, &var_frac,
-                                 err) ||
+    if (xfer_metric_param_double(p, "nleep", "var_frac", NLEEP_VAR_FRAC, 1e-9, 1, &var_frac, err) ||
         xfer_metric_param_int(p, "nleep", "components_per_class", NLEEP_PER_CLASS, 1, 1000,
                               &per_class, err) ||
         xfer_metric_param_int(p, "nleep", "seed", 0, 0, 0x7fffffffL, &seed, err) ||
-        xfer_metric_param_int(p, "nleep", "max_iter", NLEEP_MAX_ITER, 1, 100000, &max_iter,
-                              err) ||
+        xfer_metric_param_int(p, "nleep", "max_iter", NLEEP_MAX_ITER, 1, 100000, &max_iter, err) ||
         xfer_metric_param_double(p, "nleep", "tol", NLEEP_TOL, 0, 1e300, &tol, err))
         return err->code;
     const int n = in->n;
@@ -122,12 +125,15 @@ int xfer_metric_nleep(const xfer_metric_input *in, const xfer_metric_params *p,
         rc = XFER_OOM(err);
         goto done;
     }
-    for (size_t q = 0; q < (size_t)n * d; q++) Y2[q] = Y[q] * Y[q];
+    for (size_t q = 0; q < (size_t)n * d; q++)
+        Y2[q] = Y[q] * Y[q];
     /* Y is centred by the PCA, so the population variance is the mean of squares. */
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < d; j++) gv[j] += Y2[(size_t)i * d + j] / n;
+        for (int j = 0; j < d; j++)
+            gv[j] += Y2[(size_t)i * d + j] / n;
     unsigned long long st = (unsigned long long)seed;
-    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = 0; i < n; i++)
+        perm[i] = i;
     for (int i = n - 1; i > 0; i--) {
         int j = (int)(xfer_splitmix64(&st) % (unsigned long long)(i + 1)), t = perm[i];
         perm[i] = perm[j];
@@ -135,7 +141,8 @@ int xfer_metric_nleep(const xfer_metric_input *in, const xfer_metric_params *p,
     }
     for (int c = 0; c < k; c++) {
         memcpy(g.mu + (size_t)c * d, Y + (size_t)perm[c] * d, (size_t)d * sizeof(double));
-        for (int j = 0; j < d; j++) g.var[(size_t)c * d + j] = gv[j] + NLEEP_REG;
+        for (int j = 0; j < d; j++)
+            g.var[(size_t)c * d + j] = gv[j] + NLEEP_REG;
         g.w[c] = 1.0 / k;
     }
     double prev = -INFINITY;

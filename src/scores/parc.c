@@ -67,27 +67,31 @@ int xfer_metric_parc(const xfer_metric_input *in, const xfer_metric_params *p,
     /* Standardise columns (already centred by the PCA), then centre and normalise rows. */
     for (int j = 0; j < k; j++) {
         double v = 0;
-        for (int i = 0; i < n; i++) v += Z[(size_t)i * k + j] * Z[(size_t)i * k + j];
+        for (int i = 0; i < n; i++)
+            v += Z[(size_t)i * k + j] * Z[(size_t)i * k + j];
         double sd = sqrt(v / n);
         if (sd > 0)
-            for (int i = 0; i < n; i++) Z[(size_t)i * k + j] /= sd;
+            for (int i = 0; i < n; i++)
+                Z[(size_t)i * k + j] /= sd;
     }
     for (int i = 0; i < n; i++) {
         double *z = Z + (size_t)i * k, m = 0, s = 0;
-        for (int j = 0; j < k; j++) m += z[j];
+        for (int j = 0; j < k; j++)
+            m += z[j];
         m /= k;
         for (int j = 0; j < k; j++) {
             z[j] -= m;
             s += z[j] * z[j];
         }
         if (!(s > 0)) {
-            rc = xfer_fail(err, XFER_EINPUT,
-                           "parc: sample %d has constant features after PCA (correlation undefined)",
-                           i);
+            rc = xfer_fail(
+                err, XFER_EINPUT,
+                "parc: sample %d has constant features after PCA (correlation undefined)", i);
             goto done;
         }
         s = 1 / sqrt(s);
-        for (int j = 0; j < k; j++) z[j] *= s;
+        for (int j = 0; j < k; j++)
+            z[j] *= s;
     }
     size_t ns = (size_t)nsame, fill = 0;
     S = malloc(ns * sizeof *S);
@@ -121,15 +125,19 @@ int xfer_metric_parc(const xfer_metric_input *in, const xfer_metric_params *p,
                     size_t lo = 0, hi = ns; /* lower bound: first S >= x */
                     while (lo < hi) {
                         size_t mid = (lo + hi) / 2;
-                        if (S[mid] < x) lo = mid + 1;
-                        else hi = mid;
+                        if (S[mid] < x)
+                            lo = mid + 1;
+                        else
+                            hi = mid;
                     }
                     size_t lb = lo;
                     hi = ns;
                     while (lo < hi) { /* upper bound: first S > x */
                         size_t mid = (lo + hi) / 2;
-                        if (S[mid] <= x) lo = mid + 1;
-                        else hi = mid;
+                        if (S[mid] <= x)
+                            lo = mid + 1;
+                        else
+                            hi = mid;
                     }
                     cl += (double)(ns - lo); /* same-class values above x */
                     ce += (double)(lo - lb);

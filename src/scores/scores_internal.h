@@ -30,7 +30,7 @@ void xfer_center_columns(double *X, int n, int d, double *mu);
 /* C = X^T X / denom for X [n,d] (C [d,d], full symmetric). */
 void xfer_gram(const double *X, int n, int d, double denom, double *C);
 /* Principal components: X [n,d] is centred in place, *out receives [n,k] projections on the top k
- * eigenvectors of the covariance (k = min(k, d)); if var_frac > 0, k is instead the smallest
+ * eigenvectors of the covariance (k = min(k, d, n)); if var_frac > 0, k is instead the smallest
  * count whose eigenvalues reach that fraction of the total variance. *k_out = k used. */
 int xfer_pca(double *X, int n, int d, int k, double var_frac, double **out, int *k_out,
              xfer_err *err);
@@ -52,8 +52,8 @@ int xfer_metric_leep(const xfer_metric_input *, const xfer_metric_params *, xfer
                      xfer_err *);
 int xfer_metric_nce(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
                     xfer_err *);
-int xfer_metric_hscore(const xfer_metric_input *, const xfer_metric_params *,
-                       xfer_metric_result *, xfer_err *);
+int xfer_metric_hscore(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                       xfer_err *);
 int xfer_metric_hscore_reg(const xfer_metric_input *, const xfer_metric_params *,
                            xfer_metric_result *, xfer_err *);
 int xfer_metric_logme(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
@@ -70,8 +70,8 @@ int xfer_metric_parc(const xfer_metric_input *, const xfer_metric_params *, xfer
                      xfer_err *);
 
 /* LEEP of probabilities theta [n,c] (rows sum to 1) against labels; shared by leep and nleep. */
-int xfer_leep_from_probs(const double *theta, int n, int c, const int *labels, int ct,
-                         double *out, xfer_err *err);
+int xfer_leep_from_probs(const double *theta, int n, int c, const int *labels, int ct, double *out,
+                         xfer_err *err);
 
 /* splitmix64, the project's documented seeded generator (also re-implemented in the tests). */
 unsigned long long xfer_splitmix64(unsigned long long *state);

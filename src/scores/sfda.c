@@ -19,27 +19,30 @@
 
 #include "scores_internal.h"
 
-#define SFDA_POWER_STEPS 3   /* iterative_A(max_iterations=3) in the published code */
+#define SFDA_POWER_STEPS 3 /* iterative_A(max_iterations=3) in the published code */
 #define SFDA_MIN_SHRINK 1e-10
 
 typedef struct {
-    int n, d, k;     /* samples, dims, classes present */
-    const int *y;    /* [n] labels mapped to 0..k-1 */
-    const int *cnt;  /* [k] */
+    int n, d, k;    /* samples, dims, classes present */
+    const int *y;   /* [n] labels mapped to 0..k-1 */
+    const int *cnt; /* [k] */
 } sfda_shape;
 
 static double power_largest(const double *A, int d, double *x, double *y, double *t) {
     for (int i = 0; i < d; i++) {
         x[i] = 0;
-        for (int j = 0; j < d; j++) x[i] += A[(size_t)i * d + j];
+        for (int j = 0; j < d; j++)
+            x[i] += A[(size_t)i * d + j];
     }
     for (int it = 0; it < SFDA_POWER_STEPS; it++) {
         cblas_dgemv(CblasRowMajor, CblasNoTrans, d, d, 1.0, A, d, x, 1, 0.0, t, 1);
         double nt = cblas_dnrm2(d, t, 1);
-        for (int i = 0; i < d; i++) y[i] = t[i] / nt;
+        for (int i = 0; i < d; i++)
+            y[i] = t[i] / nt;
         cblas_dgemv(CblasRowMajor, CblasNoTrans, d, d, 1.0, A, d, y, 1, 0.0, t, 1);
         nt = cblas_dnrm2(d, t, 1);
-        for (int i = 0; i < d; i++) x[i] = t[i] / nt;
+        for (int i = 0; i < d; i++)
+            x[i] = t[i] / nt;
     }
     cblas_dgemv(CblasRowMajor, CblasNoTrans, d, d, 1.0, A, d, y, 1, 0.0, t, 1);
     return cblas_ddot(d, x, 1, t, 1);
@@ -59,7 +62,8 @@ static int fda_proba(const double *X, const sfda_shape *s, double *shrink, doubl
     }
     xfer_class_sums(X, s->y, n, d, k, means);
     for (int c = 0; c < k; c++)
-        for (int j = 0; j < d; j++) means[(size_t)c * d + j] /= s->cnt[c];
+        for (int j = 0; j < d; j++)
+            means[(size_t)c * d + j] /= s->cnt[c];
     for (int i = 0; i < n; i++)
         for (int j = 0; j < d; j++)
             Xw[(size_t)i * d + j] = X[(size_t)i * d + j] - means[(size_t)s->y[i] * d + j];
@@ -70,22 +74,28 @@ static int fda_proba(const double *X, const sfda_shape *s, double *shrink, doubl
         if (!(*shrink > SFDA_MIN_SHRINK)) *shrink = SFDA_MIN_SHRINK;
     }
     double a = *shrink, mu = 0;
-    for (int j = 0; j < d; j++) mu += Sw[(size_t)j * d + j];
+    for (int j = 0; j < d; j++)
+        mu += Sw[(size_t)j * d + j];
     mu /= d;
-    for (size_t q = 0; q < (size_t)d * d; q++) Sw[q] *= 1 - a;
-    for (int j = 0; j < d; j++) Sw[(size_t)j * d + j] += a * mu;
+    for (size_t q = 0; q < (size_t)d * d; q++)
+        Sw[q] *= 1 - a;
+    for (int j = 0; j < d; j++)
+        Sw[(size_t)j * d + j] += a * mu;
     if ((rc = xfer_la_cholesky(d, Sw, "sfda: shrunk within-class scatter", err))) goto done;
     for (int j = 0; j < d; j++)
-        for (int c = 0; c < k; c++) W[(size_t)j * k + c] = means[(size_t)c * d + j];
+        for (int c = 0; c < k; c++)
+            W[(size_t)j * k + c] = means[(size_t)c * d + j];
     if ((rc = xfer_la_chol_solve(d, Sw, k, W, err))) goto done; /* W = Sw_a^{-1} M^T */
     for (int c = 0; c < k; c++) {
         double q = 0;
-        for (int j = 0; j < d; j++) q += means[(size_t)c * d + j] * W[(size_t)j * k + c];
+        for (int j = 0; j < d; j++)
+            q += means[(size_t)c * d + j] * W[(size_t)j * k + c];
         b[c] = -0.5 * q + log((double)s->cnt[c] / n);
     }
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, k, d, 1.0, X, d, W, k, 0.0, prob, k);
     for (int i = 0; i < n; i++)
-        for (int c = 0; c < k; c++) prob[(size_t)i * k + c] += b[c];
+        for (int c = 0; c < k; c++)
+            prob[(size_t)i * k + c] += b[c];
     xfer_softmax_rows(prob, n, k, prob);
 done:
     free(Xw);
@@ -119,23 +129,27 @@ int xfer_metric_sfda(const xfer_metric_input *in, const xfer_metric_params *p,
         rc = xfer_fail(err, XFER_EINPUT, "sfda needs at least 2 target classes with samples");
         goto done;
     }
-    for (int i = 0; i < n; i++) y[i] = map[in->labels[i]];
+    for (int i = 0; i < n; i++)
+        y[i] = map[in->labels[i]];
     xfer_center_columns(X, n, d, NULL);
     sfda_shape s = {n, d, k, y, cnt};
     double shrink = -1;
     if ((rc = fda_proba(X, &s, &shrink, means, prob, err))) goto done;
     xfer_softmax_rows(prob, n, k, prob); /* the published second softmax */
     for (int c = 0; c < k; c++)
-        for (int j = 0; j < d; j++) sum[j] += means[(size_t)c * d + j];
+        for (int j = 0; j < d; j++)
+            sum[j] += means[(size_t)c * d + j];
     for (int i = 0; i < n; i++) {
         double q = prob[(size_t)i * k + y[i]];
         const double *mc = means + (size_t)y[i] * d;
         double *x = X + (size_t)i * d;
-        for (int j = 0; j < d; j++) x[j] = q * x[j] + (1 - q) * (sum[j] - mc[j]) / (k - 1);
+        for (int j = 0; j < d; j++)
+            x[j] = q * x[j] + (1 - q) * (sum[j] - mc[j]) / (k - 1);
     }
     if ((rc = fda_proba(X, &s, &shrink, means, prob, err))) goto done;
     double acc = 0;
-    for (int i = 0; i < n; i++) acc += prob[(size_t)i * k + y[i]];
+    for (int i = 0; i < n; i++)
+        acc += prob[(size_t)i * k + y[i]];
     out->value = acc / n;
 done:
     free(cnt_all);

@@ -14,8 +14,10 @@
 
 static void solve_one(const double *a, const double *b, int m, int n, const double *M, double eps,
                       int max_iter, double tol, double *f, double *g, double *cost, int *iters) {
-    for (int i = 0; i < m; i++) f[i] = a[i] > 0 ? 0 : -INFINITY;
-    for (int j = 0; j < n; j++) g[j] = b[j] > 0 ? 0 : -INFINITY;
+    for (int i = 0; i < m; i++)
+        f[i] = a[i] > 0 ? 0 : -INFINITY;
+    for (int j = 0; j < n; j++)
+        g[j] = b[j] > 0 ? 0 : -INFINITY;
     int it, conv = 0;
     for (it = 1; it <= max_iter; it++) {
         for (int i = 0; i < m; i++) {
@@ -32,7 +34,8 @@ static void solve_one(const double *a, const double *b, int m, int n, const doub
             if (!(b[j] > 0)) continue;
             double mx = -INFINITY, s = 0;
             for (int i = 0; i < m; i++)
-                if (a[i] > 0 && (f[i] - M[(size_t)i * n + j]) > mx) mx = f[i] - M[(size_t)i * n + j];
+                if (a[i] > 0 && (f[i] - M[(size_t)i * n + j]) > mx)
+                    mx = f[i] - M[(size_t)i * n + j];
             for (int i = 0; i < m; i++)
                 if (a[i] > 0) s += exp((f[i] - M[(size_t)i * n + j] - mx) / eps);
             g[j] = eps * log(b[j]) - mx - eps * log(s);
@@ -63,9 +66,9 @@ static void solve_one(const double *a, const double *b, int m, int n, const doub
     *iters = conv ? it : -(it > max_iter ? max_iter : it);
 }
 
-int xfer_sinkhorn_batch(const double *a, const double *b, int batch, int m, int n,
-                        const double *M, const xfer_sinkhorn_opts *opts, double *cost,
-                        int *iterations, xfer_err *err) {
+int xfer_sinkhorn_batch(const double *a, const double *b, int batch, int m, int n, const double *M,
+                        const xfer_sinkhorn_opts *opts, double *cost, int *iterations,
+                        xfer_err *err) {
     double eps = opts ? opts->reg : 0;
     int max_iter = opts && opts->max_iter > 0 ? opts->max_iter : SINKHORN_MAX_ITER;
     double tol = opts && opts->tol > 0 ? opts->tol : SINKHORN_TOL;
@@ -75,8 +78,10 @@ int xfer_sinkhorn_batch(const double *a, const double *b, int batch, int m, int 
         return xfer_fail(err, XFER_EINPUT, "sinkhorn: empty problem (%d x %d x %d)", batch, m, n);
     for (size_t q = 0; q < (size_t)m * n; q++)
         if (!isfinite(M[q]))
-            return xfer_fail(err, XFER_EINPUT, "sinkhorn: cost[%zu,%zu] is not finite", q / n, q % n);
-    double *na = malloc((size_t)batch * m * sizeof *na), *nb = malloc((size_t)batch * n * sizeof *nb);
+            return xfer_fail(err, XFER_EINPUT, "sinkhorn: cost[%zu,%zu] is not finite", q / n,
+                             q % n);
+    double *na = malloc((size_t)batch * m * sizeof *na),
+           *nb = malloc((size_t)batch * n * sizeof *nb);
     if (!na || !nb) {
         free(na);
         free(nb);
@@ -107,8 +112,10 @@ int xfer_sinkhorn_batch(const double *a, const double *b, int batch, int m, int 
             free(nb);
             return xfer_fail(err, XFER_EINPUT, "sinkhorn: problem %d has a zero-mass histogram", p);
         }
-        for (int i = 0; i < m; i++) na[(size_t)p * m + i] = a[(size_t)p * m + i] / sa;
-        for (int j = 0; j < n; j++) nb[(size_t)p * n + j] = b[(size_t)p * n + j] / sb;
+        for (int i = 0; i < m; i++)
+            na[(size_t)p * m + i] = a[(size_t)p * m + i] / sa;
+        for (int j = 0; j < n; j++)
+            nb[(size_t)p * n + j] = b[(size_t)p * n + j] / sb;
     }
     int oom = 0;
 #pragma omp parallel
@@ -122,8 +129,8 @@ int xfer_sinkhorn_batch(const double *a, const double *b, int batch, int m, int 
         for (int p = 0; p < batch; p++) {
             int its = 0;
             if (f && g)
-                solve_one(na + (size_t)p * m, nb + (size_t)p * n, m, n, M, eps, max_iter, tol, f,
-                          g, &cost[p], &its);
+                solve_one(na + (size_t)p * m, nb + (size_t)p * n, m, n, M, eps, max_iter, tol, f, g,
+                          &cost[p], &its);
             if (iterations) iterations[p] = its;
         }
         free(f);

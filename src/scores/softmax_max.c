@@ -11,7 +11,8 @@ int xfer_metric_softmax_max(const xfer_metric_input *in, const xfer_metric_param
     for (int i = 0; i < in->n; i++) {
         const double *t = in->probs + (size_t)i * in->cs;
         double mx = t[0];
-        for (int k = 1; k < in->cs; k++) mx = t[k] > mx ? t[k] : mx;
+        for (int k = 1; k < in->cs; k++)
+            mx = t[k] > mx ? t[k] : mx;
         sum += mx;
     }
     out->value = sum;

@@ -28,7 +28,8 @@ static int coding_rate(const double *Z, int n, int d, double eps, double *out, x
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, d, a, Z, d, 0.0, G, n);
     for (int i = 0; i < m; i++) {
         G[(size_t)i * m + i] += 1;
-        for (int j = 0; j < i; j++) G[(size_t)i * m + j] = G[(size_t)j * m + i];
+        for (int j = 0; j < i; j++)
+            G[(size_t)i * m + j] = G[(size_t)j * m + i];
     }
     int rc = xfer_la_cholesky(m, G, "transrate: I + Z^T Z/(n eps)", err);
     if (rc == XFER_OK) *out = 0.5 * xfer_la_chol_logdet(m, G);
