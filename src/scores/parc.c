@@ -24,6 +24,7 @@
 
 #define PARC_PCA_DIM_DEFAULT 32 /* the published setting */
 #define PARC_BLOCK 512          /* rows of the pair matrix computed per GEMM */
+#define PARC_BUCKETS (1L << 18) /* bucket index over the sorted same-class values */
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -63,6 +64,7 @@ int xfer_metric_parc(const xfer_metric_input *in, const xfer_metric_params *p,
     rc = xfer_pca(X, n, in->d, (int)(pca_dim < in->d ? pca_dim : in->d), 0, &Z, &k, err);
     free(X);
     double *S = NULL, *G = NULL;
+    size_t *bstart = NULL;
     if (rc) goto done;
     /* Standardise columns (already centred by the PCA), then centre and normalise rows. */
     for (int j = 0; j < k; j++) {
@@ -100,7 +102,8 @@ int xfer_metric_parc(const xfer_metric_input *in, const xfer_metric_params *p,
         rc = XFER_OOM(err);
         goto done;
     }
-    double cross_less = 0, cross_eq = 0;
+    double cross_less = 0, cross_eq = 0, smin = 0, smax = 0, scale = 0;
+    long nbk = 1;
     /* Pass 1: same-class values, through the same GEMM blocks as pass 2 (identical rounding). */
     for (int pass = 0; pass < 2; pass++) {
         for (int r0 = 0; r0 < n; r0 += PARC_BLOCK) {
@@ -122,7 +125,16 @@ int xfer_metric_parc(const xfer_metric_input *in, const xfer_metric_params *p,
                 for (int j = i + 1; j < n; j++) {
                     if (lab[j] == lab[i]) continue;
                     double x = 1 - G[(size_t)a * n + j];
-                    size_t lo = 0, hi = ns; /* lower bound: first S >= x */
+                    size_t lo, hi;
+                    if (x < smin) {
+                        cl += (double)ns;
+                        continue;
+                    }
+                    if (x > smax) continue;
+                    long bk = (long)((x - smin) * scale);
+                    if (bk >= nbk) bk = nbk - 1;
+                    lo = bstart[bk], hi = bstart[bk + 1]; /* lower bound: first S >= x */
+                    size_t top = hi;
                     while (lo < hi) {
                         size_t mid = (lo + hi) / 2;
                         if (S[mid] < x)
@@ -131,7 +143,7 @@ int xfer_metric_parc(const xfer_metric_input *in, const xfer_metric_params *p,
                             hi = mid;
                     }
                     size_t lb = lo;
-                    hi = ns;
+                    hi = top;
                     while (lo < hi) { /* upper bound: first S > x */
                         size_t mid = (lo + hi) / 2;
                         if (S[mid] <= x)
@@ -146,7 +158,25 @@ int xfer_metric_parc(const xfer_metric_input *in, const xfer_metric_params *p,
             cross_less += cl;
             cross_eq += ce;
         }
-        if (pass == 0) qsort(S, ns, sizeof *S, cmp_double);
+        if (pass == 0) {
+            qsort(S, ns, sizeof *S, cmp_double);
+            /* Bucket index over [smin, smax]: bucket(v) is monotone in v, so the bounds of x lie
+             * within bucket(x)'s slice of S and each search spans a few values. */
+            smin = S[0], smax = S[ns - 1];
+            nbk = (long)(ns < PARC_BUCKETS ? ns : PARC_BUCKETS);
+            scale = smax > smin ? nbk / (smax - smin) : 0;
+            bstart = calloc((size_t)nbk + 1, sizeof *bstart);
+            if (!bstart) {
+                rc = XFER_OOM(err);
+                goto done;
+            }
+            for (size_t q = 0; q < ns; q++) {
+                long bk = (long)((S[q] - smin) * scale);
+                bstart[(bk >= nbk ? nbk - 1 : bk) + 1]++;
+            }
+            for (long bk = 0; bk < nbk; bk++)
+                bstart[bk + 1] += bstart[bk];
+        }
     }
     double rs = nsame * (nsame + 1) / 2 + cross_less + 0.5 * cross_eq;
     double q = nsame / M;
@@ -157,5 +187,6 @@ done:
     free(Z);
     free(S);
     free(G);
+    free(bstart);
     return rc;
 }
