@@ -9,7 +9,8 @@
  * variance of the data, weights 1/K; the covariance regulariser NLEEP_REG (sklearn's reg_covar)
  * is added to every variance; at most max_iter (default 100) EM steps, stopping when the mean
  * log-likelihood changes by less than tol (default 1e-3) — sklearn's GaussianMixture defaults.
- * Posteriors come from a final E step. Higher is better. */
+ * Posteriors come from a final E step; a posterior below e^-50 times the sample's largest is set
+ * to 0 (skips most exp() calls; relative effect < 1e-19). Higher is better. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <cblas.h>
 
 #include "scores_internal.h"
+#include "xfer/log.h"
 
 #define NLEEP_VAR_FRAC 0.8 /* the published PCA setting */
 #define NLEEP_PER_CLASS 5  /* the published number of components per target class */
@@ -24,6 +26,7 @@
 #define NLEEP_MAX_ITER 100 /* sklearn GaussianMixture max_iter */
 #define NLEEP_TOL 1e-3     /* sklearn GaussianMixture tol */
 #define NLEEP_LOG_2PI 1.8378770664093454836
+#define NLEEP_CUT 50.0 /* posteriors below e^-50 of a sample's largest are taken as 0 */
 
 typedef struct {
     int n, d, k;
@@ -59,8 +62,10 @@ static double e_step(const gmm *g, const double *Y, const double *Y2, double *re
             r[c] += g->cst[c];
             mx = r[c] > mx ? r[c] : mx;
         }
-        for (int c = 0; c < k; c++)
-            s += (r[c] = exp(r[c] - mx));
+        for (int c = 0; c < k; c++) {
+            double t = r[c] - mx; /* below e^-NLEEP_CUT the posterior is < 1e-21 of the largest */
+            s += (r[c] = t > -NLEEP_CUT ? exp(t) : 0.0);
+        }
         for (int c = 0; c < k; c++)
             r[c] /= s;
         ll += mx + log(s);
@@ -146,12 +151,15 @@ int xfer_metric_nleep(const xfer_metric_input *in, const xfer_metric_params *p,
         g.w[c] = 1.0 / k;
     }
     double prev = -INFINITY;
-    for (long it = 0; it < max_iter; it++) {
+    long it;
+    for (it = 0; it < max_iter; it++) {
         double ll = e_step(&g, Y, Y2, resp);
         m_step(&g, Y, Y2, resp, nk);
         if (fabs(ll - prev) < tol) break;
         prev = ll;
     }
+    xfer_debug("nleep: PCA to %d components, %d-component diagonal GMM, %ld EM steps", d, k,
+               it < max_iter ? it + 1 : max_iter);
     e_step(&g, Y, Y2, resp);
     rc = xfer_leep_from_probs(resp, n, k, in->labels, in->ct, &out->value, err);
     if (rc) xfer_err_prefix(err, "nleep: ");

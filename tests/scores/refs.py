@@ -39,7 +39,8 @@ def nce(p, y, ct):
     joint /= n
     pz = joint.sum(axis=0)
     m = joint > 0
-    return float(np.sum(joint[m] * np.log((joint / pz[None, :])[m])))
+    cond = np.divide(joint, pz[None, :], out=np.ones_like(joint), where=pz[None, :] > 0)
+    return float(np.sum(joint[m] * np.log(cond[m])))
 
 
 def _class_mean_rows(f, y):
