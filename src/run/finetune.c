@@ -1,0 +1,51 @@
+/* Fine-tuning a source on the target with the recipe (defaults: the paper's), all layers trained,
+ * a new head; every epoch appended to the results file; the best-epoch checkpoint kept. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_internal.h"
+#include "xfer/log.h"
+
+int run_finetune_source(run_ctx *c, const xfer_source_cfg *src, const char *weights,
+                        run_fit_result *r, xfer_err *err) {
+    const xfer_config *cfg = c->cfg;
+    run_dataset *t = NULL;
+    int rc = run_dataset_get(c, cfg->target.dataset, &t, err);
+    if (rc != XFER_OK) return rc;
+    xfer_arch arch;
+    rc = xfer_arch_parse(src->arch, &arch, err);
+    if (rc != XFER_OK) return rc;
+    xfer_model_config mc = {arch, t->set.n_classes, src->width, src->init_seed,
+                            (float)cfg->target.finetune.dropout};
+    xfer_model *m = NULL;
+    rc = xfer_model_create(&mc, c->b, &m, err);
+    if (rc == XFER_OK && weights[0]) {
+        rc = xfer_model_load_weights(m, weights, err);
+        if (rc == XFER_OK) xfer_model_reset_head(m); /* always a new head (the paper) */
+    }
+    char *dir = run_path(c, NULL, c->outdir, "/checkpoints");
+    char *last = run_path(c, "checkpoints", src->name, ".last.safetensors");
+    char *best = run_path(c, "checkpoints", src->name, ".best.safetensors");
+    char *what = malloc(strlen(src->name) + 16);
+    if (rc == XFER_OK && (!dir || !last || !best || !what))
+        rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
+    if (rc == XFER_OK) rc = run_mkdirs(dir, err);
+    if (rc == XFER_OK) {
+        sprintf(what, "finetune %s", src->name);
+        run_fit_spec spec = {what,
+                             src->name,
+                             &cfg->target.finetune,
+                             t,
+                             cfg->seed,
+                             last,
+                             best,
+                             (const char *const *)t->set.class_names};
+        rc = run_fit(c, m, &spec, r, err);
+    }
+    free(what);
+    free(dir);
+    free(last);
+    free(best);
+    xfer_model_free(m);
+    return rc;
+}

@@ -1,0 +1,251 @@
+/* The epoch loop shared by fine-tuning and source building: StepLR, SGD steps on augmented
+ * batches, evaluation on the test split, best-epoch checkpoint, per-epoch resume checkpoint.
+ *
+ * Crash safety and resume. After epoch e the loop writes, in this order: the results row (when a
+ * results source is given), the best checkpoint (if e improved the best test accuracy), the state
+ * file LAST.state ("epoch best_acc best_epoch"), and the resume checkpoint LAST. A run killed
+ * between any two writes resumes from the checkpoint's epoch E: the results curve is cut to E
+ * rows, and the state file is accepted when it says E or E+1 (in the second case it already holds
+ * epoch E+1's outcome, which re-running E+1 reproduces bit for bit on the CPU: the batches depend
+ * only on (seed, epoch), the model state is restored exactly). */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_internal.h"
+#include "xfer/batcher.h"
+#include "xfer/log.h"
+#include "xfer/train.h"
+
+typedef struct {
+    int epoch, best_epoch;
+    double best_acc;
+} fit_state;
+
+static int read_state(const char *path, fit_state *st) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int ok = fscanf(f, "%d %lf %d", &st->epoch, &st->best_acc, &st->best_epoch) == 3;
+    fclose(f);
+    return ok;
+}
+
+static int write_state(const char *path, const fit_state *st, xfer_err *err) {
+    size_t n = strlen(path) + 8;
+    char *tmp = malloc(n);
+    if (!tmp) return xfer_fail(err, XFER_EINTERNAL, "out of memory");
+    snprintf(tmp, n, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    int rc = XFER_OK;
+    if (!f || fprintf(f, "%d %.17g %d\n", st->epoch, st->best_acc, st->best_epoch) < 0 ||
+        fclose(f) != 0 || rename(tmp, path) != 0) {
+        rc = xfer_fail(err, XFER_EINPUT, "%s: cannot write the training state", path);
+        remove(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+static void batcher_opts(const run_fit_spec *s, int train, xfer_batcher_opts *o) {
+    const xfer_dataset_cfg *d = s->data->cfg;
+    xfer_batcher_opts_default(o);
+    o->batch_size = s->recipe->batch_size;
+    o->image_size = d->image_size;
+    o->train = train;
+    o->random_resized_crop = s->recipe->random_resized_crop;
+    o->crop_scale_min = s->recipe->crop_scale_min;
+    o->hflip = s->recipe->hflip;
+    o->drop_last = train ? s->recipe->drop_last : 0;
+    memcpy(o->mean, d->mean, sizeof o->mean);
+    memcpy(o->std, d->std, sizeof o->std);
+    o->seed = s->seed;
+}
+
+typedef struct {
+    float *x;       /* backend [batch, S, S, 3] */
+    int32_t *y;     /* backend [batch] */
+    float *scalars; /* backend [2]: loss, correct count */
+} fit_buffers;
+
+static void free_buffers(xfer_backend *b, fit_buffers *f) {
+    b->free(b, f->x);
+    b->free(b, f->y);
+    b->free(b, f->scalars);
+    memset(f, 0, sizeof *f);
+}
+
+static int alloc_buffers(xfer_backend *b, int batch, int size, fit_buffers *f, xfer_err *err) {
+    memset(f, 0, sizeof *f);
+    f->x = b->alloc(b, (size_t)batch * size * size * 3 * sizeof(float), "input batch", err);
+    if (f->x) f->y = b->alloc(b, (size_t)batch * sizeof(int32_t), "labels", err);
+    if (f->y) f->scalars = b->alloc(b, 2 * sizeof(float), "loss and accuracy", err);
+    if (!f->scalars) {
+        free_buffers(b, f);
+        return err->code ? err->code : XFER_EINTERNAL;
+    }
+    return XFER_OK;
+}
+
+static void upload_batch(xfer_backend *b, const xfer_batch *bt, int size, const fit_buffers *f) {
+    b->upload(b, f->x, bt->x, (size_t)bt->n * size * size * 3 * sizeof(float));
+    b->upload(b, f->y, bt->y, (size_t)bt->n * sizeof(int32_t));
+}
+
+/* Mean loss and accuracy of m in eval mode over every batch of tb. */
+static int evaluate(run_ctx *c, xfer_model *m, xfer_batcher *tb, const fit_buffers *f, int size,
+                    double *loss, double *acc, xfer_err *err) {
+    xfer_backend *b = c->b;
+    int k = xfer_model_config_of(m)->num_classes;
+    xfer_batch bt;
+    double sum_loss = 0, correct = 0;
+    long n_total = 0;
+    xfer_batcher_start_epoch(tb, 0);
+    while (xfer_batcher_next(tb, &bt)) {
+        upload_batch(b, &bt, size, f);
+        int rc = xfer_model_forward(m, f->x, bt.n, size, size, 0, err);
+        if (rc != XFER_OK) return rc;
+        b->memset0(b, f->scalars, 2 * sizeof(float));
+        b->softmax_xent(b, bt.n, k, xfer_model_logits(m), f->y, f->scalars, NULL);
+        b->count_correct(b, bt.n, k, xfer_model_logits(m), f->y, f->scalars + 1);
+        float h[2];
+        rc = b->download(b, h, f->scalars, sizeof h, err);
+        if (rc != XFER_OK) return rc;
+        sum_loss += (double)h[0] * bt.n;
+        correct += h[1];
+        n_total += bt.n;
+    }
+    *loss = n_total ? sum_loss / (double)n_total : NAN;
+    *acc = n_total ? correct / (double)n_total : NAN;
+    return XFER_OK;
+}
+
+int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r, xfer_err *err) {
+    xfer_backend *b = c->b;
+    const xfer_recipe_cfg *rc_ = s->recipe;
+    const int size = s->data->cfg->image_size;
+    memset(r, 0, sizeof *r);
+    r->best_acc = -1;
+    r->best_epoch = -1;
+
+    fit_state st = {0, -1, -1.0};
+    char *state_path = run_path(c, NULL, s->last_ckpt, ".state");
+    if (!state_path) return xfer_fail(err, XFER_EINTERNAL, "out of memory");
+    int start = 0;
+    if (run_file_exists(s->last_ckpt)) {
+        int ep = -1;
+        int rc = xfer_model_load_checkpoint(m, s->last_ckpt, &ep, err);
+        if (rc != XFER_OK) {
+            free(state_path);
+            return xfer_err_prefix(err, "resuming %s: ", s->what);
+        }
+        fit_state saved;
+        if (ep >= 0 && read_state(state_path, &saved) &&
+            (saved.epoch == ep || saved.epoch == ep + 1)) {
+            start = ep;
+            st.best_acc = saved.best_acc;
+            st.best_epoch = saved.best_epoch;
+            xfer_note("%s: resuming after epoch %d of %d", s->what, ep, rc_->epochs);
+        } else {
+            xfer_warn("%s: resume state %s does not match checkpoint %s: starting over", s->what,
+                      state_path, s->last_ckpt);
+            free(state_path);
+            return xfer_fail(err, XFER_EINPUT,
+                             "%s: inconsistent resume files; delete %s to start this source over",
+                             s->what, s->last_ckpt);
+        }
+    }
+    if (s->source && c->res) {
+        int rc = xfer_results_truncate_curve(c->res, s->source, (size_t)start, err);
+        if (rc != XFER_OK) {
+            free(state_path);
+            return rc;
+        }
+    }
+
+    xfer_batcher_opts to, eo;
+    batcher_opts(s, 1, &to);
+    batcher_opts(s, 0, &eo);
+    xfer_batcher *trb = NULL, *teb = NULL;
+    fit_buffers f;
+    int rc = xfer_batcher_create(&s->data->set, s->data->split.train, s->data->split.n_train, &to,
+                                 &trb, err);
+    if (rc == XFER_OK)
+        rc = xfer_batcher_create(&s->data->set, s->data->split.test, s->data->split.n_test, &eo,
+                                 &teb, err);
+    if (rc == XFER_OK)
+        rc = alloc_buffers(b, rc_->batch_size, size, &f, err);
+    else
+        memset(&f, 0, sizeof f);
+
+    xfer_steplr sched = {(float)rc_->lr, rc_->step_size, (float)rc_->gamma};
+    xfer_sgd_config opt = {0, (float)rc_->momentum, (float)rc_->weight_decay, rc_->nesterov};
+    int n_batches = trb ? xfer_batcher_n_batches(trb) : 0;
+    for (int epoch = start + 1; rc == XFER_OK && epoch <= rc_->epochs; epoch++) {
+        double t0 = run_now();
+        opt.lr = xfer_steplr_lr(&sched, epoch - 1);
+        xfer_batcher_start_epoch(trb, epoch);
+        xfer_batch bt;
+        double sum_loss = 0, correct = 0;
+        long seen = 0;
+        while (rc == XFER_OK && xfer_batcher_next(trb, &bt)) {
+            upload_batch(b, &bt, size, &f);
+            float loss = 0;
+            int corr = 0;
+            rc = xfer_model_train_step(m, &opt, f.x, f.y, bt.n, size, size, &loss, &corr, err);
+            if (rc != XFER_OK) break;
+            if (!isfinite(loss)) {
+                r->failed = 1;
+                rc = xfer_fail(err, XFER_EFAILED, "%s: loss is %s at epoch %d, batch %d", s->what,
+                               isnan(loss) ? "NaN" : "infinite", epoch, bt.number + 1);
+                break;
+            }
+            sum_loss += (double)loss * bt.n;
+            correct += corr;
+            seen += bt.n;
+            double el = run_now() - t0;
+            double ips = el > 0 ? (double)seen / el : 0;
+            double left = (double)(n_batches - bt.number - 1) * el / (bt.number + 1) +
+                          (double)(rc_->epochs - epoch) * el / (bt.number + 1) * n_batches;
+            run_progress_batch(s->what, epoch, rc_->epochs, bt.number + 1, n_batches, ips,
+                               sum_loss / (double)seen, left);
+        }
+        if (rc != XFER_OK) break;
+        double train_time = run_now() - t0;
+        double test_loss = NAN, test_acc = NAN;
+        if (epoch % rc_->eval_every == 0 || epoch == rc_->epochs)
+            rc = evaluate(c, m, teb, &f, size, &test_loss, &test_acc, err);
+        if (rc != XFER_OK) break;
+        double secs = run_now() - t0;
+        double train_loss = seen ? sum_loss / (double)seen : NAN;
+        double train_acc = seen ? correct / (double)seen : NAN;
+        run_progress_epoch(c, s->what, s->source, epoch, rc_->epochs, opt.lr, train_loss, train_acc,
+                           test_loss, test_acc, secs,
+                           train_time > 0 ? (double)seen / train_time : 0);
+        if (s->source && c->res) {
+            xfer_results_epoch row = {epoch,     opt.lr,   train_loss, train_acc,
+                                      test_loss, test_acc, secs};
+            rc = xfer_results_append_epoch(c->res, s->source, &row, err);
+            if (rc != XFER_OK) break;
+        }
+        if (isfinite(test_acc) && test_acc > st.best_acc) {
+            st.best_acc = test_acc;
+            st.best_epoch = epoch;
+            rc = xfer_model_save_checkpoint(m, s->best_ckpt, s->class_names, epoch, err);
+            if (rc != XFER_OK) break;
+        }
+        st.epoch = epoch;
+        rc = write_state(state_path, &st, err);
+        if (rc == XFER_OK)
+            rc = xfer_model_save_checkpoint(m, s->last_ckpt, s->class_names, epoch, err);
+    }
+    run_progress_clear();
+    r->best_acc = st.best_acc;
+    r->best_epoch = st.best_epoch;
+    if (f.x || f.y || f.scalars) free_buffers(b, &f);
+    xfer_batcher_free(trb);
+    xfer_batcher_free(teb);
+    free(state_path);
+    return rc;
+}

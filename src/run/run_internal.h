@@ -1,0 +1,93 @@
+/* Shared state of one `xfer run`. */
+#ifndef XFER_RUN_INTERNAL_H
+#define XFER_RUN_INTERNAL_H
+
+#include <stdio.h>
+
+#include "xfer/backend.h"
+#include "xfer/cache.h"
+#include "xfer/data.h"
+#include "xfer/nn.h"
+#include "xfer/results.h"
+#include "xfer/run.h"
+
+typedef struct {
+    const xfer_dataset_cfg *cfg;
+    char *cache_path;
+    xfer_imageset set;
+    xfer_split split;
+    int loaded;
+} run_dataset;
+
+typedef struct {
+    const xfer_config *cfg;
+    const xfer_run_opts *opts;
+    xfer_backend *b;
+    char *output;    /* results file */
+    char *outdir;    /* its folder: caches, built sources, checkpoints, report, plots */
+    run_dataset *ds; /* [cfg->n_datasets] */
+    xfer_results *res;
+    FILE *log_json;
+} run_ctx;
+
+/* ---- datasets (datasets.c) ---- */
+/* Prepares (or reuses) the cache of dataset `name`, loads it and makes its split. */
+int run_dataset_get(run_ctx *c, const char *name, run_dataset **out, xfer_err *err);
+void run_datasets_free(run_ctx *c);
+
+/* ---- paths (paths.c) ---- */
+char *run_path(const run_ctx *c, const char *sub, const char *name, const char *suffix);
+int run_mkdirs(const char *dir, xfer_err *err);
+int run_file_exists(const char *path);
+
+/* ---- training loop (fit.c) ---- */
+typedef struct {
+    const char *what;   /* "build caltech256" / "finetune resnet18_imagenet", for progress */
+    const char *source; /* results source name when epochs go to the results file, else NULL */
+    const xfer_recipe_cfg *recipe;
+    run_dataset *data;
+    uint64_t seed;
+    const char *last_ckpt;          /* resume checkpoint, written after every epoch */
+    const char *best_ckpt;          /* best test accuracy so far */
+    const char *const *class_names; /* stored in the checkpoints */
+} run_fit_spec;
+
+typedef struct {
+    double best_acc;
+    int best_epoch;
+    int failed; /* 1: stopped by a NaN/Inf loss; reason in the error */
+} run_fit_result;
+
+/* Trains m (already initialised, or restored from last_ckpt when it exists) for the recipe's
+ * epochs. A NaN/Inf loss sets result->failed and returns XFER_EFAILED with the reason. */
+int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r, xfer_err *err);
+
+/* ---- sources (sources.c) ---- */
+/* The weights file a source starts from ("" for random), building it first when it has a `train`
+ * block (recursively, with a lock so shards build it once). */
+int run_source_weights(run_ctx *c, const xfer_source_cfg *src, char **path, xfer_err *err);
+/* A model of the source as it is (its own head): for scoring. Source class names into *names
+ * (NULL when unknown), count into *n_names. */
+int run_source_model(run_ctx *c, const xfer_source_cfg *src, const char *weights, xfer_model **m,
+                     char ***names, int *n_names, xfer_err *err);
+/* "imagenet>caltech256"-style chain of a source. Heap string. */
+char *run_source_chain(const run_ctx *c, const xfer_source_cfg *src);
+
+/* ---- scoring (score.c) and fine-tuning (finetune.c) ---- */
+int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights, xfer_err *err);
+int run_finetune_source(run_ctx *c, const xfer_source_cfg *src, const char *weights,
+                        run_fit_result *r, xfer_err *err);
+
+/* ---- progress (progress.c) ---- */
+void run_progress_batch(const char *what, int epoch, int epochs, int batch, int n_batches,
+                        double img_per_s, double loss, double eta_s);
+void run_progress_epoch(run_ctx *c, const char *what, const char *source, int epoch, int epochs,
+                        double lr, double train_loss, double train_acc, double test_loss,
+                        double test_acc, double seconds, double img_per_s);
+void run_progress_clear(void);
+
+/* Frees a list of strings. */
+void run_free_strings(char **s, int n);
+double run_now(void);
+
+#endif

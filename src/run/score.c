@@ -1,0 +1,145 @@
+/* Scoring a source on the target without training: one eval-mode forward pass over the target's
+ * training split (centre crops) gives the penultimate features and the source's softmax; every
+ * metric of the config's `scores` is then computed by the shared metrics code (metrics.h) and
+ * written to the results file in one transaction. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_internal.h"
+#include "xfer/batcher.h"
+#include "xfer/log.h"
+#include "xfer/metrics.h"
+#include "xfer/wordvec.h"
+
+/* Features [n, D] (float) and probabilities [n, Cs] (double) of the target's training split. */
+static int forward_split(run_ctx *c, xfer_model *m, run_dataset *t, int batch, float **feat,
+                         double **probs, int **labels, xfer_err *err) {
+    xfer_backend *b = c->b;
+    const int size = t->cfg->image_size, n = t->split.n_train;
+    const int D = xfer_model_feature_dim(m), K = xfer_model_config_of(m)->num_classes;
+    xfer_batcher_opts o;
+    xfer_batcher_opts_default(&o);
+    o.batch_size = batch;
+    o.image_size = size;
+    o.train = 0;
+    memcpy(o.mean, t->cfg->mean, sizeof o.mean);
+    memcpy(o.std, t->cfg->std, sizeof o.std);
+    xfer_batcher *bt = NULL;
+    int rc = xfer_batcher_create(&t->set, t->split.train, n, &o, &bt, err);
+    if (rc != XFER_OK) return rc;
+    *feat = malloc((size_t)n * D * sizeof **feat);
+    *probs = malloc((size_t)n * K * sizeof **probs);
+    *labels = malloc((size_t)n * sizeof **labels);
+    float *logits = malloc((size_t)batch * K * sizeof *logits);
+    float *x = b->alloc(b, (size_t)batch * size * size * 3 * sizeof(float), "score batch", err);
+    if (!*feat || !*probs || !*labels || !logits || !x) {
+        if (!err->code) xfer_fail(err, XFER_EINTERNAL, "out of memory for scoring (%d images)", n);
+        rc = err->code;
+    }
+    xfer_batch bb;
+    int done = 0;
+    xfer_batcher_start_epoch(bt, 0);
+    double t0 = run_now();
+    while (rc == XFER_OK && xfer_batcher_next(bt, &bb)) {
+        b->upload(b, x, bb.x, (size_t)bb.n * size * size * 3 * sizeof(float));
+        rc = xfer_model_forward(m, x, bb.n, size, size, 0, err);
+        if (rc == XFER_OK)
+            rc = b->download(b, *feat + (size_t)done * D, xfer_model_features(m),
+                             (size_t)bb.n * D * sizeof(float), err);
+        if (rc == XFER_OK)
+            rc =
+                b->download(b, logits, xfer_model_logits(m), (size_t)bb.n * K * sizeof(float), err);
+        if (rc != XFER_OK) break;
+        double *p = *probs + (size_t)done * K;
+        for (size_t i = 0; i < (size_t)bb.n * K; i++)
+            p[i] = logits[i];
+        xfer_softmax_rows(p, bb.n, K, p);
+        for (int i = 0; i < bb.n; i++)
+            (*labels)[done + i] = bb.y[i];
+        done += bb.n;
+        double el = run_now() - t0;
+        run_progress_batch("score", 1, 1, bb.number + 1, xfer_batcher_n_batches(bt),
+                           el > 0 ? done / el : 0, NAN, el / done * (n - done));
+    }
+    run_progress_clear();
+    b->free(b, x);
+    free(logits);
+    xfer_batcher_free(bt);
+    return rc;
+}
+
+int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights, xfer_err *err) {
+    const xfer_config *cfg = c->cfg;
+    run_dataset *t = NULL;
+    int rc = run_dataset_get(c, cfg->target.dataset, &t, err);
+    if (rc != XFER_OK) return rc;
+    xfer_model *m = NULL;
+    char **src_names = NULL;
+    int n_src_names = 0;
+    rc = run_source_model(c, src, weights, &m, &src_names, &n_src_names, err);
+    if (rc != XFER_OK) return rc;
+    float *feat = NULL;
+    double *probs = NULL, *dist = NULL;
+    int *labels = NULL;
+    const int cs = xfer_model_config_of(m)->num_classes, ct = t->set.n_classes;
+    double t0 = run_now();
+    rc = forward_split(c, m, t, cfg->target.finetune.batch_size, &feat, &probs, &labels, err);
+    double forward_s = run_now() - t0;
+    if (rc == XFER_OK)
+        xfer_note("scoring %s: forward pass over %d target images in %.1fs", src->name,
+                  t->split.n_train, forward_s);
+    xfer_metric_input in = {
+        t->split.n_train, xfer_model_feature_dim(m), feat, NULL, cs, probs, ct, labels, NULL};
+    if (rc == XFER_OK) rc = xfer_results_begin(c->res, err);
+    for (int k = 0; rc == XFER_OK && k < cfg->n_scores; k++) {
+        const xfer_score_cfg *sc = &cfg->scores[k];
+        const xfer_metric_def *def = xfer_metric_find(sc->name);
+        if (!def) {
+            rc = xfer_fail(err, XFER_EINPUT, "score '%s' is not implemented", sc->name);
+            break;
+        }
+        double ts = run_now();
+        if ((def->needs & XFER_METRIC_NEEDS_DISTANCE) && !dist) {
+            if (!src_names) {
+                rc = xfer_fail(err, XFER_EINPUT,
+                               "source %s: %s needs the source's class names: set `classes:` to a "
+                               "file of %d names",
+                               src->name, sc->name, cs);
+                break;
+            }
+            dist = malloc((size_t)cs * ct * sizeof *dist);
+            if (!dist)
+                rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
+            else
+                rc = xfer_class_distance_matrix(&cfg->word_vectors, (const char *const *)src_names,
+                                                cs, (const char *const *)t->set.class_names, ct,
+                                                dist, err);
+            if (rc != XFER_OK) break;
+            in.distance = dist;
+        }
+        xfer_metric_params p = {sc->n_params, (const char *const *)sc->param_keys,
+                                (const char *const *)sc->param_values};
+        xfer_metric_result r;
+        rc = xfer_metric_compute(def, &in, &p, &r, err);
+        if (rc != XFER_OK) break;
+        double secs = run_now() - ts;
+        rc = xfer_results_write_score(c->res, src->name, sc->name, def->direction, r.value, secs,
+                                      r.has_mean ? &r.mean : NULL, err);
+        xfer_note("  %-12s %14.6g  (%.2fs)", sc->name, r.value, secs);
+    }
+    if (rc == XFER_OK) rc = xfer_results_set_status(c->res, src->name, XFER_SRC_SCORED, NULL, err);
+    if (rc == XFER_OK)
+        rc = xfer_results_commit(c->res, err);
+    else {
+        xfer_err e2;
+        xfer_results_commit(c->res, &e2); /* scores so far are kept; the status stays pending */
+    }
+    free(feat);
+    free(probs);
+    free(labels);
+    free(dist);
+    run_free_strings(src_names, n_src_names);
+    xfer_model_free(m);
+    return rc == XFER_OK ? rc : xfer_err_prefix(err, "scoring %s: ", src->name);
+}
