@@ -1,18 +1,204 @@
-/* xfer metrics: not implemented yet (see the issue that fills it in); options are parsed so that
- * --help and typos behave already. */
+/* xfer metrics INPUT.h5: transferability metrics of features/probabilities/labels computed
+ * elsewhere, through the same registry as `xfer run` (include/xfer/metrics.h). Prints each metric
+ * with the seconds it took, as JSON or a Markdown table. Bad input: exit 2 with a named message. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
 #include "commands.h"
+#include "xfer/metrics.h"
+#include "xfer/wordvec.h"
+
+#define MAX_PARAMS 64
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int has_inputs(const xfer_metric_input *in, unsigned needs) {
+    if ((needs & XFER_METRIC_NEEDS_FEATURES) && !in->features && !in->features_f32) return 0;
+    if ((needs & XFER_METRIC_NEEDS_PROBS) && !in->probs) return 0;
+    if ((needs & XFER_METRIC_NEEDS_LABELS) && !in->labels) return 0;
+    if ((needs & XFER_METRIC_NEEDS_DISTANCE) && !in->distance) return 0;
+    return 1;
+}
+
+/* --params "metric.key=value,metric.key=value": split into per-entry strings (owned by buf). */
+typedef struct {
+    int n;
+    char *metric[MAX_PARAMS], *key[MAX_PARAMS], *value[MAX_PARAMS];
+} param_list;
+
+static int parse_params(char *buf, param_list *pl, xfer_err *err) {
+    pl->n = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *dot = strchr(tok, '.'), *eq = strchr(tok, '=');
+        if (!dot || !eq || eq < dot || dot == tok || eq == dot + 1)
+            return xfer_fail(err, XFER_EINPUT, "--params: '%s' (expected METRIC.KEY=VALUE)", tok);
+        if (pl->n == MAX_PARAMS)
+            return xfer_fail(err, XFER_EINPUT, "--params: more than %d entries", MAX_PARAMS);
+        *dot = *eq = '\0';
+        if (!xfer_metric_find(tok))
+            return xfer_fail(err, XFER_EINPUT, "--params: unknown metric '%s'", tok);
+        pl->metric[pl->n] = tok, pl->key[pl->n] = dot + 1, pl->value[pl->n] = eq + 1;
+        pl->n++;
+    }
+    return XFER_OK;
+}
+
+static int ground_distance_from_words(xfer_metric_file *f, const char *wv_path, xfer_err *err) {
+    if (!f->source_classes || !f->target_classes)
+        return xfer_fail(err, XFER_EINPUT,
+                         "--word-vectors needs 'source_classes' and 'target_classes' datasets");
+    xfer_wordvec_cfg wv;
+    memset(&wv, 0, sizeof wv);
+    wv.present = 1;
+    wv.path = (char *)wv_path;
+    size_t l = strlen(wv_path);
+    wv.format = l > 4 && strcmp(wv_path + l - 4, ".bin") == 0 ? XFER_WV_BIN : XFER_WV_VEC;
+    wv.name_vector = XFER_NAMEVEC_SUM;
+    wv.class_distance = XFER_CLASSDIST_WORDVEC;
+    f->distance = malloc((size_t)f->n_source_classes * f->n_target_classes * sizeof(double));
+    if (!f->distance) return xfer_fail(err, XFER_EINTERNAL, "out of memory");
+    int rc = xfer_class_distance_matrix(&wv, (const char *const *)f->source_classes,
+                                        f->n_source_classes, (const char *const *)f->target_classes,
+                                        f->n_target_classes, f->distance, err);
+    if (rc) return rc;
+    f->in.distance = f->distance;
+    f->in.ct = f->n_target_classes;
+    return XFER_OK;
+}
 
 int cmd_metrics(int argc, char **argv) {
-    static const char *s_str;
-    static int s_flag;
-    (void)s_str;
-    (void)s_flag;
+    static const char *s_metrics, *s_format, *s_wv, *s_params;
+    s_metrics = s_format = s_wv = s_params = NULL;
     static const xfer_opt opts[] = {
-        {"metrics", XFER_OPT_STRING, &s_str, "LIST", "comma-separated metrics (default: all whose inputs are present)"},
-        {"format", XFER_OPT_STRING, &s_str, "json|md", "output format (default md)"},
-        {"word-vectors", XFER_OPT_STRING, &s_str, "PATH", "fastText .vec/.bin for the EMD ground distance"},
+        {"metrics", XFER_OPT_STRING, &s_metrics, "LIST",
+         "comma-separated metrics (default: all whose inputs are present)"},
+        {"format", XFER_OPT_STRING, &s_format, "json|md", "output format (default md)"},
+        {"word-vectors", XFER_OPT_STRING, &s_wv, "PATH",
+         "fastText .vec/.bin for the EMD ground distance"},
+        {"params", XFER_OPT_STRING, &s_params, "LIST",
+         "metric parameters, e.g. gbc.covariance=spherical,transrate.eps=1e-4"},
     };
-    static const xfer_cmd_spec spec = {"metrics", "INPUT.h5", "Compute transferability metrics from features/probabilities/labels in an HDF5 file.", NULL, opts,
-                                       (int)(sizeof opts / sizeof opts[0]), 1, 1};
-    return xfer_cmd_not_implemented(&spec, argc, argv);
+    static const xfer_cmd_spec spec = {
+        "metrics",
+        "INPUT.h5",
+        "Compute transferability metrics from features/probabilities/labels in an HDF5 file.",
+        "INPUT.h5 holds `labels` [N] and any of `features` [N,D], `probs` or `logits` [N,Cs], "
+        "`ground_distance` [Cs,Ct], `source_classes`/`target_classes` (strings). Metrics: "
+        "softmax_max emd leep nce hscore hscore_reg logme gbc transrate sfda nleep parc "
+        "(docs/metrics.md).",
+        opts,
+        (int)(sizeof opts / sizeof opts[0]),
+        1,
+        1};
+    const char *pos[4];
+    int npos = 0;
+    int rc = xfer_cmd_parse(&spec, argc, argv, pos, &npos);
+    if (rc == XFER_OPTS_HELP) return XFER_OK;
+    if (rc != XFER_OK) return rc;
+
+    xfer_err err;
+    xfer_err_clear(&err);
+    int json = 0;
+    if (s_format && strcmp(s_format, "json") == 0)
+        json = 1;
+    else if (s_format && strcmp(s_format, "md") != 0) {
+        fprintf(stderr, "xfer: error: --format '%s' (expected json or md)\n", s_format);
+        return XFER_EINPUT;
+    }
+    int nm = 0;
+    const xfer_metric_def *table = xfer_metric_table(&nm);
+    const xfer_metric_def **chosen = calloc((size_t)nm * 4 + 1, sizeof *chosen);
+    char *plist = s_params ? strdup(s_params) : NULL, *mlist = s_metrics ? strdup(s_metrics) : NULL;
+    xfer_metric_file f;
+    memset(&f, 0, sizeof f);
+    cJSON *root = NULL;
+    param_list pl = {0};
+    int nchosen = 0;
+    if (!chosen || (s_params && !plist) || (s_metrics && !mlist)) {
+        rc = xfer_fail(&err, XFER_EINTERNAL, "out of memory");
+        goto done;
+    }
+    if (plist && (rc = parse_params(plist, &pl, &err))) goto done;
+    if ((rc = xfer_metric_file_load(pos[0], &f, &err))) goto done;
+    if (s_wv && !f.in.distance && (rc = ground_distance_from_words(&f, s_wv, &err))) {
+        xfer_err_prefix(&err, "%s: ground distance from %s: ", pos[0], s_wv);
+        goto done;
+    }
+    if (mlist) {
+        for (char *tok = strtok(mlist, ","); tok; tok = strtok(NULL, ",")) {
+            const xfer_metric_def *m = xfer_metric_find(tok);
+            if (!m) {
+                rc = xfer_fail(&err, XFER_EINPUT, "--metrics: unknown metric '%s'", tok);
+                goto done;
+            }
+            if (nchosen < nm * 4) chosen[nchosen++] = m;
+        }
+    } else {
+        for (int i = 0; i < nm; i++)
+            if (has_inputs(&f.in, table[i].needs)) chosen[nchosen++] = &table[i];
+        if (nchosen == 0) {
+            rc = xfer_fail(&err, XFER_EINPUT,
+                           "%s: no metric has its inputs (labels plus features "
+                           "or probs)",
+                           pos[0]);
+            goto done;
+        }
+    }
+    /* Every input present is checked once, whichever metrics run. */
+    if ((rc = xfer_metric_check_inputs(&f.in, 0, "input", &err))) {
+        xfer_err_prefix(&err, "%s: ", pos[0]);
+        goto done;
+    }
+    root = cJSON_CreateObject();
+    if (!json) {
+        printf("| metric | value | mean | better | seconds |\n");
+        printf("|---|---:|---:|---|---:|\n");
+    }
+    for (int i = 0; i < nchosen; i++) {
+        const xfer_metric_def *m = chosen[i];
+        const char *keys[MAX_PARAMS], *vals[MAX_PARAMS];
+        xfer_metric_params p = {0, keys, vals};
+        for (int q = 0; q < pl.n; q++)
+            if (strcmp(pl.metric[q], m->name) == 0)
+                keys[p.n] = pl.key[q], vals[p.n++] = pl.value[q];
+        xfer_metric_result r;
+        double t0 = now_s();
+        rc = xfer_metric_compute(m, &f.in, &p, &r, &err);
+        double dt = now_s() - t0;
+        if (rc) {
+            xfer_err_prefix(&err, "%s: ", pos[0]);
+            goto done;
+        }
+        if (json) {
+            cJSON *o = cJSON_AddObjectToObject(root, m->name);
+            cJSON_AddNumberToObject(o, "value", r.value);
+            if (r.has_mean) cJSON_AddNumberToObject(o, "mean", r.mean);
+            cJSON_AddNumberToObject(o, "seconds", dt);
+        } else {
+            printf("| %s | %.10g | ", m->name, r.value);
+            if (r.has_mean) printf("%.10g", r.mean);
+            printf(" | %s | %.3f |\n", m->direction > 0 ? "higher" : "lower", dt);
+        }
+    }
+    if (json) {
+        char *s = cJSON_Print(root);
+        if (s) printf("%s\n", s);
+        free(s);
+    }
+done:
+    if (rc) fprintf(stderr, "xfer: error: %s\n", err.msg);
+    cJSON_Delete(root);
+    xfer_metric_file_free(&f);
+    free(chosen);
+    free(plist);
+    free(mlist);
+    return rc;
 }

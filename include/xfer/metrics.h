@@ -1,0 +1,112 @@
+/* Transferability metrics: pure functions of (features f [N,D], source-model probabilities
+ * theta [N,Cs], target labels y [N] in [0,Ct), ground distance D [Cs,Ct]) -> a number. Every metric
+ * accumulates in float64. `xfer metrics` (inputs from an HDF5 file) and `xfer run` (inputs from
+ * the engine's forward pass) both go through xfer_metric_compute(), so they share one code path.
+ * Formulas, papers, directions and parameters: docs/metrics.md. */
+#ifndef XFER_METRICS_H
+#define XFER_METRICS_H
+
+#include <stddef.h>
+
+#include "xfer/error.h"
+
+/* The inputs. Pointers are borrowed (never freed by the metrics); any may be NULL when absent.
+ * Row-major: features[i*d + k], probs[i*cs + s], distance[s*ct + t]. Give features either as
+ * float32 (features_f32) or float64 (features); if both are set, features (float64) wins. */
+typedef struct {
+    int n;                     /* N samples */
+    int d;                     /* feature dimension D */
+    const float *features_f32; /* [N,D] */
+    const double *features;    /* [N,D] */
+    int cs;                    /* source classes Cs */
+    const double *probs;       /* [N,Cs], rows are probability vectors (softmax outputs) */
+    int ct;                    /* target classes Ct; labels must lie in [0,Ct) */
+    const int *labels;         /* [N] */
+    const double *distance;    /* [Cs,Ct] ground distance (emd) */
+} xfer_metric_input;
+
+/* Metric parameters as key/value strings (from the config's `scores: [{name, params}]` or the
+ * CLI). Each metric parses its own keys; unknown keys and bad values are named errors. */
+typedef struct {
+    int n;
+    const char *const *keys;
+    const char *const *values;
+} xfer_metric_params;
+
+typedef struct {
+    double value; /* the score; for softmax_max and emd the paper's sum over samples */
+    double mean;  /* softmax_max, emd: the mean over samples; otherwise equal to value */
+    int has_mean; /* 1 for softmax_max and emd */
+} xfer_metric_result;
+
+enum {
+    XFER_METRIC_NEEDS_FEATURES = 1,
+    XFER_METRIC_NEEDS_PROBS = 2,
+    XFER_METRIC_NEEDS_DISTANCE = 4,
+    XFER_METRIC_NEEDS_LABELS = 8,
+};
+
+typedef int (*xfer_metric_fn)(const xfer_metric_input *in, const xfer_metric_params *p,
+                              xfer_metric_result *out, xfer_err *err);
+
+typedef struct {
+    const char *name;
+    int direction;  /* +1: higher is better; -1: lower is better */
+    unsigned needs; /* XFER_METRIC_NEEDS_* */
+    xfer_metric_fn compute;
+    const char *params; /* comma-separated accepted parameter keys, "" for none */
+    const char *summary;
+} xfer_metric_def;
+
+/* The registry, in a fixed order (the default order of `xfer metrics`). */
+const xfer_metric_def *xfer_metric_table(int *count);
+/* NULL when unknown. */
+const xfer_metric_def *xfer_metric_find(const char *name);
+
+/* Checks the inputs a metric needs (present, shapes, finite values, labels in range, rows of
+ * probs non-negative), checks the parameter keys, then computes. On failure returns XFER_EINPUT
+ * (or XFER_EINTERNAL for an environment failure) with a message naming the metric and the input.
+ * p may be NULL. */
+int xfer_metric_compute(const xfer_metric_def *m, const xfer_metric_input *in,
+                        const xfer_metric_params *p, xfer_metric_result *out, xfer_err *err);
+
+/* Validates the inputs present in `in` (all of them, whatever the metric): finite values, labels
+ * in range, probabilities non-negative. Called once by xfer_metric_compute per metric; callers
+ * computing many metrics may call it first to report a bad input once. */
+int xfer_metric_check_inputs(const xfer_metric_input *in, unsigned needs, const char *metric,
+                             xfer_err *err);
+
+/* Parameter helpers for metric implementations: each returns XFER_OK with *out = dflt when the key
+ * is absent, or XFER_EINPUT naming the metric, key and value when the value does not parse or is
+ * out of [lo, hi]. */
+int xfer_metric_param_double(const xfer_metric_params *p, const char *metric, const char *key,
+                             double dflt, double lo, double hi, double *out, xfer_err *err);
+int xfer_metric_param_int(const xfer_metric_params *p, const char *metric, const char *key,
+                          long dflt, long lo, long hi, long *out, xfer_err *err);
+/* choices: "|"-separated; *out = index of the value among them. */
+int xfer_metric_param_choice(const xfer_metric_params *p, const char *metric, const char *key,
+                             const char *choices, int dflt, int *out, xfer_err *err);
+
+/* Row-wise softmax of logits [n,c] into probs (may alias), in float64 with max subtraction. */
+void xfer_softmax_rows(const double *logits, int n, int c, double *probs);
+
+/* ---- the `xfer metrics` input file (docs/metrics.md) ---- */
+
+/* An HDF5 file with `features` [N,D] (any float type), `probs` or `logits` [N,Cs] (logits are
+ * softmaxed), `labels` [N] (integers), optional `ground_distance` [Cs,Ct] and optional string
+ * datasets `source_classes` [Cs] / `target_classes` [Ct]. Ct = the ground distance's columns, else
+ * the number of target_classes, else max(labels) + 1. Everything is owned by the struct. */
+typedef struct {
+    xfer_metric_input in;
+    double *features, *probs, *distance;
+    int *labels;
+    char **source_classes, **target_classes;
+    int n_source_classes, n_target_classes;
+} xfer_metric_file;
+
+/* XFER_EINPUT naming the file and dataset for a missing file, wrong rank/type or a shape mismatch.
+ * On failure f is left freed. */
+int xfer_metric_file_load(const char *path, xfer_metric_file *f, xfer_err *err);
+void xfer_metric_file_free(xfer_metric_file *f);
+
+#endif

@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""Benchmark of `xfer metrics` (issue 5): N=9000, D=512, Cs=1000, Ct=101 random-but-structured
+inputs written to HDF5; xfer's per-metric times and the float64 numpy/scipy/sklearn references
+(tests/scores/refs.py) timed in the same run on the same inputs; prints the ratio and the relative
+difference of the values. Goal: all metrics <= 5 s in total on the 2-core machine, >= 5x the
+references for the metrics both compute.
+
+Features: a 64-dimensional latent (class mean + noise) mapped linearly to D dimensions plus small
+isotropic noise, so the spectrum decays as in CNN features (NLEEP's PCA keeps 80% of the variance
+in a few dozen components). Logits: N(0,1) plus a class-dependent boost on a source class.
+
+The nleep reference (a direct-broadcast EM, ~1 s per EM step at this size) is skipped by default.
+Usage: bench_metrics.py [--xfer PATH] [--n N] [--skip-refs NAME,...]"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "scores"))
+import refs  # noqa: E402
+
+
+def make(n, d, cs, ct, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % ct
+    rng.shuffle(y)
+    lat = 1.0 * rng.normal(size=(ct, 64))[y] + rng.normal(size=(n, 64))
+    W = rng.normal(size=(64, d)) / 8
+    f = (lat @ W + 0.1 * rng.normal(size=(n, d))).astype(np.float32)
+    src_of = rng.integers(0, cs, size=ct)
+    logits = rng.normal(size=(n, cs))
+    logits[np.arange(n), src_of[y]] += 3.0
+    D = rng.uniform(0.5, 3.0, size=(cs, ct))
+    return f, logits.astype(np.float32), y, D
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--xfer", default=os.environ.get("XFER", "build/xfer"))
+    ap.add_argument("--n", type=int, default=9000)
+    ap.add_argument("--d", type=int, default=512)
+    ap.add_argument("--cs", type=int, default=1000)
+    ap.add_argument("--ct", type=int, default=101)
+    ap.add_argument("--skip-refs", default="nleep", help="comma-separated metrics whose reference is not run")
+    args = ap.parse_args()
+    f, logits, y, D = make(args.n, args.d, args.cs, args.ct)
+    tmp = tempfile.mkdtemp(prefix="xfer_bench_metrics_")
+    path = os.path.join(tmp, "input.h5")
+    with h5py.File(path, "w") as h:
+        h["features"], h["logits"], h["labels"], h["ground_distance"] = f, logits, y, D
+    t0 = time.perf_counter()
+    r = subprocess.run([args.xfer, "metrics", path, "--format", "json"], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if r.returncode != 0:
+        print(r.stderr)
+        return 1
+    out = json.loads(r.stdout)
+    f64 = f.astype(np.float64)
+    p = refs.softmax(logits.astype(np.float64))
+    ct = args.ct
+    ref_fns = {
+        "softmax_max": lambda: refs.softmax_max(p),
+        "emd": lambda: refs.emd(p, y, D),
+        "leep": lambda: refs.leep(p, y, ct),
+        "nce": lambda: refs.nce(p, y, ct),
+        "hscore": lambda: refs.hscore(f64, y),
+        "hscore_reg": lambda: refs.hscore_reg(f64, y),
+        "logme": lambda: refs.logme(f64, y, ct),
+        "gbc": lambda: refs.gbc(f64, y, ct),
+        "transrate": lambda: refs.transrate(f64, y, ct),
+        "sfda": lambda: refs.sfda(f64, y),
+        "nleep": lambda: refs.nleep(f64, y, ct),
+        "parc": lambda: refs.parc(f64, y),
+    }
+    skip = set(s for s in args.skip_refs.split(",") if s)
+    print(f"N={args.n} D={args.d} Cs={args.cs} Ct={args.ct}; xfer wall {wall:.2f} s (process, incl. HDF5 read)")
+    print(f"{'metric':12s} {'xfer s':>8s} {'ref s':>8s} {'ratio':>7s} {'rel diff':>9s}  value")
+    tx = tr = 0.0
+    for name, o in out.items():
+        tx += o["seconds"]
+        line = f"{name:12s} {o['seconds']:8.3f}"
+        if name in ref_fns and name not in skip:
+            t1 = time.perf_counter()
+            v = ref_fns[name]()
+            dt = time.perf_counter() - t1
+            tr += dt
+            rel = abs(o["value"] - v) / max(abs(v), 1e-300)
+            line += f" {dt:8.3f} {dt / max(o['seconds'], 1e-6):6.1f}x {rel:9.1e}"
+        else:
+            line += f" {'-':>8s} {'-':>7s} {'-':>9s}"
+        print(line + f"  {o['value']:.10g}", flush=True)
+    print(f"{'total':12s} {tx:8.3f} {tr:8.3f} {tr / max(tx, 1e-6):6.1f}x   (goal: xfer total <= 5 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

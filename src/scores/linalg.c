@@ -1,0 +1,208 @@
+/* float64 linear algebra for the metrics: OpenBLAS's CBLAS plus the LAPACK routines OpenBLAS ships
+ * (checked with `nm -D libopenblas.so.0`: dsyevd_, dpotrf_, dpotrs_). Row-major callers pass
+ * symmetric matrices, for which row- and column-major agree. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "scores_internal.h"
+
+/* Fortran LAPACK; the trailing size_t are gfortran's hidden lengths of the character arguments. */
+extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
+                    double *w, double *work, const int *lwork, int *iwork, const int *liwork,
+                    int *info, size_t, size_t);
+extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t);
+extern void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a,
+                    const int *lda, double *b, const int *ldb, int *info, size_t);
+
+int xfer_la_eigh(int n, double *A, double *w, xfer_err *err) {
+    if (n <= 0) return XFER_OK;
+    int lwork = -1, liwork = -1, info = 0, iq;
+    double wq;
+    dsyevd_("V", "U", &n, A, &n, w, &wq, &lwork, &iq, &liwork, &info, 1, 1);
+    if (info != 0) return xfer_fail(err, XFER_EINTERNAL, "dsyevd workspace query failed");
+    lwork = (int)wq + 1;
+    liwork = iq + 1;
+    double *work = malloc((size_t)lwork * sizeof *work);
+    int *iwork = malloc((size_t)liwork * sizeof *iwork);
+    if (!work || !iwork) {
+        free(work);
+        free(iwork);
+        return XFER_OOM(err);
+    }
+    dsyevd_("V", "U", &n, A, &n, w, work, &lwork, iwork, &liwork, &info, 1, 1);
+    free(work);
+    free(iwork);
+    if (info != 0)
+        return xfer_fail(err, XFER_EINTERNAL, "symmetric eigensolver (dsyevd) failed, info %d",
+                         info);
+    return XFER_OK;
+}
+
+int xfer_la_cholesky(int n, double *A, const char *what, xfer_err *err) {
+    int info = 0;
+    /* Row-major lower == column-major upper. */
+    dpotrf_("U", &n, A, &n, &info, 1);
+    if (info > 0)
+        return xfer_fail(err, XFER_EINPUT, "%s is not positive definite (leading minor %d)", what,
+                         info);
+    if (info < 0) return xfer_fail(err, XFER_EINTERNAL, "dpotrf argument %d invalid", -info);
+    return XFER_OK;
+}
+
+double xfer_la_chol_logdet(int n, const double *L) {
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += log(L[(size_t)i * n + i]);
+    return 2 * s;
+}
+
+int xfer_la_chol_solve(int n, const double *L, int nrhs, double *B, xfer_err *err) {
+    /* B row-major [n,nrhs] is column-major [nrhs,n]: transpose into column-major for dpotrs. */
+    double *Bc = malloc((size_t)n * nrhs * sizeof *Bc);
+    if (!Bc) return XFER_OOM(err);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < nrhs; j++)
+            Bc[(size_t)j * n + i] = B[(size_t)i * nrhs + j];
+    int info = 0;
+    dpotrs_("U", &n, &nrhs, L, &n, Bc, &n, &info, 1);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < nrhs; j++)
+            B[(size_t)i * nrhs + j] = Bc[(size_t)j * n + i];
+    free(Bc);
+    if (info != 0) return xfer_fail(err, XFER_EINTERNAL, "dpotrs failed, info %d", info);
+    return XFER_OK;
+}
+
+double *xfer_features_f64(const xfer_metric_input *in) {
+    size_t nd = (size_t)in->n * in->d;
+    double *X = malloc((nd ? nd : 1) * sizeof *X);
+    if (!X) return NULL;
+    if (in->features)
+        memcpy(X, in->features, nd * sizeof *X);
+    else
+        for (size_t i = 0; i < nd; i++)
+            X[i] = in->features_f32[i];
+    return X;
+}
+
+void xfer_center_columns(double *X, int n, int d, double *mu_out) {
+    double *mu = calloc((size_t)d, sizeof *mu);
+    if (!mu) return; /* callers allocate far more than this; treat as unreachable */
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < d; k++)
+            mu[k] += X[(size_t)i * d + k];
+    for (int k = 0; k < d; k++)
+        mu[k] /= n;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < d; k++)
+            X[(size_t)i * d + k] -= mu[k];
+    if (mu_out) memcpy(mu_out, mu, (size_t)d * sizeof *mu);
+    free(mu);
+}
+
+void xfer_gram(const double *X, int n, int d, double denom, double *C) {
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, n, 1.0 / denom, X, d, 0.0, C, d);
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < i; j++)
+            C[(size_t)i * d + j] = C[(size_t)j * d + i];
+}
+
+int xfer_pca(double *X, int n, int d, int k, double var_frac, double **out, int *k_out,
+             xfer_err *err) {
+    *out = NULL;
+    xfer_center_columns(X, n, d, NULL);
+    double *C = malloc((size_t)d * d * sizeof *C), *w = malloc((size_t)d * sizeof *w);
+    if (!C || !w) {
+        free(C);
+        free(w);
+        return XFER_OOM(err);
+    }
+    xfer_gram(X, n, d, n > 1 ? n - 1 : 1, C);
+    int rc = xfer_la_eigh(d, C, w, err);
+    if (rc) {
+        free(C);
+        free(w);
+        return rc;
+    }
+    if (var_frac > 0) {
+        double total = 0, acc = 0;
+        for (int j = 0; j < d; j++)
+            total += w[j] > 0 ? w[j] : 0;
+        k = d;
+        for (int j = 0; j < d; j++) {
+            acc += w[d - 1 - j] > 0 ? w[d - 1 - j] : 0;
+            if (acc >= var_frac * total) {
+                k = j + 1;
+                break;
+            }
+        }
+    }
+    if (k > d) k = d;
+    if (k > n) k = n; /* at most min(N, D) components, as sklearn's PCA */
+    if (k < 1) k = 1;
+    /* Components in descending eigenvalue order: rows d-1, d-2, ... of C. */
+    double *V = malloc((size_t)k * d * sizeof *V), *Y = malloc((size_t)n * k * sizeof *Y);
+    if (!V || !Y) {
+        free(C);
+        free(w);
+        free(V);
+        free(Y);
+        return XFER_OOM(err);
+    }
+    for (int j = 0; j < k; j++)
+        memcpy(V + (size_t)j * d, C + (size_t)(d - 1 - j) * d, d * 8);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, d, 1.0, X, d, V, d, 0.0, Y, k);
+    /* Component signs as sklearn's PCA (svd_flip, u-based): each component's largest-magnitude
+     * score is positive. PARC's row correlations depend on these signs. */
+    for (int j = 0; j < k; j++) {
+        int imax = 0;
+        for (int i = 1; i < n; i++)
+            if (fabs(Y[(size_t)i * k + j]) > fabs(Y[(size_t)imax * k + j])) imax = i;
+        if (Y[(size_t)imax * k + j] < 0)
+            for (int i = 0; i < n; i++)
+                Y[(size_t)i * k + j] = -Y[(size_t)i * k + j];
+    }
+    free(C);
+    free(w);
+    free(V);
+    *out = Y;
+    *k_out = k;
+    return XFER_OK;
+}
+
+void xfer_class_counts(const int *labels, int n, int ct, int *counts) {
+    memset(counts, 0, (size_t)ct * sizeof *counts);
+    for (int i = 0; i < n; i++)
+        counts[labels[i]]++;
+}
+
+void xfer_class_sums(const double *X, const int *labels, int n, int d, int ct, double *sums) {
+    memset(sums, 0, (size_t)ct * d * sizeof *sums);
+    for (int i = 0; i < n; i++) {
+        double *s = sums + (size_t)labels[i] * d;
+        const double *x = X + (size_t)i * d;
+        for (int k = 0; k < d; k++)
+            s[k] += x[k];
+    }
+}
+
+int xfer_require_class_size(const int *counts, int ct, int min_count, const char *metric,
+                            xfer_err *err) {
+    for (int c = 0; c < ct; c++)
+        if (counts[c] > 0 && counts[c] < min_count)
+            return xfer_fail(err, XFER_EINPUT,
+                             "%s: target class %d has %d sample%s; this metric needs at least %d "
+                             "per class",
+                             metric, c, counts[c], counts[c] == 1 ? "" : "s", min_count);
+    return XFER_OK;
+}
+
+unsigned long long xfer_splitmix64(unsigned long long *state) {
+    unsigned long long z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}

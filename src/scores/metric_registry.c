@@ -1,0 +1,219 @@
+/* The metric registry shared by `xfer metrics` and `xfer run`, input validation and parameter
+ * parsing. Directions and parameters are documented in docs/metrics.md. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scores_internal.h"
+
+#define F XFER_METRIC_NEEDS_FEATURES
+#define P XFER_METRIC_NEEDS_PROBS
+#define G XFER_METRIC_NEEDS_DISTANCE
+#define L XFER_METRIC_NEEDS_LABELS
+
+static const xfer_metric_def k_metrics[] = {
+    {"softmax_max", +1, P, xfer_metric_softmax_max, "",
+     "sum of the largest source probability (paper, Sec. 3.1)"},
+    {"emd", -1, P | L | G, xfer_metric_emd, "",
+     "sum of EMD(theta_i, onehot(y_i)) under the class-name ground distance (paper, Sec. 3.2)"},
+    {"leep", +1, P | L, xfer_metric_leep, "", "log expected empirical prediction (Nguyen 2020)"},
+    {"nce", +1, P | L, xfer_metric_nce, "", "negative conditional entropy (Tran 2019)"},
+    {"hscore", +1, F | L, xfer_metric_hscore, "rcond", "H-score (Bao 2019)"},
+    {"hscore_reg", +1, F | L, xfer_metric_hscore_reg, "rcond",
+     "H-score with Ledoit-Wolf shrinkage (Ibrahim 2022)"},
+    {"logme", +1, F | L, xfer_metric_logme, "max_iter,tol", "log maximum evidence (You 2021)"},
+    {"gbc", +1, F | L, xfer_metric_gbc, "covariance,pca_dim",
+     "Gaussian Bhattacharyya coefficient (Pandy 2022)"},
+    {"transrate", +1, F | L, xfer_metric_transrate, "eps", "TransRate (Huang 2022)"},
+    {"sfda", +1, F | L, xfer_metric_sfda, "", "self-challenging Fisher discriminant (Shao 2022)"},
+    {"nleep", +1, F | L, xfer_metric_nleep, "var_frac,components_per_class,seed,max_iter,tol",
+     "Gaussian LEEP (Li 2021)"},
+    {"parc", +1, F | L, xfer_metric_parc, "pca_dim",
+     "pairwise annotation representation comparison (Bolya 2021)"},
+};
+
+const xfer_metric_def *xfer_metric_table(int *count) {
+    if (count) *count = (int)(sizeof k_metrics / sizeof k_metrics[0]);
+    return k_metrics;
+}
+
+const xfer_metric_def *xfer_metric_find(const char *name) {
+    int n;
+    const xfer_metric_def *t = xfer_metric_table(&n);
+    for (int i = 0; i < n; i++)
+        if (strcmp(t[i].name, name) == 0) return &t[i];
+    return NULL;
+}
+
+static int check_finite(const double *x, size_t count, const char *what, int cols,
+                        const char *metric, xfer_err *err) {
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(x[i]))
+            return xfer_fail(err, XFER_EINPUT, "%s: %s[%zu,%zu] is %s", metric, what, i / cols,
+                             i % cols, isnan(x[i]) ? "NaN" : "infinite");
+    return XFER_OK;
+}
+
+int xfer_metric_check_inputs(const xfer_metric_input *in, unsigned needs, const char *metric,
+                             xfer_err *err) {
+    if (!metric) metric = "metrics";
+    if (in->n <= 0) return xfer_fail(err, XFER_EINPUT, "%s: no samples (N = %d)", metric, in->n);
+    int have_f = in->features || in->features_f32;
+    if ((needs & F) && !have_f)
+        return xfer_fail(err, XFER_EINPUT, "%s needs features, none given", metric);
+    if ((needs & P) && !in->probs)
+        return xfer_fail(err, XFER_EINPUT, "%s needs probs or logits, none given", metric);
+    if ((needs & L) && !in->labels)
+        return xfer_fail(err, XFER_EINPUT, "%s needs labels, none given", metric);
+    if ((needs & G) && !in->distance)
+        return xfer_fail(err, XFER_EINPUT,
+                         "%s needs a ground distance [Cs,Ct] (ground_distance, or "
+                         "source_classes/target_classes with --word-vectors)",
+                         metric);
+    if (have_f) {
+        if (in->d <= 0)
+            return xfer_fail(err, XFER_EINPUT, "%s: features have D = %d", metric, in->d);
+        size_t nd = (size_t)in->n * in->d;
+        if (in->features) {
+            if (check_finite(in->features, nd, "features", in->d, metric, err)) return err->code;
+        } else {
+            for (size_t i = 0; i < nd; i++)
+                if (!isfinite(in->features_f32[i]))
+                    return xfer_fail(err, XFER_EINPUT, "%s: features[%zu,%zu] is %s", metric,
+                                     i / in->d, i % in->d,
+                                     isnan(in->features_f32[i]) ? "NaN" : "infinite");
+        }
+    }
+    if (in->probs) {
+        if (in->cs <= 0)
+            return xfer_fail(err, XFER_EINPUT, "%s: probs have Cs = %d", metric, in->cs);
+        size_t nc = (size_t)in->n * in->cs;
+        if (check_finite(in->probs, nc, "probs", in->cs, metric, err)) return err->code;
+        for (size_t i = 0; i < nc; i++)
+            if (in->probs[i] < 0)
+                return xfer_fail(err, XFER_EINPUT, "%s: probs[%zu,%zu] = %g is negative", metric,
+                                 i / in->cs, i % in->cs, in->probs[i]);
+    }
+    if (in->labels) {
+        if (in->ct <= 0)
+            return xfer_fail(err, XFER_EINPUT, "%s: Ct = %d target classes", metric, in->ct);
+        for (int i = 0; i < in->n; i++)
+            if (in->labels[i] < 0 || in->labels[i] >= in->ct)
+                return xfer_fail(err, XFER_EINPUT, "%s: labels[%d] = %d is out of range [0, %d)",
+                                 metric, i, in->labels[i], in->ct);
+    }
+    if (in->distance) {
+        if (in->cs <= 0 || in->ct <= 0)
+            return xfer_fail(err, XFER_EINPUT, "%s: ground distance without Cs/Ct", metric);
+        if (check_finite(in->distance, (size_t)in->cs * in->ct, "ground_distance", in->ct, metric,
+                         err))
+            return err->code;
+    }
+    return XFER_OK;
+}
+
+static int check_param_keys(const xfer_metric_def *m, const xfer_metric_params *p, xfer_err *err) {
+    if (!p) return XFER_OK;
+    for (int i = 0; i < p->n; i++) {
+        const char *k = p->keys[i];
+        size_t kl = strlen(k);
+        const char *s = m->params;
+        int ok = 0;
+        while (*s) {
+            const char *e = strchr(s, ',');
+            size_t l = e ? (size_t)(e - s) : strlen(s);
+            if (l == kl && strncmp(s, k, l) == 0) ok = 1;
+            s += l + (e ? 1 : 0);
+        }
+        if (!ok)
+            return xfer_fail(err, XFER_EINPUT, "%s: unknown parameter '%s' (accepted: %s)", m->name,
+                             k, *m->params ? m->params : "none");
+    }
+    return XFER_OK;
+}
+
+int xfer_metric_compute(const xfer_metric_def *m, const xfer_metric_input *in,
+                        const xfer_metric_params *p, xfer_metric_result *out, xfer_err *err) {
+    out->value = out->mean = NAN;
+    out->has_mean = 0;
+    if (xfer_metric_check_inputs(in, m->needs, m->name, err)) return err->code;
+    if (check_param_keys(m, p, err)) return err->code;
+    int rc = m->compute(in, p, out, err);
+    if (rc == XFER_OK && !out->has_mean) out->mean = out->value;
+    if (rc == XFER_OK && !isfinite(out->value))
+        return xfer_fail(err, XFER_EINPUT, "%s: the score is not finite (%g)", m->name, out->value);
+    return rc;
+}
+
+static const char *param_get(const xfer_metric_params *p, const char *key) {
+    if (!p) return NULL;
+    for (int i = 0; i < p->n; i++)
+        if (strcmp(p->keys[i], key) == 0) return p->values[i];
+    return NULL;
+}
+
+int xfer_metric_param_double(const xfer_metric_params *p, const char *metric, const char *key,
+                             double dflt, double lo, double hi, double *out, xfer_err *err) {
+    const char *v = param_get(p, key);
+    *out = dflt;
+    if (!v) return XFER_OK;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || errno || !isfinite(x) || x < lo || x > hi)
+        return xfer_fail(err, XFER_EINPUT,
+                         "%s: parameter %s = '%s' (expected a number in [%g, %g])", metric, key, v,
+                         lo, hi);
+    *out = x;
+    return XFER_OK;
+}
+
+int xfer_metric_param_int(const xfer_metric_params *p, const char *metric, const char *key,
+                          long dflt, long lo, long hi, long *out, xfer_err *err) {
+    const char *v = param_get(p, key);
+    *out = dflt;
+    if (!v) return XFER_OK;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > hi)
+        return xfer_fail(err, XFER_EINPUT,
+                         "%s: parameter %s = '%s' (expected a whole number in [%ld, %ld])", metric,
+                         key, v, lo, hi);
+    *out = x;
+    return XFER_OK;
+}
+
+int xfer_metric_param_choice(const xfer_metric_params *p, const char *metric, const char *key,
+                             const char *choices, int dflt, int *out, xfer_err *err) {
+    const char *v = param_get(p, key);
+    *out = dflt;
+    if (!v) return XFER_OK;
+    const char *s = choices;
+    for (int idx = 0; *s; idx++) {
+        const char *e = strchr(s, '|');
+        size_t l = e ? (size_t)(e - s) : strlen(s);
+        if (strlen(v) == l && strncmp(s, v, l) == 0) {
+            *out = idx;
+            return XFER_OK;
+        }
+        s += l + (e ? 1 : 0);
+    }
+    return xfer_fail(err, XFER_EINPUT, "%s: parameter %s = '%s' (expected %s)", metric, key, v,
+                     choices);
+}
+
+void xfer_softmax_rows(const double *logits, int n, int c, double *probs) {
+    for (int i = 0; i < n; i++) {
+        const double *z = logits + (size_t)i * c;
+        double *p = probs + (size_t)i * c, mx = -INFINITY, s = 0;
+        for (int k = 0; k < c; k++)
+            mx = z[k] > mx ? z[k] : mx;
+        for (int k = 0; k < c; k++)
+            s += (p[k] = exp(z[k] - mx));
+        for (int k = 0; k < c; k++)
+            p[k] /= s;
+    }
+}

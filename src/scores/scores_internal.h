@@ -1,0 +1,81 @@
+/* Shared helpers of the metric implementations (not a public header): float64 linear algebra over
+ * OpenBLAS/LAPACK, feature preparation, per-class statistics, and each metric's entry point. */
+#ifndef XFER_SCORES_INTERNAL_H
+#define XFER_SCORES_INTERNAL_H
+
+#include <stddef.h>
+
+#include "xfer/metrics.h"
+
+/* ---- linear algebra (row-major, float64) ---- */
+
+/* Symmetric eigendecomposition of A [n,n] (LAPACK dsyevd). On return w holds the eigenvalues in
+ * ascending order and A's row j holds the unit eigenvector of w[j]. */
+int xfer_la_eigh(int n, double *A, double *w, xfer_err *err);
+
+/* Cholesky of the symmetric positive definite A [n,n] in place (lower factor); XFER_EINPUT when
+ * not positive definite (message names `what`). */
+int xfer_la_cholesky(int n, double *A, const char *what, xfer_err *err);
+/* log det of A from its Cholesky factor. */
+double xfer_la_chol_logdet(int n, const double *L);
+/* Solves A X = B for X [n,nrhs] (B row-major [n,nrhs]) in place given the Cholesky factor. */
+int xfer_la_chol_solve(int n, const double *L, int nrhs, double *B, xfer_err *err);
+
+/* ---- feature preparation ---- */
+
+/* A float64 copy of the features [N,D] (malloc'd; caller frees). NULL on allocation failure. */
+double *xfer_features_f64(const xfer_metric_input *in);
+/* Column means mu [d] of X [n,d], then X -= mu in place (mu may be NULL). */
+void xfer_center_columns(double *X, int n, int d, double *mu);
+/* C = X^T X / denom for X [n,d] (C [d,d], full symmetric). */
+void xfer_gram(const double *X, int n, int d, double denom, double *C);
+/* Principal components: X [n,d] is centred in place, *out receives [n,k] projections on the top k
+ * eigenvectors of the covariance (k = min(k, d, n)); if var_frac > 0, k is instead the smallest
+ * count whose eigenvalues reach that fraction of the total variance. *k_out = k used. */
+int xfer_pca(double *X, int n, int d, int k, double var_frac, double **out, int *k_out,
+             xfer_err *err);
+
+/* counts [ct] of each label. */
+void xfer_class_counts(const int *labels, int n, int ct, int *counts);
+/* sums [ct,d] of each class's rows of X [n,d]. */
+void xfer_class_sums(const double *X, const int *labels, int n, int d, int ct, double *sums);
+/* XFER_EINPUT naming the metric when some class present has fewer than min_count samples. */
+int xfer_require_class_size(const int *counts, int ct, int min_count, const char *metric,
+                            xfer_err *err);
+
+/* ---- the metrics ---- */
+int xfer_metric_softmax_max(const xfer_metric_input *, const xfer_metric_params *,
+                            xfer_metric_result *, xfer_err *);
+int xfer_metric_emd(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                    xfer_err *);
+int xfer_metric_leep(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                     xfer_err *);
+int xfer_metric_nce(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                    xfer_err *);
+int xfer_metric_hscore(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                       xfer_err *);
+int xfer_metric_hscore_reg(const xfer_metric_input *, const xfer_metric_params *,
+                           xfer_metric_result *, xfer_err *);
+int xfer_metric_logme(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                      xfer_err *);
+int xfer_metric_gbc(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                    xfer_err *);
+int xfer_metric_transrate(const xfer_metric_input *, const xfer_metric_params *,
+                          xfer_metric_result *, xfer_err *);
+int xfer_metric_sfda(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                     xfer_err *);
+int xfer_metric_nleep(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                      xfer_err *);
+int xfer_metric_parc(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                     xfer_err *);
+
+/* LEEP of probabilities theta [n,c] (rows sum to 1) against labels; shared by leep and nleep. */
+int xfer_leep_from_probs(const double *theta, int n, int c, const int *labels, int ct, double *out,
+                         xfer_err *err);
+
+/* splitmix64, the project's documented seeded generator (also re-implemented in the tests). */
+unsigned long long xfer_splitmix64(unsigned long long *state);
+
+#define XFER_OOM(err) xfer_fail((err), XFER_EINTERNAL, "out of memory")
+
+#endif

@@ -1,0 +1,244 @@
+"""Independent float64 numpy/scipy/sklearn references of xfer's metrics, written from the
+published definitions (docs/metrics.md). Shared by test_metrics.py and scripts/bench_metrics.py."""
+import numpy as np
+import scipy.linalg
+import scipy.stats
+
+M64 = (1 << 64) - 1
+
+
+def softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def softmax_max(p):
+    return p.max(axis=1).sum()
+
+
+def emd(p, y, D):
+    return float(np.sum(p * D[:, y].T) / 1.0)
+
+
+def leep(p, y, ct):
+    n, cs = p.shape
+    joint = np.zeros((ct, cs))
+    np.add.at(joint, y, p)
+    joint /= n
+    pz = joint.sum(axis=0)
+    cond = np.divide(joint, pz, out=np.zeros_like(joint), where=pz > 0)
+    return float(np.mean(np.log(np.sum(cond[y] * p, axis=1))))
+
+
+def nce(p, y, ct):
+    n, cs = p.shape
+    z = p.argmax(axis=1)
+    joint = np.zeros((ct, cs))
+    np.add.at(joint, (y, z), 1.0)
+    joint /= n
+    pz = joint.sum(axis=0)
+    m = joint > 0
+    cond = np.divide(joint, pz[None, :], out=np.ones_like(joint), where=pz[None, :] > 0)
+    return float(np.sum(joint[m] * np.log(cond[m])))
+
+
+def _class_mean_rows(f, y):
+    g = np.zeros_like(f)
+    for c in np.unique(y):
+        g[y == c] = f[y == c].mean(axis=0)
+    return g
+
+
+def hscore(f, y):
+    f = f.astype(np.float64)
+    covf = np.cov(f, rowvar=False)
+    covg = np.cov(_class_mean_rows(f, y), rowvar=False)
+    return float(np.trace(np.linalg.pinv(covf, rcond=1e-15) @ covg))
+
+
+def hscore_reg(f, y):
+    from sklearn.covariance import LedoitWolf
+    f = f - f.mean(axis=0, keepdims=True)
+    lw = LedoitWolf(assume_centered=False).fit(f)
+    a = lw.shrinkage_
+    covg = np.cov(_class_mean_rows(f, y), rowvar=False)
+    return float(np.trace(np.linalg.pinv(lw.covariance_, rcond=1e-15) @ ((1 - a) * covg)))
+
+
+def logme(f, y, ct, max_iter=11, tol=1e-3, eps=1e-5):
+    """Evidence of Bayesian linear regression with the alpha/beta fixed point; the posterior mean
+    and the residual are formed explicitly (A = alpha I + beta F^T F solved directly)."""
+    f = f.astype(np.float64)
+    n, d = f.shape
+    FtF = f.T @ f
+    s = np.abs(np.linalg.eigvalsh(FtF))
+    out = []
+    for c in range(ct):
+        t = (y == c).astype(np.float64)
+        Fty = f.T @ t
+        alpha, beta = 1.0, 1.0
+        lam = 1.0
+        for _ in range(max_iter):
+            gamma = np.sum(s / (s + lam))
+            m = beta * np.linalg.solve(alpha * np.eye(d) + beta * FtF, Fty)
+            alpha_de = m @ m
+            beta_de = np.sum((t - f @ m) ** 2)
+            alpha = gamma / (alpha_de + eps)
+            beta = (n - gamma) / (beta_de + eps)
+            new_lam = alpha / beta
+            if abs(new_lam - lam) / lam <= tol:
+                break
+            lam = new_lam
+        ev = (d / 2 * np.log(alpha) + n / 2 * np.log(beta) - 0.5 * np.sum(np.log(alpha + beta * s))
+              - beta / 2 * (beta_de + eps) - alpha / 2 * (alpha_de + eps) - n / 2 * np.log(2 * np.pi))
+        out.append(ev / n)
+    return float(np.mean(out))
+
+
+def pca(f, k=None, var_frac=None):
+    x = f - f.mean(axis=0)
+    u, sv, vt = np.linalg.svd(x, full_matrices=False)
+    if var_frac is not None:
+        ev = sv ** 2
+        k = int(np.searchsorted(np.cumsum(ev) / ev.sum(), var_frac - 1e-15) + 1)
+    k = min(k, x.shape[1])
+    return x @ vt[:k].T
+
+
+def gbc(f, y, ct, spherical=False, pca_dim=64):
+    z = pca(f.astype(np.float64), pca_dim)
+    mus, vars_ = {}, {}
+    for c in np.unique(y):
+        zc = z[y == c]
+        mus[c] = zc.mean(axis=0)
+        v = zc.var(axis=0)
+        if spherical:
+            v = np.full_like(v, v.mean())
+        vars_[c] = np.maximum(v, 1e-4)
+    total = 0.0
+    cl = list(np.unique(y))
+    for a in cl:
+        for b in cl:
+            if a == b:
+                continue
+            v = (vars_[a] + vars_[b]) / 2
+            db = (np.sum((mus[a] - mus[b]) ** 2 / v) / 8
+                  + 0.5 * (np.sum(np.log(v)) - 0.5 * np.sum(np.log(vars_[a])) - 0.5 * np.sum(np.log(vars_[b]))))
+            total += np.exp(-db)
+    return -total
+
+
+def _coding_rate(z, eps):
+    n, d = z.shape
+    return 0.5 * np.linalg.slogdet(np.eye(d) + z.T @ z / (n * eps))[1]
+
+
+def transrate(f, y, ct, eps=1e-4):
+    z = f.astype(np.float64)
+    z = z - z.mean(axis=0, keepdims=True)
+    r = _coding_rate(z, eps)
+    rc = sum(_coding_rate(z[y == c], eps) for c in range(ct) if np.any(y == c))
+    return float(r - rc / ct)
+
+
+def _fda_proba(x, y, shrink):
+    classes = np.unique(y)
+    n, d = x.shape
+    pri = np.array([np.mean(y == c) for c in classes])
+    means = np.stack([x[y == c].mean(axis=0) for c in classes])
+    sw = sum(p * np.cov(x[y == c].T, bias=True) for p, c in zip(pri, classes))
+    if shrink is None:
+        v = sw.sum(axis=1)
+        for _ in range(3):
+            t = sw @ v
+            w = t / np.linalg.norm(t)
+            t = sw @ w
+            v = t / np.linalg.norm(t)
+        shrink = max(np.exp(-5 * (v @ sw @ w)), 1e-10)
+    st = np.cov(x.T, bias=True)
+    mu = np.trace(st) / d
+    st = (1 - shrink) * st + shrink * mu * np.eye(d)
+    mu = np.trace(sw) / d
+    sws = (1 - shrink) * sw + shrink * mu * np.eye(d)
+    evals, evecs = scipy.linalg.eigh(st - sws, sws)
+    evecs = evecs[:, np.argsort(evals)[::-1]]
+    coef = means @ evecs @ evecs.T
+    icpt = -0.5 * np.diag(means @ coef.T) + np.log(pri)
+    return softmax(x @ coef.T + icpt), shrink, means
+
+
+def sfda(f, y):
+    x = f.astype(np.float64).copy()
+    classes = np.unique(y)
+    k = len(classes)
+    prob, shrink, means = _fda_proba(x, y, None)
+    prob = np.exp(prob) / np.exp(prob).sum(axis=1, keepdims=True)
+    outer = (means.sum(axis=0) - means) / (k - 1)
+    for ci, c in enumerate(classes):
+        idx = np.where(y == c)[0]
+        q = prob[idx, ci][:, None]
+        x[idx] = q * x[idx] + (1 - q) * outer[ci]
+    prob, _, _ = _fda_proba(x, y, shrink)
+    yi = np.searchsorted(classes, y)
+    return float(np.mean(prob[np.arange(len(y)), yi]))
+
+
+def splitmix64(state):
+    state = (state + 0x9E3779B97F4A7C15) & M64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return state, z ^ (z >> 31)
+
+
+def nleep(f, y, ct, per_class=5, seed=0, var_frac=0.8, max_iter=100, tol=1e-3, reg=1e-6):
+    z = pca(f.astype(np.float64), var_frac=var_frac)
+    n, d = z.shape
+    k = min(per_class * ct, n)
+    perm = list(range(n))
+    st = seed
+    for i in range(n - 1, 0, -1):
+        st, r = splitmix64(st)
+        j = r % (i + 1)
+        perm[i], perm[j] = perm[j], perm[i]
+    mu = z[perm[:k]].copy()
+    var = np.tile(z.var(axis=0) + reg, (k, 1))
+    w = np.full(k, 1.0 / k)
+
+    def estep():
+        ll = (np.log(w)[None, :] - 0.5 * (d * np.log(2 * np.pi) + np.log(var).sum(axis=1))[None, :]
+              - 0.5 * (((z[:, None, :] - mu[None, :, :]) ** 2) / var[None, :, :]).sum(axis=2))
+        mx = ll.max(axis=1, keepdims=True)
+        lse = mx[:, 0] + np.log(np.exp(ll - mx).sum(axis=1))
+        return np.exp(ll - lse[:, None]), lse.mean()
+
+    prev = -np.inf
+    for _ in range(max_iter):
+        resp, lb = estep()
+        nk = resp.sum(axis=0) + 10 * np.finfo(float).eps
+        mu = resp.T @ z / nk[:, None]
+        var = resp.T @ (z * z) / nk[:, None] - mu ** 2 + reg
+        w = nk / n
+        if abs(lb - prev) < tol:
+            break
+        prev = lb
+    resp, _ = estep()
+    return leep(resp, y, ct)
+
+
+def parc(f, y, pca_dim=32):
+    # The published pipeline: sklearn PCA (its sign convention matters: the row correlations are
+    # not invariant to flipping a component) then StandardScaler.
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+    f = f.astype(np.float64)
+    z = PCA(n_components=min(pca_dim, *f.shape), svd_solver="full").fit_transform(f)
+    z = StandardScaler().fit_transform(z)
+    onehot = np.eye(len(np.unique(y)))[np.searchsorted(np.unique(y), y)]
+    r1 = 1 - np.corrcoef(z)
+    # The label RDM is two-valued by definition (0 same class, 1 + 1/(C-1) otherwise); corrcoef's
+    # rounding leaves 1e-16 noise on some zeros, which would rank same-class pairs apart.
+    r2 = np.round(1 - np.corrcoef(onehot), 12)
+    iu = np.triu_indices(len(y), 1)
+    return float(scipy.stats.spearmanr(r1[iu], r2[iu])[0] * 100)

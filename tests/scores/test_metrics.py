@@ -1,0 +1,231 @@
+#!/usr/bin/python3
+"""`xfer metrics` against independent float64 references (refs.py, written from the published
+formulas; POT for the EMD score), on random and on structured data; invariances; error cases."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import refs  # noqa: E402
+
+XFER = os.environ.get("XFER") or sys.argv[1]
+passed = failed = 0
+RTOL = 1e-6
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what)
+
+
+def close(a, b, what, rtol=RTOL, atol=1e-12):
+    check(a is not None and abs(a - b) <= atol + rtol * abs(b), f"{what}: xfer {a!r} vs ref {b!r}")
+
+
+def write(path, **arrays):
+    with h5py.File(path, "w") as h:
+        for k, v in arrays.items():
+            if isinstance(v, list):
+                h.create_dataset(k, data=np.array(v, dtype=h5py.string_dtype()))
+            else:
+                h.create_dataset(k, data=v)
+
+
+def run(path, *args):
+    r = subprocess.run([XFER, "metrics", path, "--format", "json", *args], capture_output=True,
+                       text=True, timeout=120)
+    out = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else None
+    return r.returncode, out, r.stderr
+
+
+def make(rng, n, d, cs, ct, sep):
+    """Features: class means scaled by sep plus noise; probs: softmax of logits correlated with the
+    class through a random source-to-target map."""
+    y = np.arange(n) % ct
+    rng.shuffle(y)
+    means = rng.normal(size=(ct, d))
+    f = sep * means[y] + rng.normal(size=(n, d)) + 3.0  # non-zero mean on purpose
+    src_of = rng.integers(0, cs, size=ct)
+    logits = rng.normal(size=(n, cs))
+    logits[np.arange(n), src_of[y]] += 2.0 * sep
+    D = rng.uniform(0.5, 3.0, size=(cs, ct))
+    return f, logits, y, D
+
+
+def references(f, p, y, ct, D):
+    return {
+        "softmax_max": refs.softmax_max(p),
+        "emd": refs.emd(p, y, D),
+        "leep": refs.leep(p, y, ct),
+        "nce": refs.nce(p, y, ct),
+        "hscore": refs.hscore(f, y),
+        "hscore_reg": refs.hscore_reg(f, y),
+        "logme": refs.logme(f, y, ct),
+        "gbc": refs.gbc(f, y, ct),
+        "transrate": refs.transrate(f, y, ct),
+        "sfda": refs.sfda(f, y),
+        "nleep": refs.nleep(f, y, ct),
+        "parc": refs.parc(f, y),
+    }
+
+
+def main():
+    rng = np.random.default_rng(5)
+    tmp = tempfile.mkdtemp(prefix="xfer_metrics_")
+    results = {}
+    for label, n, d, cs, ct, sep in [("random", 240, 12, 9, 4, 0.0), ("structured", 300, 20, 15, 5, 1.5),
+                                     ("N<D", 60, 80, 7, 3, 1.0)]:
+        f, logits, y, D = make(rng, n, d, cs, ct, sep)
+        p = refs.softmax(logits)
+        path = os.path.join(tmp, f"{label}.h5")
+        write(path, features=f.astype(np.float32), logits=logits, labels=y.astype(np.int64),
+              ground_distance=D)
+        f32 = f.astype(np.float32).astype(np.float64)
+        rc, out, err = run(path)
+        check(rc == 0, f"{label}: exit {rc}: {err}")
+        if rc != 0:
+            continue
+        ref = references(f32, p, y, ct, D)
+        results[label] = out
+        for name, v in ref.items():
+            if label == "N<D" and name in ("hscore",):
+                continue  # the pseudo-inverse of a singular covariance depends on rounding
+            close(out.get(name, {}).get("value"), v, f"{label} {name}")
+            check("seconds" in out.get(name, {}), f"{label} {name}: seconds printed")
+        close(out["softmax_max"]["mean"], ref["softmax_max"] / n, f"{label} softmax_max mean")
+        close(out["emd"]["mean"], ref["emd"] / n, f"{label} emd mean")
+        # gbc spherical, transrate eps, nleep seed through --params
+        rc, o2, err = run(path, "--metrics", "gbc,transrate,nleep",
+                          "--params", "gbc.covariance=spherical,transrate.eps=0.01,nleep.seed=7")
+        check(rc == 0, f"{label}: params run: {err}")
+        if rc == 0:
+            close(o2["gbc"]["value"], refs.gbc(f32, y, ct, spherical=True), f"{label} gbc spherical")
+            close(o2["transrate"]["value"], refs.transrate(f32, y, ct, eps=0.01), f"{label} transrate eps")
+            close(o2["nleep"]["value"], refs.nleep(f32, y, ct, seed=7), f"{label} nleep seed 7")
+        if label == "structured":
+            import ot
+            # The paper's EMD against POT's exact solver, sample by sample.
+            tot = 0.0
+            for i in range(n):
+                tot += ot.emd2(p[i] / p[i].sum(), np.eye(ct)[y[i]], D)
+            close(out["emd"]["value"], tot, "emd vs ot.emd2 summed", rtol=1e-6)
+            # Invariances: permuting source classes (LEEP, NCE, softmax_max, emd with D permuted);
+            perm = rng.permutation(cs)
+            path2 = os.path.join(tmp, "perm.h5")
+            A = rng.normal(size=(d, d)) + 3 * np.eye(d)
+            write(path2, features=(f32 @ A), probs=p[:, perm], labels=y, ground_distance=D[perm])
+            rc, o3, err = run(path2, "--metrics", "leep,nce,softmax_max,emd,hscore")
+            check(rc == 0, f"invariance run: {err}")
+            if rc == 0:
+                for name in ("leep", "nce", "softmax_max", "emd"):
+                    close(o3[name]["value"], out[name]["value"], f"{name} under source permutation", rtol=1e-9)
+                close(o3["hscore"]["value"], out["hscore"]["value"], "hscore under invertible linear map", rtol=1e-6)
+
+    # Structured (separable) data scores better than random features for the feature metrics.
+    if "random" in results and "structured" in results:
+        rng2 = np.random.default_rng(11)
+        n, d, cs, ct = 300, 20, 15, 5
+        y = np.arange(n) % ct
+        means = rng2.normal(size=(ct, d))
+        good = 2.0 * means[y] + rng2.normal(size=(n, d))
+        bad = rng2.normal(size=(n, d))
+        pg = os.path.join(tmp, "good.h5")
+        pb = os.path.join(tmp, "bad.h5")
+        write(pg, features=good, labels=y)
+        write(pb, features=bad, labels=y)
+        rcg, og, _ = run(pg)
+        rcb, ob, _ = run(pb)
+        check(rcg == 0 and rcb == 0, "separable/random runs")
+        if rcg == 0 and rcb == 0:
+            for name in ("hscore", "hscore_reg", "logme", "gbc", "transrate", "sfda", "nleep", "parc"):
+                check(og[name]["value"] > ob[name]["value"],
+                      f"{name}: separable {og[name]['value']} > random {ob[name]['value']}")
+            check("softmax_max" not in og, "default metrics: only those whose inputs are present")
+
+    errors(tmp, rng)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def expect_error(path, args, needle, what):
+    r = subprocess.run([XFER, "metrics", path, *args], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 2 and needle in r.stderr,
+          f"{what}: exit {r.returncode}, stderr {r.stderr.strip()!r} (want 2 and {needle!r})")
+
+
+def errors(tmp, rng):
+    n, d, cs, ct = 50, 6, 5, 3
+    y = np.arange(n) % ct
+    f = rng.normal(size=(n, d))
+    p = refs.softmax(rng.normal(size=(n, cs)))
+    D = rng.uniform(size=(cs, ct))
+    e = os.path.join(tmp, "e.h5")
+    fn = f.copy()
+    fn[3, 2] = np.nan
+    write(e, features=fn, labels=y)
+    expect_error(e, [], "features[3,2] is NaN", "NaN features")
+    pi = p.copy()
+    pi[4, 1] = np.inf
+    write(e, probs=pi, labels=y)
+    expect_error(e, [], "probs[4,1] is infinite", "Inf probs")
+    yb = y.copy()
+    yb[7] = 9
+    write(e, probs=p, labels=yb, ground_distance=D)
+    expect_error(e, [], "labels[7] = 9 is out of range", "label out of range")
+    write(e, features=f[:40], labels=y)
+    expect_error(e, [], "'features' has 40 rows but 'labels' has 50", "shape mismatch")
+    write(e, probs=p, labels=y, ground_distance=D[:4])
+    expect_error(e, [], "'ground_distance' has 4 rows", "distance shape mismatch")
+    y1 = y.copy()
+    y1[:] = np.where(y == 2, 1, y)
+    y1[0] = 2
+    write(e, features=f, labels=y1)
+    expect_error(e, ["--metrics", "gbc"], "gbc: target class 2 has 1 sample", "one-sample class")
+    write(e, probs=p, labels=y)
+    expect_error(e, ["--metrics", "emd"], "emd needs a ground distance", "missing ground distance")
+    expect_error(e, ["--metrics", "logme"], "logme needs features", "missing features")
+    expect_error(e, ["--metrics", "nope"], "unknown metric 'nope'", "unknown metric")
+    write(e, features=f, labels=y)
+    expect_error(e, ["--params", "gbc.covariance=full"], "covariance = 'full'", "bad parameter value")
+    expect_error(e, ["--params", "gbc.nope=1"], "unknown parameter 'nope'", "unknown parameter")
+    expect_error(os.path.join(tmp, "missing.h5"), [], "cannot open", "missing file")
+    write(e, features=f, labels=y.astype(np.float64))
+    expect_error(e, [], "'labels' is not integer", "float labels")
+    write(e, features=f, labels=y)
+    expect_error(e, ["--metrics", "emd", "--word-vectors", "/nonexistent.vec"],
+                 "needs 'source_classes' and 'target_classes'", "word vectors without class names")
+    # Ground distance from class names and a fastText .vec file (sum of word vectors, L2).
+    words = {"cat": [1.0, 0.0, 2.0], "dog": [0.5, 1.0, 0.0], "tabby": [0.0, 0.5, 0.5],
+             "shirt": [2.0, 2.0, 0.0], "boot": [0.0, 0.0, 3.0], "red": [1.0, 1.0, 1.0]}
+    vec = os.path.join(tmp, "w.vec")
+    with open(vec, "w") as fh:
+        fh.write(f"{len(words)} 3\n")
+        for w, v in words.items():
+            fh.write(w + " " + " ".join(map(str, v)) + "\n")
+    src = ["tabby cat", "dog", "red shirt", "boot", "cat"]
+    tgt = ["cat", "red boot", "shirt"]
+    vs = np.array([np.sum([words[w] for w in n.split()], axis=0) for n in src])
+    vt = np.array([np.sum([words[w] for w in n.split()], axis=0) for n in tgt])
+    Dw = np.linalg.norm(vs[:, None, :] - vt[None, :, :], axis=2)
+    # source names as variable-length UTF-8 strings (h5py's default), target names fixed-length
+    write(e, probs=p, labels=y, source_classes=src, target_classes=np.array(tgt, dtype="S"))
+    rc, o, err = run(e, "--metrics", "emd", "--word-vectors", vec)
+    check(rc == 0, f"--word-vectors run: {err}")
+    if rc == 0:
+        close(o["emd"]["value"], refs.emd(p, y, Dw), "emd with word-vector ground distance")
+    r = subprocess.run([XFER, "metrics", e, "--format", "md"], capture_output=True, text=True)
+    check(r.returncode == 0 and "| leep |" in r.stdout and "| metric |" in r.stdout,
+          f"md table: {r.stdout!r} {r.stderr!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+/* The metric registry's C API: float32 and float64 features give the same scores, every metric
+ * is found with a direction, parameters and inputs are checked with named errors. Values are
+ * checked against numpy in test_metrics.py; here only self-consistency and the error paths. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+#include "xfer/metrics.h"
+
+#define N 90
+#define D 6
+#define CS 5
+#define CT 3
+
+static double lcg(unsigned *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return (*s >> 8) / 16777216.0;
+}
+
+int main(void) {
+    static float f32[N * D];
+    static double f64[N * D], probs[N * CS], dist[CS * CT];
+    static int labels[N];
+    unsigned s = 1;
+    for (int i = 0; i < N; i++) {
+        labels[i] = i % CT;
+        for (int k = 0; k < D; k++) {
+            f32[i * D + k] = (float)(lcg(&s) + (k == labels[i]));
+            f64[i * D + k] = f32[i * D + k];
+        }
+        double z = 0;
+        for (int c = 0; c < CS; c++)
+            z += (probs[i * CS + c] = lcg(&s) + 0.01);
+        for (int c = 0; c < CS; c++)
+            probs[i * CS + c] /= z;
+    }
+    for (int q = 0; q < CS * CT; q++)
+        dist[q] = lcg(&s);
+    xfer_metric_input a = {N, D, f32, NULL, CS, probs, CT, labels, dist};
+    xfer_metric_input b = {N, D, NULL, f64, CS, probs, CT, labels, dist};
+    int nm = 0;
+    const xfer_metric_def *t = xfer_metric_table(&nm);
+    CHECK(nm == 12);
+    xfer_err err;
+    for (int i = 0; i < nm; i++) {
+        CHECK(xfer_metric_find(t[i].name) == &t[i]);
+        CHECK(t[i].direction == 1 || t[i].direction == -1);
+        xfer_metric_result ra, rb;
+        xfer_err_clear(&err);
+        int rc1 = xfer_metric_compute(&t[i], &a, NULL, &ra, &err);
+        CHECK_MSG(rc1 == XFER_OK, "%s: %s", t[i].name, err.msg);
+        int rc2 = xfer_metric_compute(&t[i], &b, NULL, &rb, &err);
+        CHECK_MSG(rc2 == XFER_OK, "%s: %s", t[i].name, err.msg);
+        CHECK_CLOSE(ra.value, rb.value, 1e-12, 1e-12);
+        CHECK(ra.has_mean == (!strcmp(t[i].name, "softmax_max") || !strcmp(t[i].name, "emd")));
+    }
+    CHECK(xfer_metric_find("emd")->direction == -1);
+    CHECK(xfer_metric_find("nope") == NULL);
+
+    /* Parameter errors. */
+    const char *keys[] = {"covariance"}, *bad[] = {"full"};
+    xfer_metric_params p = {1, keys, bad};
+    xfer_metric_result r;
+    CHECK(xfer_metric_compute(xfer_metric_find("gbc"), &b, &p, &r, &err) == XFER_EINPUT);
+    CHECK(strstr(err.msg, "covariance = 'full'") != NULL);
+    CHECK(xfer_metric_compute(xfer_metric_find("leep"), &b, &p, &r, &err) == XFER_EINPUT);
+    CHECK(strstr(err.msg, "unknown parameter 'covariance'") != NULL);
+    const char *k2[] = {"eps"}, *v2[] = {"abc"};
+    xfer_metric_params p2 = {1, k2, v2};
+    CHECK(xfer_metric_compute(xfer_metric_find("transrate"), &b, &p2, &r, &err) == XFER_EINPUT);
+
+    /* Input errors. */
+    labels[5] = CT;
+    CHECK(xfer_metric_compute(xfer_metric_find("leep"), &b, NULL, &r, &err) == XFER_EINPUT);
+    CHECK(strstr(err.msg, "labels[5] = 3 is out of range") != NULL);
+    labels[5] = 5 % CT;
+    f64[7] = NAN;
+    CHECK(xfer_metric_compute(xfer_metric_find("hscore"), &b, NULL, &r, &err) == XFER_EINPUT);
+    CHECK(strstr(err.msg, "features[1,1] is NaN") != NULL);
+    f64[7] = 0;
+    xfer_metric_input c = b;
+    c.distance = NULL;
+    CHECK(xfer_metric_compute(xfer_metric_find("emd"), &c, NULL, &r, &err) == XFER_EINPUT);
+
+    /* Softmax rows. */
+    double z[4] = {1000, 1001, -5, -5}, q[4];
+    xfer_softmax_rows(z, 2, 2, q);
+    CHECK_CLOSE(q[1], 1 / (1 + exp(-1.0)), 1e-15, 0);
+    CHECK_CLOSE(q[2], 0.5, 0, 1e-15);
+    return test_summary();
+}
