@@ -200,7 +200,7 @@ int xfer_require_class_size(const int *counts, int ct, int min_count, const char
     return XFER_OK;
 }
 
-unsigned long long xfer_splitmix64(unsigned long long *state) {
+unsigned long long xfer_scores_splitmix_next(unsigned long long *state) {
     unsigned long long z = (*state += 0x9E3779B97F4A7C15ULL);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;

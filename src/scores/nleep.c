@@ -140,7 +140,7 @@ int xfer_metric_nleep(const xfer_metric_input *in, const xfer_metric_params *p,
     for (int i = 0; i < n; i++)
         perm[i] = i;
     for (int i = n - 1; i > 0; i--) {
-        int j = (int)(xfer_splitmix64(&st) % (unsigned long long)(i + 1)), t = perm[i];
+        int j = (int)(xfer_scores_splitmix_next(&st) % (unsigned long long)(i + 1)), t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
     }

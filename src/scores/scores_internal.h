@@ -74,7 +74,7 @@ int xfer_leep_from_probs(const double *theta, int n, int c, const int *labels, i
                          xfer_err *err);
 
 /* splitmix64, the project's documented seeded generator (also re-implemented in the tests). */
-unsigned long long xfer_splitmix64(unsigned long long *state);
+unsigned long long xfer_scores_splitmix_next(unsigned long long *state);
 
 #define XFER_OOM(err) xfer_fail((err), XFER_EINTERNAL, "out of memory")
 
