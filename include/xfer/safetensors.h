@@ -44,6 +44,7 @@ typedef struct {
     void *map;
     size_t map_size;
     uint64_t data_start; /* 8 + N */
+    int map_is_heap;     /* added: 1 when map is a malloc'd copy (xfer_st_open_memory) */
 } xfer_safetensors;
 
 /* Opens and validates a file (header parsed, offsets checked against the file size). A .pth /
@@ -51,6 +52,10 @@ typedef struct {
  * scripts/convert_torch.py. */
 int xfer_st_open(const char *path, xfer_safetensors *st, xfer_err *err);
 void xfer_st_close(xfer_safetensors *st);
+/* Same validation on a buffer in memory (copied; no mmap), for fuzzing and tests. name stands for
+ * the file in messages. */
+int xfer_st_open_memory(const void *buf, size_t n, const char *name, xfer_safetensors *st,
+                        xfer_err *err);
 
 const xfer_st_tensor *xfer_st_find(const xfer_safetensors *st, const char *name);
 const char *xfer_st_meta(const xfer_safetensors *st, const char *key); /* NULL if absent */
@@ -64,8 +69,12 @@ int xfer_st_read_f32(const xfer_safetensors *st, const xfer_st_tensor *t, float 
 /* Copies an integer tensor (I64/I32/U8) converted to int64. */
 int xfer_st_read_i64(const xfer_safetensors *st, const xfer_st_tensor *t, int64_t *out, size_t n,
                      xfer_err *err);
-/* Raw bytes of a tensor inside the mapping (valid until close). */
+/* Raw bytes of a tensor inside the mapping (valid until close). Little-endian; NOT necessarily
+ * aligned for its dtype (the header length is free), so copy with memcpy or use the readers. */
 const void *xfer_st_data(const xfer_safetensors *st, const xfer_st_tensor *t);
+/* Number of NaN/Inf values in a float tensor (0 for integer dtypes), clamped to INT_MAX, so that
+ * loaders can warn on broken weights. */
+int xfer_st_count_nonfinite(const xfer_safetensors *st, const xfer_st_tensor *t);
 
 /* Writer: collect tensors and metadata, then save. Data is copied at add time. */
 typedef struct xfer_st_writer xfer_st_writer;
@@ -73,7 +82,8 @@ xfer_st_writer *xfer_st_writer_new(void);
 int xfer_st_writer_add(xfer_st_writer *w, const char *name, xfer_dtype dtype, int ndim,
                        const int64_t *shape, const void *data, xfer_err *err);
 int xfer_st_writer_meta(xfer_st_writer *w, const char *key, const char *value, xfer_err *err);
-/* Writes to PATH.tmp.<pid>, fsyncs, renames over path: an interrupted save leaves no broken file. */
+/* Writes to PATH.tmp.<pid>, fsyncs, renames over path: an interrupted save leaves no broken file.
+ */
 int xfer_st_writer_save(xfer_st_writer *w, const char *path, xfer_err *err);
 void xfer_st_writer_free(xfer_st_writer *w);
 
