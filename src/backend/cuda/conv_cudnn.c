@@ -1,14 +1,15 @@
 /* Convolutions through cuDNN 9's legacy convolution API in NHWC (activations NHWC, filters OHWI =
  * cuDNN's NHWC filter format). Per shape and precision the descriptors and the three algorithms
- * are chosen once and cached: by default with the deterministic cudnnGet*_v7 heuristics (the same
- * choice every run), with XFER_CUDNN_FIND=1 by timed cudnnFind*; only deterministic algorithms
- * whose workspace fits are taken. fp32 forces CUDNN_FMA_MATH (no TF32); tf32 allows it; bf16 runs
- * on bf16 copies of the operands with fp32 accumulation. */
+ * are chosen once and cached: by default with the cudnnGet*_v7 heuristics (the same choice every
+ * run), with XFER_CUDNN_FIND=1 by timed cudnnFind*; deterministic algorithms whose workspace fits
+ * are preferred (a fallback to another is warned about). fp32 forces CUDNN_FMA_MATH (no TF32); tf32
+ * allows it; bf16 runs on bf16 copies of the operands with fp32 accumulation. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cuda_internal.h"
 #include "cuda_kernels.h"
+#include "xfer/log.h"
 
 #define WS_LIMIT ((size_t)2 << 30) /* never ask cuDNN for more workspace than this */
 #define N_ALGO 16
@@ -107,23 +108,40 @@ static conv_plan *plan_for(xfer_backend *b, const xfer_conv2d_desc *d) {
     return p;
 }
 
-/* Picks from perf results: the first that succeeded, is deterministic, fits the workspace limit
- * and (fp32) does not use tensor cores. */
-#define PICK(perf, count, prec, out_algo, out_math, out_ws)                                        \
-    do {                                                                                           \
-        for (int i_ = 0; i_ < (count); i_++) {                                                     \
-            if ((perf)[i_].status != CUDNN_STATUS_SUCCESS) continue;                               \
-            if ((perf)[i_].determinism != CUDNN_DETERMINISTIC) continue;                           \
-            if ((perf)[i_].memory > WS_LIMIT) continue;                                            \
-            if ((prec) == XFER_PREC_FP32 && (perf)[i_].mathType != CUDNN_FMA_MATH &&               \
-                (perf)[i_].mathType != CUDNN_DEFAULT_MATH)                                         \
-                continue;                                                                          \
-            (out_algo) = (int)(perf)[i_].algo;                                                     \
-            (out_math) = (prec) == XFER_PREC_FP32 ? CUDNN_FMA_MATH : (perf)[i_].mathType;          \
-            (out_ws) = (perf)[i_].memory;                                                          \
-            break;                                                                                 \
-        }                                                                                          \
-    } while (0)
+/* One candidate of cudnnGet*_v7 / cudnnFind* (the three perf types share these fields). */
+typedef struct {
+    int algo;
+    cudnnStatus_t status;
+    size_t memory;
+    cudnnDeterminism_t determinism;
+    cudnnMathType_t math;
+} candidate;
+
+#define TO_CANDIDATES(perf, count, out)                                                            \
+    for (int i_ = 0; i_ < (count); i_++)                                                           \
+        (out)[i_] = (candidate) {                                                                  \
+            (int)(perf)[i_].algo, (perf)[i_].status, (perf)[i_].memory, (perf)[i_].determinism,    \
+                (perf)[i_].mathType                                                                \
+        }
+
+/* The first usable candidate, in three passes of decreasing strictness: (1) deterministic and,
+ * for fp32, FMA math (no TF32); (2) deterministic, any math but tensor ops for fp32; (3) any.
+ * Returns its index or -1; *pass receives the pass that found it. */
+static int pick(const candidate *c, int n, xfer_precision prec, int *pass) {
+    for (int p = 1; p <= 3; p++)
+        for (int i = 0; i < n; i++) {
+            if (c[i].status != CUDNN_STATUS_SUCCESS || c[i].memory > WS_LIMIT) continue;
+            if (p < 3 && c[i].determinism != CUDNN_DETERMINISTIC) continue;
+            if (prec == XFER_PREC_FP32 && p == 1 && c[i].math != CUDNN_FMA_MATH) continue;
+            if (prec == XFER_PREC_FP32 && p == 2 &&
+                (c[i].math == CUDNN_TENSOR_OP_MATH ||
+                 c[i].math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
+                continue;
+            *pass = p;
+            return i;
+        }
+    return -1;
+}
 
 static const char *kind_name[3] = {"forward", "backward-data", "backward-filter"};
 
@@ -131,6 +149,7 @@ static int choose(xfer_backend *b, conv_plan *p, conv_kind k) {
     if (p->algo[k] >= 0) return 0;
     cuda_ctx *c = xfer_cuda_ctx(b);
     int got = 0, bad = 0;
+    candidate cand[N_ALGO];
     if (k == CONV_FWD) {
         cudnnConvolutionFwdAlgoPerf_t perf[N_ALGO];
         bad = c->use_find
@@ -138,32 +157,48 @@ static int choose(xfer_backend *b, conv_plan *p, conv_kind k) {
                                                                    p->y, N_ALGO, &got, perf))
                   : CU_DNN(b, cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, p->x, p->w, p->conv,
                                                                      p->y, N_ALGO, &got, perf));
-        if (!bad) PICK(perf, got, p->prec, p->algo[k], p->math[k], p->ws[k]);
+        if (!bad) TO_CANDIDATES(perf, got, cand);
     } else if (k == CONV_BWD_DATA) {
         cudnnConvolutionBwdDataAlgoPerf_t perf[N_ALGO];
         bad = c->use_find ? CU_DNN(b, cudnnFindConvolutionBackwardDataAlgorithm(
                                           c->cudnn, p->w, p->y, p->conv, p->x, N_ALGO, &got, perf))
                           : CU_DNN(b, cudnnGetConvolutionBackwardDataAlgorithm_v7(
                                           c->cudnn, p->w, p->y, p->conv, p->x, N_ALGO, &got, perf));
-        if (!bad) PICK(perf, got, p->prec, p->algo[k], p->math[k], p->ws[k]);
+        if (!bad) TO_CANDIDATES(perf, got, cand);
     } else {
         cudnnConvolutionBwdFilterAlgoPerf_t perf[N_ALGO];
         bad = c->use_find ? CU_DNN(b, cudnnFindConvolutionBackwardFilterAlgorithm(
                                           c->cudnn, p->x, p->y, p->conv, p->w, N_ALGO, &got, perf))
                           : CU_DNN(b, cudnnGetConvolutionBackwardFilterAlgorithm_v7(
                                           c->cudnn, p->x, p->y, p->conv, p->w, N_ALGO, &got, perf));
-        if (!bad) PICK(perf, got, p->prec, p->algo[k], p->math[k], p->ws[k]);
+        if (!bad) TO_CANDIDATES(perf, got, cand);
     }
     if (bad) return -1;
-    if (p->algo[k] < 0) {
-        const xfer_conv2d_desc *d = &p->d;
+    const xfer_conv2d_desc *d = &p->d;
+    int pass = 0, i = pick(cand, got, p->prec, &pass);
+    if (i < 0) {
         xfer_cuda_record(b, XFER_EINTERNAL,
-                         "cuDNN offers no deterministic %s algorithm within %zu MiB of workspace "
-                         "for conv n=%d %dx%dx%d -> %d (k%dx%d s%d p%d)",
+                         "cuDNN offers no %s algorithm within %zu MiB of workspace for conv n=%d "
+                         "%dx%dx%d -> %d (k%dx%d s%d p%d)",
                          kind_name[k], WS_LIMIT >> 20, d->n, d->h, d->w, d->c, d->o, d->kh, d->kw,
                          d->stride, d->pad);
         return -1;
     }
+    if (pass > 1)
+        xfer_warn("cuDNN: conv %s n=%d %dx%dx%d -> %d (k%d s%d p%d) uses algorithm %d which is %s",
+                  kind_name[k], d->n, d->h, d->w, d->c, d->o, d->kh, d->stride, d->pad,
+                  cand[i].algo,
+                  pass == 3 ? "not deterministic" : "not FMA-only (TF32 may be used in fp32)");
+    p->algo[k] = cand[i].algo;
+    p->math[k] = cand[i].math;
+    p->ws[k] = cand[i].memory;
+    xfer_debug("cuDNN: conv %s n=%d %dx%dx%d -> %d (k%d s%d p%d, %s): algorithm %d, math %d, "
+               "workspace %zu bytes",
+               kind_name[k], d->n, d->h, d->w, d->c, d->o, d->kh, d->stride, d->pad,
+               p->prec == XFER_PREC_FP32   ? "fp32"
+               : p->prec == XFER_PREC_TF32 ? "tf32"
+                                           : "bf16",
+               cand[i].algo, (int)cand[i].math, cand[i].memory);
     return 0;
 }
 
