@@ -109,28 +109,29 @@ int xfer_model_train_step(xfer_model *m, const xfer_sgd_config *opt, const float
                           xfer_err *err);
 
 /* Training state carried by checkpoints. */
-int xfer_model_sgd_started(const xfer_model *m);   /* momentum buffers hold a value */
+int xfer_model_sgd_started(const xfer_model *m);      /* momentum buffers hold a value */
 uint64_t xfer_model_rng_counter(const xfer_model *m); /* dropout counter */
 void xfer_model_set_rng_counter(xfer_model *m, uint64_t counter);
 
-/* ---- checkpoints (src/nn/checkpoint.c) --------------------------------------------------- */
+/* ---- checkpoints (src/nn/weights.c) ------------------------------------------------------- */
 /* Metadata keys of checkpoints (all strings). */
-#define XFER_CKPT_ARCH "arch"                 /* alexnet | resnet18 | resnet34 */
-#define XFER_CKPT_WIDTH "xfer.width"          /* "%.17g" */
-#define XFER_CKPT_CLASSES "xfer.num_classes"  /* decimal */
+#define XFER_CKPT_ARCH "arch"                    /* alexnet | resnet18 | resnet34 */
+#define XFER_CKPT_WIDTH "xfer.width"             /* "%.17g" */
+#define XFER_CKPT_CLASSES "xfer.num_classes"     /* decimal */
 #define XFER_CKPT_CLASS_NAMES "xfer.class_names" /* JSON array of strings */
-#define XFER_CKPT_EPOCH "xfer.epoch"          /* epochs completed, decimal */
-#define XFER_CKPT_SEED "xfer.seed"            /* decimal */
+#define XFER_CKPT_EPOCH "xfer.epoch"             /* epochs completed, decimal */
+#define XFER_CKPT_SEED "xfer.seed"               /* decimal: init and dropout seed */
 #define XFER_CKPT_RNG "xfer.rng.dropout_counter" /* decimal: dropout RNG counter */
 #define XFER_CKPT_SGD_STARTED "xfer.sgd.started" /* "1" when momentum.* tensors are valid */
-#define XFER_CKPT_MOMENTUM_PREFIX "momentum." /* momentum.<param name>, torch layout */
+#define XFER_CKPT_MOMENTUM_PREFIX "momentum."    /* momentum.<param name>, torch layout */
 
 /* Saves params and buffers under torchvision names plus momentum.<name> and the metadata above.
  * class_names may be NULL. Written to a temporary name and renamed. */
 int xfer_model_save_checkpoint(xfer_model *m, const char *path, const char *const *class_names,
                                int epoch, xfer_err *err);
 /* Loads a checkpoint written by save (strict: every key must match); restores momentum buffers
- * and the RNG counter when present; *epoch (may be NULL) receives the saved epoch or -1. */
+ * and the dropout RNG (seed and counter) when present; *epoch (may be NULL) receives the saved
+ * epoch or -1. */
 int xfer_model_load_checkpoint(xfer_model *m, const char *path, int *epoch, xfer_err *err);
 
 #endif

@@ -48,8 +48,8 @@ static int relu(xfer_model *m, int in, xfer_err *err) {
 
 static int simple(xfer_model *m, node_kind kind, int in, int in2, int k, int stride, int pad,
                   xfer_err *err) {
-    node nd = {.kind = kind, .in = in, .in2 = in2, .k = k, .stride = stride, .pad = pad,
-               .oh = k, .ow = k};
+    node nd = {
+        .kind = kind, .in = in, .in2 = in2, .k = k, .stride = stride, .pad = pad, .oh = k, .ow = k};
     if ((nd.out = nn_add_slot(m, m->slots[in].c, err)) < 0) return -1;
     return nn_add_node(m, &nd, err) < 0 ? -1 : nd.out;
 }

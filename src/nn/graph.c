@@ -131,8 +131,8 @@ static int plan(xfer_model *m, int n, int h, int w, xfer_err *err) {
         slot *in = &m->slots[nd->in], *out = &m->slots[nd->out];
         switch (nd->kind) {
         case NODE_CONV:
-            nd->cd = (xfer_conv2d_desc){n, in->h, in->w, in->c, out->c, nd->k, nd->k,
-                                        nd->stride, nd->pad, 0, 0};
+            nd->cd = (xfer_conv2d_desc){n,     in->h,      in->w,   in->c, out->c, nd->k,
+                                        nd->k, nd->stride, nd->pad, 0,     0};
             xfer_conv2d_desc_init(&nd->cd);
             out->h = nd->cd.oh, out->w = nd->cd.ow;
             break;
@@ -160,8 +160,8 @@ static int plan(xfer_model *m, int n, int h, int w, xfer_err *err) {
         if (out->h < 1 || out->w < 1) {
             m->n = 0;
             return xfer_fail(err, XFER_EINPUT,
-                             "input %dx%d is too small for %s (node %d has no output pixels)", h,
-                             w, xfer_arch_name(m->cfg.arch), i);
+                             "input %dx%d is too small for %s (node %d has no output pixels)", h, w,
+                             xfer_arch_name(m->cfg.arch), i);
         }
     }
     size_t biggest = 0;
@@ -215,8 +215,8 @@ int xfer_model_forward(xfer_model *m, const float *x, int n, int h, int w, int t
         case NODE_BN:
             if (train)
                 b->batchnorm_forward_train(b, rows, in->c, in->val, P(nd->gamma), P(nd->beta),
-                                           B(nd->rmean), B(nd->rvar), XFER_BN_MOMENTUM,
-                                           XFER_BN_EPS, out->val, nd->save_mean, nd->save_invstd);
+                                           B(nd->rmean), B(nd->rvar), XFER_BN_MOMENTUM, XFER_BN_EPS,
+                                           out->val, nd->save_mean, nd->save_invstd);
             else
                 b->batchnorm_forward_eval(b, rows, in->c, in->val, P(nd->gamma), P(nd->beta),
                                           B(nd->rmean), B(nd->rvar), XFER_BN_EPS, out->val,
@@ -283,7 +283,8 @@ int xfer_model_backward(xfer_model *m, const int32_t *labels, float *loss, int *
     if (!m->n) return xfer_fail(err, XFER_EINTERNAL, "backward without a forward");
     xfer_backend *b = m->b;
     const int n = m->n, k = m->cfg.num_classes;
-    for (int i = 0; i < m->n_slots; i++) m->slots[i].grad_set = 0;
+    for (int i = 0; i < m->n_slots; i++)
+        m->slots[i].grad_set = 0;
     slot *ls = &m->slots[m->logits_slot];
     float *dl = grad_target(m, m->logits_slot, err);
     if (!dl) return err->code;
@@ -310,9 +311,8 @@ int xfer_model_backward(xfer_model *m, const int32_t *labels, float *loss, int *
             if (dx) b->conv2d_backward_data(b, &nd->cd, out->grad, P(nd->w), dx);
             break;
         case NODE_BN:
-            b->batchnorm_backward(b, rows, in->c, in->val, out->grad, P(nd->gamma),
-                                  nd->save_mean, nd->save_invstd, m->train, dx, G(nd->gamma),
-                                  G(nd->beta));
+            b->batchnorm_backward(b, rows, in->c, in->val, out->grad, P(nd->gamma), nd->save_mean,
+                                  nd->save_invstd, m->train, dx, G(nd->gamma), G(nd->beta));
             break;
         case NODE_RELU: /* in place: the slot's gradient is masked where the output is 0 */
             b->relu_backward(b, cnt, out->val, out->grad, out->grad);
@@ -321,12 +321,10 @@ int xfer_model_backward(xfer_model *m, const int32_t *labels, float *loss, int *
             b->maxpool2d_backward(b, &nd->pd, in->val, out->val, out->grad, dx);
             break;
         case NODE_AVGPOOL:
-            b->adaptive_avgpool_backward(b, n, in->h, in->w, in->c, nd->oh, nd->ow, out->grad,
-                                         dx);
+            b->adaptive_avgpool_backward(b, n, in->h, in->w, in->c, nd->oh, nd->ow, out->grad, dx);
             break;
         case NODE_DROPOUT:
-            b->dropout_backward(b, cnt, m->train ? m->cfg.dropout : 0.0f, nd->mask, out->grad,
-                                dx);
+            b->dropout_backward(b, cnt, m->train ? m->cfg.dropout : 0.0f, nd->mask, out->grad, dx);
             break;
         case NODE_LINEAR:
             b->linear_backward(b, n, in->c * in->h * in->w, out->c, in->val, P(nd->w), out->grad,

@@ -29,7 +29,8 @@ static double uniform01(rng *r) { /* (0, 1) */
 
 static uint64_t name_hash(const char *s) { /* FNV-1a */
     uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
     return h;
 }
 
@@ -50,14 +51,16 @@ void nn_init_tensor(xfer_model *m, int i, float *out) {
     rng r = {m->cfg.seed ^ name_hash(t->name)};
     int is_resnet = m->cfg.arch != XFER_ARCH_ALEXNET;
     if (ends_with(t->name, "running_var")) {
-        for (size_t j = 0; j < t->numel; j++) out[j] = 1.0f;
+        for (size_t j = 0; j < t->numel; j++)
+            out[j] = 1.0f;
     } else if (ends_with(t->name, "running_mean")) {
         memset(out, 0, sizeof(float) * t->numel);
-    } else if (t->ndim == 1 && !(i > 0 && m->tensors[i - 1].ndim >= 2 &&
-                                 ends_with(t->name, ".bias"))) {
+    } else if (t->ndim == 1 &&
+               !(i > 0 && m->tensors[i - 1].ndim >= 2 && ends_with(t->name, ".bias"))) {
         /* BatchNorm weight / bias */
         float v = ends_with(t->name, ".weight") ? 1.0f : 0.0f;
-        for (size_t j = 0; j < t->numel; j++) out[j] = v;
+        for (size_t j = 0; j < t->numel; j++)
+            out[j] = v;
     } else if (t->ndim == 4 && is_resnet) {
         double fan_out = (double)t->shape[0] * t->shape[2] * t->shape[3];
         double sd = sqrt(2.0 / fan_out);

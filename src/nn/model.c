@@ -126,8 +126,8 @@ int xfer_model_get_tensor(xfer_model *m, int i, int which, float *host, size_t n
     const xfer_tensor_info *t = &m->tensors[i];
     float *src = storage(m, t, which);
     if (!src || n != t->numel)
-        return xfer_fail(err, XFER_EINTERNAL, "%s: bad get (which %d, %zu of %zu values)",
-                         t->name, which, n, t->numel);
+        return xfer_fail(err, XFER_EINTERNAL, "%s: bad get (which %d, %zu of %zu values)", t->name,
+                         which, n, t->numel);
     if (!t->permute_ohwi) return m->b->download(m->b, host, src, sizeof(float) * n, err);
     float *tmp = malloc(sizeof(float) * n);
     if (!tmp) return xfer_fail(err, XFER_EINTERNAL, "out of memory reading %s", t->name);
@@ -144,8 +144,8 @@ int xfer_model_set_tensor(xfer_model *m, int i, int which, const float *host, si
     const xfer_tensor_info *t = &m->tensors[i];
     float *dst = storage(m, t, which);
     if (!dst || n != t->numel)
-        return xfer_fail(err, XFER_EINTERNAL, "%s: bad set (which %d, %zu of %zu values)",
-                         t->name, which, n, t->numel);
+        return xfer_fail(err, XFER_EINTERNAL, "%s: bad set (which %d, %zu of %zu values)", t->name,
+                         which, n, t->numel);
     if (!t->permute_ohwi) {
         m->b->upload(m->b, dst, host, sizeof(float) * n);
         return m->b->check(m->b, err);

@@ -17,10 +17,10 @@ typedef enum {
 } node_kind;
 
 typedef struct {
-    int c, h, w;       /* per image; h, w set by plan() */
-    float *val, *grad; /* backend memory, [n][h][w][c] */
+    int c, h, w;              /* per image; h, w set by plan() */
+    float *val, *grad;        /* backend memory, [n][h][w][c] */
     size_t val_cap, grad_cap; /* floats allocated (grad lazily, by the first backward) */
-    int grad_set;      /* during backward: grad holds a value */
+    int grad_set;             /* during backward: grad holds a value */
 } slot;
 
 typedef struct {
