@@ -5,9 +5,9 @@
 #   bash scripts/gpu-check.sh            # all phases, about 4-6 minutes on an H100/H200
 # Phases (each time-limited so the whole stays under 8 minutes): unpack the .debs into a prefix,
 # configure (CMAKE_CUDA_ARCHITECTURES=90) and build (-j$XFER_JOBS, default 16), `ctest -L ^gpu$`
-# (CUDA vs CPU), compute-sanitizer memcheck + racecheck on the gpu_sanitize subset, throughput
-# (`xfer bench` when implemented, else tests/cuda/bench_cuda) for resnet18/alexnet x
-# fp32/tf32/bf16. Full logs go to $OUT (or /tmp/xfer-gpu-check); a summary table is printed LAST.
+# (CUDA vs CPU, and `xfer step --device cuda` vs PyTorch), the CPU suite, compute-sanitizer
+# memcheck + racecheck on the gpu_sanitize subset, throughput (`xfer bench --device cuda` in fp32,
+# tests/cuda/bench_cuda for resnet18/alexnet x batch 64/256 x fp32/tf32/bf16). Full logs go to $OUT (or /tmp/xfer-gpu-check); a summary table is printed LAST.
 # Skip phases with XFER_GPU_CHECK_SKIP="sanitizer bench" (space-separated phase names).
 set -uo pipefail
 LOG=${OUT:-/tmp/xfer-gpu-check}
@@ -49,14 +49,20 @@ done
 
 # ---- configure + build ------------------------------------------------------------------------
 t0=$(date +%s)
-if timeout 240 "$CMAKE" -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
-     -DCMAKE_PREFIX_PATH="$PREFIX/usr" -DCMAKE_CUDA_ARCHITECTURES=90 -DXFER_PYTHON="$PY" \
-     >"$LOG/configure.log" 2>&1 &&
+configure() {
+  timeout 120 "$CMAKE" -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PREFIX_PATH="$PREFIX/usr" -DCMAKE_CUDA_ARCHITECTURES=90 -DXFER_PYTHON="$PY" \
+    >"$LOG/configure.log" 2>&1
+}
+# a stale cache (other prefix, other machine) fails the configure: retry once from scratch
+configure || { rm -rf "$BUILD/CMakeCache.txt" "$BUILD/CMakeFiles"; configure; }
+cfg_rc=$?
+if [ $cfg_rc -eq 0 ] &&
    timeout 240 "$CMAKE" --build "$BUILD" -j"$JOBS" >"$LOG/build.log" 2>&1; then
   put build "ok ($(elapsed $t0), $(grep -c 'warning' "$LOG/build.log") warning lines)"
 else
   put build "FAILED after $(elapsed $t0) (configure.log, build.log)"
-  tail -30 "$LOG/configure.log" "$LOG/build.log"
+  tail -n 30 "$LOG/configure.log" "$LOG/build.log" 2>/dev/null
 fi
 grep -E "xfer: CUDA backend" "$LOG/configure.log" | tail -1
 XFER_BIN="$BUILD/xfer"
@@ -68,6 +74,7 @@ fi
 nvidia-smi >"$LOG/nvidia-smi.log" 2>&1
 
 # ---- CUDA vs CPU tests ------------------------------------------------------------------------
+[ "${result[build]:0:2}" = ok ] || XFER_BIN=/nonexistent # never test a stale binary
 if [ -x "$XFER_BIN" ] && [[ $SKIP != *" tests "* ]]; then
   t0=$(date +%s)
   timeout 240 "$CTEST" --test-dir "$BUILD" -L '^gpu$' -j4 --timeout 200 --output-on-failure \
@@ -93,26 +100,25 @@ if [ -x "$XFER_BIN" ] && [[ $SKIP != *" sanitizer "* ]]; then
 fi
 
 # ---- throughput -------------------------------------------------------------------------------
+# `xfer bench` (the engine's CLI; fp32 only until it takes a precision) and bench_cuda for the
+# precision grid (xfer_cuda_set_precision).
 if [ -x "$XFER_BIN" ] && [[ $SKIP != *" bench "* ]]; then
   t0=$(date +%s)
-  use_xfer=0
-  "$XFER_BIN" bench --help >/dev/null 2>&1
-  [ $? -ne 3 ] && "$XFER_BIN" bench --device cuda --arch resnet18 --batch 8 --precision fp32 \
-    --steps 2 >/dev/null 2>&1 && use_xfer=1
   : >"$LOG/bench.log"
+  for cfg in "resnet18 64" "alexnet 64"; do
+    set -- $cfg
+    echo "== xfer bench --device cuda --arch $1 --batch $2 (fp32)" >>"$LOG/bench.log"
+    timeout 60 "$XFER_BIN" bench --device cuda --arch "$1" --batch "$2" --classes 102 \
+      --steps 5 --warmup 2 >>"$LOG/bench.log" 2>&1 || echo "xfer bench failed ($?)" >>"$LOG/bench.log"
+  done
   for cfg in "resnet18 64" "resnet18 256" "alexnet 64" "alexnet 256"; do
     set -- $cfg
     for p in fp32 tf32 bf16; do
-      if [ $use_xfer = 1 ]; then
-        timeout 60 "$XFER_BIN" bench --device cuda --arch "$1" --batch "$2" --precision "$p" \
-          >>"$LOG/bench.log" 2>&1
-      else
-        timeout 60 "$BUILD/tests/cuda/bench_cuda" "$1" "$2" "$p" 10 >>"$LOG/bench.log" 2>&1
-      fi
+      timeout 60 "$BUILD/tests/cuda/bench_cuda" "$1" "$2" "$p" 10 >>"$LOG/bench.log" 2>&1
       [ $(( $(date +%s) - T_START )) -gt 420 ] && break 2 # keep the visit under 8 minutes
     done
   done
-  put bench "$( [ $use_xfer = 1 ] && echo 'xfer bench' || echo 'bench_cuda') ($(elapsed $t0)), see below"
+  put bench "$(grep -c '^bench ' "$LOG/bench.log") bench_cuda lines ($(elapsed $t0))"
 fi
 
 echo
@@ -120,6 +126,6 @@ echo "== gpu-check summary: $(nvidia-smi --query-gpu=name,driver_version --forma
 for k in "${order[@]}"; do printf "%-10s %s\n" "$k" "${result[$k]}"; done
 if [ -s "$LOG/bench.log" ]; then
   echo "-- throughput (img/s, 224x224, 102 classes, SGD; median of 5) --"
-  grep -E "^bench|bench .*:" "$LOG/bench.log"
+  grep -E "^bench|bench .*:|img/s|failed" "$LOG/bench.log"
 fi
 echo "logs: $LOG"
