@@ -1,0 +1,158 @@
+/* Convolution on the CPU: im2col over NHWC gives a patch matrix P [rows = n*oh*ow][K = kh*kw*c]
+ * whose columns are ordered (ky, kx, c), the same order as an OHWI filter row, so
+ *   forward:          Y [rows][o]  = P * W^T          (one GEMM)
+ *   backward data:    dP [rows][K] = dY * W, then col2im gathers dP back into dx
+ *   backward filter:  dW [o][K]   += dY^T * P
+ * Images are processed in chunks so the patch matrix stays within a bounded workspace. A 1x1,
+ * stride-1, unpadded convolution uses x itself as P. */
+#include <string.h>
+
+#include "cpu_ops.h"
+
+/* Patch-matrix budget in floats (64 MiB): large enough for efficient GEMMs, small enough to keep
+ * the peak memory of a 224x224 batch reasonable. */
+#define CONV_WORKSPACE_FLOATS ((size_t)16 << 20)
+
+static int is_pointwise(const xfer_conv2d_desc *d) {
+    return d->kh == 1 && d->kw == 1 && d->stride == 1 && d->pad == 0;
+}
+
+static size_t patch_cols(const xfer_conv2d_desc *d) {
+    return (size_t)d->kh * d->kw * d->c;
+}
+
+static int images_per_chunk(const xfer_conv2d_desc *d) {
+    size_t per_image = (size_t)d->oh * d->ow * patch_cols(d);
+    size_t k = CONV_WORKSPACE_FLOATS / (per_image ? per_image : 1);
+    if (k < 1) k = 1;
+    if (k > (size_t)d->n) k = (size_t)d->n;
+    return (int)k;
+}
+
+/* P rows for images [i0, i0 + cnt) of x. */
+static void im2col(const xfer_conv2d_desc *d, const float *x, int i0, int cnt, float *p) {
+    const size_t K = patch_cols(d);
+    const int C = d->c;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int i = 0; i < cnt; i++) {
+        for (int oy = 0; oy < d->oh; oy++) {
+            const float *img = x + (size_t)(i0 + i) * d->h * d->w * C;
+            for (int ox = 0; ox < d->ow; ox++) {
+                float *row = p + (((size_t)i * d->oh + oy) * d->ow + ox) * K;
+                for (int ky = 0; ky < d->kh; ky++) {
+                    int iy = oy * d->stride - d->pad + ky;
+                    for (int kx = 0; kx < d->kw; kx++) {
+                        int ix = ox * d->stride - d->pad + kx;
+                        float *dst = row + ((size_t)ky * d->kw + kx) * C;
+                        if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w)
+                            memset(dst, 0, sizeof(float) * C);
+                        else
+                            memcpy(dst, img + ((size_t)iy * d->w + ix) * C, sizeof(float) * C);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* dx for images [i0, i0 + cnt) from their patch gradients dP: every input pixel gathers the patch
+ * entries that read it (a gather, so threads never write the same element). */
+static void col2im(const xfer_conv2d_desc *d, const float *dp, int i0, int cnt, float *dx) {
+    const size_t K = patch_cols(d);
+    const int C = d->c;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int i = 0; i < cnt; i++) {
+        for (int iy = 0; iy < d->h; iy++) {
+            for (int ix = 0; ix < d->w; ix++) {
+                float *dst = dx + (((size_t)(i0 + i) * d->h + iy) * d->w + ix) * C;
+                memset(dst, 0, sizeof(float) * C);
+                for (int ky = 0; ky < d->kh; ky++) {
+                    int ty = iy + d->pad - ky;
+                    if (ty < 0 || ty % d->stride) continue;
+                    int oy = ty / d->stride;
+                    if (oy >= d->oh) continue;
+                    for (int kx = 0; kx < d->kw; kx++) {
+                        int tx = ix + d->pad - kx;
+                        if (tx < 0 || tx % d->stride) continue;
+                        int ox = tx / d->stride;
+                        if (ox >= d->ow) continue;
+                        const float *src = dp + (((size_t)i * d->oh + oy) * d->ow + ox) * K +
+                                           ((size_t)ky * d->kw + kx) * C;
+                        for (int c = 0; c < C; c++)
+                            dst[c] += src[c];
+                    }
+                }
+            }
+        }
+    }
+}
+
+void xfer_cpu_conv2d_forward(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
+                             const float *w, const float *bias, float *y) {
+    const size_t K = patch_cols(d);
+    const size_t rows_per_image = (size_t)d->oh * d->ow;
+    const int chunk = is_pointwise(d) ? d->n : images_per_chunk(d);
+    float *p = is_pointwise(d) ? NULL : xfer_cpu_workspace(b, (size_t)chunk * rows_per_image * K);
+    if (!is_pointwise(d) && !p) return;
+    for (int i0 = 0; i0 < d->n; i0 += chunk) {
+        int cnt = d->n - i0 < chunk ? d->n - i0 : chunk;
+        size_t rows = (size_t)cnt * rows_per_image;
+        const float *patches = x + (size_t)i0 * d->h * d->w * d->c;
+        if (!is_pointwise(d)) {
+            im2col(d, x, i0, cnt, p);
+            patches = p;
+        }
+        float *yc = y + (size_t)i0 * rows_per_image * d->o;
+        float beta = 0.0f;
+        if (bias) {
+#pragma omp parallel for schedule(static)
+            for (size_t r = 0; r < rows; r++)
+                memcpy(yc + r * d->o, bias, sizeof(float) * d->o);
+            beta = 1.0f;
+        }
+        xfer_cpu_sgemm(0, 1, (int)rows, d->o, (int)K, 1.0f, patches, (int)K, w, (int)K, beta, yc,
+                       d->o);
+    }
+}
+
+void xfer_cpu_conv2d_backward_data(xfer_backend *b, const xfer_conv2d_desc *d, const float *dy,
+                                   const float *w, float *dx) {
+    const size_t K = patch_cols(d);
+    const size_t rows_per_image = (size_t)d->oh * d->ow;
+    if (is_pointwise(d)) {
+        xfer_cpu_sgemm(0, 0, d->n * (int)rows_per_image, (int)K, d->o, 1.0f, dy, d->o, w, (int)K,
+                       0.0f, dx, (int)K);
+        return;
+    }
+    const int chunk = images_per_chunk(d);
+    float *dp = xfer_cpu_workspace(b, (size_t)chunk * rows_per_image * K);
+    if (!dp) return;
+    for (int i0 = 0; i0 < d->n; i0 += chunk) {
+        int cnt = d->n - i0 < chunk ? d->n - i0 : chunk;
+        size_t rows = (size_t)cnt * rows_per_image;
+        xfer_cpu_sgemm(0, 0, (int)rows, (int)K, d->o, 1.0f, dy + (size_t)i0 * rows_per_image * d->o,
+                       d->o, w, (int)K, 0.0f, dp, (int)K);
+        col2im(d, dp, i0, cnt, dx);
+    }
+}
+
+void xfer_cpu_conv2d_backward_filter(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
+                                     const float *dy, float *dw, float *dbias) {
+    const size_t K = patch_cols(d);
+    const size_t rows_per_image = (size_t)d->oh * d->ow;
+    const int chunk = is_pointwise(d) ? d->n : images_per_chunk(d);
+    float *p = is_pointwise(d) ? NULL : xfer_cpu_workspace(b, (size_t)chunk * rows_per_image * K);
+    if (!is_pointwise(d) && !p) return;
+    for (int i0 = 0; i0 < d->n; i0 += chunk) {
+        int cnt = d->n - i0 < chunk ? d->n - i0 : chunk;
+        size_t rows = (size_t)cnt * rows_per_image;
+        const float *patches = x + (size_t)i0 * d->h * d->w * d->c;
+        if (!is_pointwise(d)) {
+            im2col(d, x, i0, cnt, p);
+            patches = p;
+        }
+        xfer_cpu_sgemm(1, 0, d->o, (int)K, (int)rows, 1.0f, dy + (size_t)i0 * rows_per_image * d->o,
+                       d->o, patches, (int)K, 1.0f, dw, (int)K);
+    }
+    if (dbias) xfer_cpu_colsum_add((size_t)d->n * rows_per_image, d->o, dy, dbias);
+}

@@ -1,0 +1,79 @@
+/* The CPU backend's ops (one file per op family); cpu.c puts them in the xfer_backend table.
+ * Loops use OpenMP with static schedules and reductions as per-thread partials combined in a fixed
+ * order, so a run is bitwise reproducible for a given thread count. */
+#ifndef XFER_BACKEND_CPU_OPS_H
+#define XFER_BACKEND_CPU_OPS_H
+
+#include "xfer/backend.h"
+
+/* Scratch memory owned by the backend (im2col patches), grown on demand. NULL on out of memory
+ * (then recorded for check()). */
+float *xfer_cpu_workspace(xfer_backend *b, size_t floats);
+void xfer_cpu_record_oom(xfer_backend *b, size_t bytes, const char *what);
+
+void xfer_cpu_conv2d_forward(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
+                             const float *w, const float *bias, float *y);
+void xfer_cpu_conv2d_backward_data(xfer_backend *b, const xfer_conv2d_desc *d, const float *dy,
+                                   const float *w, float *dx);
+void xfer_cpu_conv2d_backward_filter(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
+                                     const float *dy, float *dw, float *dbias);
+
+void xfer_cpu_bn_forward_train(xfer_backend *b, int m, int c, const float *x, const float *gamma,
+                               const float *beta, float *running_mean, float *running_var,
+                               float momentum, float eps, float *y, float *save_mean,
+                               float *save_invstd);
+void xfer_cpu_bn_forward_eval(xfer_backend *b, int m, int c, const float *x, const float *gamma,
+                              const float *beta, const float *running_mean,
+                              const float *running_var, float eps, float *y, float *save_mean,
+                              float *save_invstd);
+void xfer_cpu_bn_backward(xfer_backend *b, int m, int c, const float *x, const float *dy,
+                          const float *gamma, const float *save_mean, const float *save_invstd,
+                          int batch_stats, float *dx, float *dgamma, float *dbeta);
+
+void xfer_cpu_relu_forward(xfer_backend *b, size_t n, const float *x, float *y);
+void xfer_cpu_relu_backward(xfer_backend *b, size_t n, const float *y, const float *dy, float *dx);
+void xfer_cpu_add(xfer_backend *b, size_t n, const float *a, const float *c, float *y);
+void xfer_cpu_dropout_forward(xfer_backend *b, size_t n, float p, uint64_t seed, uint64_t offset,
+                              const float *x, float *y, uint8_t *mask);
+void xfer_cpu_dropout_backward(xfer_backend *b, size_t n, float p, const uint8_t *mask,
+                               const float *dy, float *dx);
+
+void xfer_cpu_maxpool_forward(xfer_backend *b, const xfer_pool2d_desc *d, const float *x, float *y);
+void xfer_cpu_maxpool_backward(xfer_backend *b, const xfer_pool2d_desc *d, const float *x,
+                               const float *y, const float *dy, float *dx);
+void xfer_cpu_avgpool_forward(xfer_backend *b, int n, int h, int w, int c, int oh, int ow,
+                              const float *x, float *y);
+void xfer_cpu_avgpool_backward(xfer_backend *b, int n, int h, int w, int c, int oh, int ow,
+                               const float *dy, float *dx);
+
+void xfer_cpu_linear_forward(xfer_backend *b, int n, int in, int out, const float *x,
+                             const float *w, const float *bias, float *y);
+void xfer_cpu_linear_backward(xfer_backend *b, int n, int in, int out, const float *x,
+                              const float *w, const float *dy, float *dx, float *dw, float *dbias);
+
+void xfer_cpu_softmax_xent(xfer_backend *b, int n, int k, const float *logits,
+                           const int32_t *labels, float *loss, float *dlogits);
+void xfer_cpu_softmax(xfer_backend *b, int n, int k, const float *logits, float *probs);
+void xfer_cpu_argmax(xfer_backend *b, int n, int k, const float *logits, int32_t *pred);
+void xfer_cpu_count_correct(xfer_backend *b, int n, int k, const float *logits,
+                            const int32_t *labels, float *correct);
+
+void xfer_cpu_sgd_update(xfer_backend *b, size_t n, float *params, const float *grads,
+                         float *momentum_buf, float lr, float momentum, float weight_decay,
+                         int nesterov, int first_step);
+
+void xfer_cpu_nchw_to_nhwc(xfer_backend *b, int n, int c, int h, int w, const float *src,
+                           float *dst);
+void xfer_cpu_nhwc_to_nchw(xfer_backend *b, int n, int c, int h, int w, const float *src,
+                           float *dst);
+
+/* Row-major C = alpha * op(A) op(B) + beta * C, parallel over blocks of C with single-threaded
+ * OpenBLAS calls (gemm.c). */
+void xfer_cpu_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                    int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+/* Sum of columns: out[j] += sum_i a[i*cols + j] over rows, deterministic (per-thread partials in
+ * double combined in thread order). */
+void xfer_cpu_colsum_add(size_t rows, int cols, const float *a, float *out);
+
+#endif
