@@ -73,7 +73,8 @@ struct xfer_backend {
     int (*check)(xfer_backend *b, xfer_err *err);
     /* Waits for all queued work; returns as check(). */
     int (*sync)(xfer_backend *b, xfer_err *err);
-    /* Threads for host-parallel loops (CPU: OpenMP and OpenBLAS); <= 0 leaves the default. */
+    /* Threads for host-parallel loops (CPU: the OpenMP team; OpenBLAS runs single-threaded inside
+     * it); <= 0 leaves the default. */
     void (*set_threads)(xfer_backend *b, int threads);
 
     /* ---- memory ---------------------------------------------------------------------------- */

@@ -113,7 +113,7 @@ int xfer_model_sgd_started(const xfer_model *m);      /* momentum buffers hold a
 uint64_t xfer_model_rng_counter(const xfer_model *m); /* dropout counter */
 void xfer_model_set_rng_counter(xfer_model *m, uint64_t counter);
 
-/* ---- checkpoints (src/nn/checkpoint.c) --------------------------------------------------- */
+/* ---- checkpoints (src/nn/weights.c) ------------------------------------------------------- */
 /* Metadata keys of checkpoints (all strings). */
 #define XFER_CKPT_ARCH "arch"                    /* alexnet | resnet18 | resnet34 */
 #define XFER_CKPT_WIDTH "xfer.width"             /* "%.17g" */

@@ -200,6 +200,15 @@ int xfer_model_forward(xfer_model *m, const float *x, int n, int h, int w, int t
     int rc = plan(m, n, h, w, err);
     if (rc) return rc;
     xfer_backend *b = m->b;
+    if (train) /* torch refuses too: the batch variance of one value is 0 */
+        for (int i = 0; i < m->n_nodes; i++) {
+            const slot *in = &m->slots[m->nodes[i].in];
+            if (m->nodes[i].kind == NODE_BN && n * in->h * in->w < 2)
+                return xfer_fail(err, XFER_EINPUT,
+                                 "batch norm in training needs more than 1 value per channel "
+                                 "(batch %d of %dx%d gives 1 at node %d); use a larger batch",
+                                 n, h, w, i);
+        }
     m->train = train;
     m->slots[0].val = (float *)x; /* borrowed, never written */
     for (int i = 0; i < m->n_nodes; i++) {

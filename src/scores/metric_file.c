@@ -97,6 +97,7 @@ static int read_strings(hid_t file, const char *path, const char *name, char ***
         goto done;
     }
     mt = H5Tcopy(H5T_C_S1);
+    H5Tset_cset(mt, H5Tget_cset(ty)); /* h5py writes UTF-8; ASCII<->UTF-8 does not convert */
     if (H5Tis_variable_str(ty) > 0) {
         char **v = calloc(cnt ? (size_t)cnt : 1, sizeof *v);
         H5Tset_size(mt, H5T_VARIABLE);

@@ -86,7 +86,12 @@ check(r.returncode == 2 and "missing keys" in r.stderr and "features.0.weight" i
 # 4. bad inputs -> named errors, exit 2
 st_util.save(p("badlabel.safetensors"), {
     "images": np.zeros((2, 3, 32, 32), np.float32), "labels": np.array([0, 7], np.int64)})
+st_util.save(p("one.safetensors"), {
+    "images": np.zeros((1, 3, 32, 32), np.float32), "labels": np.array([0], np.int64)})
 cases = [
+    # one image of 32x32 leaves 1 value per channel in layer4's BN: torch refuses it too
+    (["--arch", "resnet18", "--num-classes", "5", "--batch", p("one.safetensors")],
+     "more than 1 value per channel"),
     (["--arch", "vgg16", "--num-classes", "5"], "vgg16"),
     (["--arch", "resnet18", "--num-classes", "5", "--batch", p("badlabel.safetensors")],
      "labels[1]"),

@@ -73,7 +73,7 @@ def condition(model):
                 m.weight.mul_(CONV_SCALE)
 
 
-def run_case(arch, n, size, classes, extra):
+def run_case(arch, n, size, classes, extra, train=True):
     gen = torch.Generator().manual_seed(1234)
     torch.manual_seed(1234)
     if arch == "alexnet":
@@ -81,7 +81,7 @@ def run_case(arch, n, size, classes, extra):
     else:
         model = getattr(torchvision.models, arch)(num_classes=classes)
     randomize_bn(model, gen)
-    if arch != "alexnet":
+    if arch != "alexnet" and train:  # eval-mode BN would not absorb the scale
         condition(model)
     x = torch.randn(n, 3, size, size, generator=gen)
     y = torch.randint(0, classes, (n,), generator=gen)
@@ -101,7 +101,7 @@ def run_case(arch, n, size, classes, extra):
         out, _ = st_util.load(opath)
 
     torch.set_num_threads(THREADS)
-    model.train()
+    model.train(train)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WD)
     losses = []
     for s in range(STEPS):
@@ -138,7 +138,7 @@ def run_case(arch, n, size, classes, extra):
         e = rel(out[key], v.numpy())
         worst_p = max(worst_p, (e, k))
         check(e <= TOL_PARAM, f"{arch}: {key} after {STEPS} steps rel error {e:.3g}")
-    print(f"{arch} {n}x3x{size}x{size}: loss {losses[0]:.5f}; worst grad {worst[1]} "
+    print(f"{arch} {'train' if train else 'eval'} {n}x3x{size}x{size}: loss {losses[0]:.5f}; worst grad {worst[1]} "
           f"{worst[0]:.2e}; worst param/buffer {worst_p[1]} {worst_p[0]:.2e}")
 
 
@@ -146,6 +146,9 @@ cases = {
     "alexnet": ("alexnet", 2, 224, 10, ["--dropout", "0"]),
     "resnet18": ("resnet18", 4, 64, 10, []),
     "resnet34": ("resnet34", 2, 64, 7, []),
+    # eval mode: BN normalises with the running statistics (and leaves them alone), gradients
+    # flow through constant statistics
+    "resnet18_eval": ("resnet18", 4, 64, 10, ["--mode", "eval"], False),
 }
 for name in sys.argv[1:] or cases:
     run_case(*cases[name])

@@ -203,8 +203,27 @@ def errors(tmp, rng):
     write(e, features=f, labels=y)
     expect_error(e, ["--metrics", "emd", "--word-vectors", "/nonexistent.vec"],
                  "needs 'source_classes' and 'target_classes'", "word vectors without class names")
+    # Ground distance from class names and a fastText .vec file (sum of word vectors, L2).
+    words = {"cat": [1.0, 0.0, 2.0], "dog": [0.5, 1.0, 0.0], "tabby": [0.0, 0.5, 0.5],
+             "shirt": [2.0, 2.0, 0.0], "boot": [0.0, 0.0, 3.0], "red": [1.0, 1.0, 1.0]}
+    vec = os.path.join(tmp, "w.vec")
+    with open(vec, "w") as fh:
+        fh.write(f"{len(words)} 3\n")
+        for w, v in words.items():
+            fh.write(w + " " + " ".join(map(str, v)) + "\n")
+    src = ["tabby cat", "dog", "red shirt", "boot", "cat"]
+    tgt = ["cat", "red boot", "shirt"]
+    vs = np.array([np.sum([words[w] for w in n.split()], axis=0) for n in src])
+    vt = np.array([np.sum([words[w] for w in n.split()], axis=0) for n in tgt])
+    Dw = np.linalg.norm(vs[:, None, :] - vt[None, :, :], axis=2)
+    # source names as variable-length UTF-8 strings (h5py's default), target names fixed-length
+    write(e, probs=p, labels=y, source_classes=src, target_classes=np.array(tgt, dtype="S"))
+    rc, o, err = run(e, "--metrics", "emd", "--word-vectors", vec)
+    check(rc == 0, f"--word-vectors run: {err}")
+    if rc == 0:
+        close(o["emd"]["value"], refs.emd(p, y, Dw), "emd with word-vector ground distance")
     r = subprocess.run([XFER, "metrics", e, "--format", "md"], capture_output=True, text=True)
-    check(r.returncode == 0 and "| hscore |" in r.stdout and "| metric |" in r.stdout,
+    check(r.returncode == 0 and "| leep |" in r.stdout and "| metric |" in r.stdout,
           f"md table: {r.stdout!r} {r.stderr!r}")
 
 

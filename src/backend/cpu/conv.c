@@ -7,8 +7,6 @@
  * stride-1, unpadded convolution uses x itself as P. */
 #include <string.h>
 
-#include <cblas.h>
-
 #include "cpu_ops.h"
 
 /* Patch-matrix budget in floats (64 MiB): large enough for efficient GEMMs, small enough to keep
@@ -112,8 +110,8 @@ void xfer_cpu_conv2d_forward(xfer_backend *b, const xfer_conv2d_desc *d, const f
                 memcpy(yc + r * d->o, bias, sizeof(float) * d->o);
             beta = 1.0f;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, d->o, (int)K, 1.0f, patches,
-                    (int)K, w, (int)K, beta, yc, d->o);
+        xfer_cpu_sgemm(0, 1, (int)rows, d->o, (int)K, 1.0f, patches, (int)K, w, (int)K, beta, yc,
+                       d->o);
     }
 }
 
@@ -122,8 +120,8 @@ void xfer_cpu_conv2d_backward_data(xfer_backend *b, const xfer_conv2d_desc *d, c
     const size_t K = patch_cols(d);
     const size_t rows_per_image = (size_t)d->oh * d->ow;
     if (is_pointwise(d)) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->n * (int)rows_per_image, (int)K,
-                    d->o, 1.0f, dy, d->o, w, (int)K, 0.0f, dx, (int)K);
+        xfer_cpu_sgemm(0, 0, d->n * (int)rows_per_image, (int)K, d->o, 1.0f, dy, d->o, w, (int)K,
+                       0.0f, dx, (int)K);
         return;
     }
     const int chunk = images_per_chunk(d);
@@ -132,8 +130,8 @@ void xfer_cpu_conv2d_backward_data(xfer_backend *b, const xfer_conv2d_desc *d, c
     for (int i0 = 0; i0 < d->n; i0 += chunk) {
         int cnt = d->n - i0 < chunk ? d->n - i0 : chunk;
         size_t rows = (size_t)cnt * rows_per_image;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)K, d->o, 1.0f,
-                    dy + (size_t)i0 * rows_per_image * d->o, d->o, w, (int)K, 0.0f, dp, (int)K);
+        xfer_cpu_sgemm(0, 0, (int)rows, (int)K, d->o, 1.0f, dy + (size_t)i0 * rows_per_image * d->o,
+                       d->o, w, (int)K, 0.0f, dp, (int)K);
         col2im(d, dp, i0, cnt, dx);
     }
 }
@@ -153,9 +151,8 @@ void xfer_cpu_conv2d_backward_filter(xfer_backend *b, const xfer_conv2d_desc *d,
             im2col(d, x, i0, cnt, p);
             patches = p;
         }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->o, (int)K, (int)rows, 1.0f,
-                    dy + (size_t)i0 * rows_per_image * d->o, d->o, patches, (int)K, 1.0f, dw,
-                    (int)K);
+        xfer_cpu_sgemm(1, 0, d->o, (int)K, (int)rows, 1.0f, dy + (size_t)i0 * rows_per_image * d->o,
+                       d->o, patches, (int)K, 1.0f, dw, (int)K);
     }
     if (dbias) xfer_cpu_colsum_add((size_t)d->n * rows_per_image, d->o, dy, dbias);
 }

@@ -37,7 +37,6 @@ static void cpu_set_threads(xfer_backend *b, int threads) {
 #ifdef _OPENMP
     omp_set_num_threads(threads);
 #endif
-    openblas_set_num_threads(threads);
 }
 
 void xfer_cpu_record_oom(xfer_backend *b, size_t bytes, const char *what) {
@@ -107,6 +106,8 @@ xfer_backend *xfer_backend_cpu_create(xfer_err *err) {
         xfer_fail(err, XFER_EINTERNAL, "out of memory creating the CPU backend");
         return NULL;
     }
+    /* OpenBLAS runs single-threaded inside our OpenMP blocks (gemm.c) */
+    openblas_set_num_threads(1);
     b->name = "cpu";
     b->kind = XFER_DEVICE_CPU;
     b->ctx = c;

@@ -67,6 +67,11 @@ void xfer_cpu_nchw_to_nhwc(xfer_backend *b, int n, int c, int h, int w, const fl
 void xfer_cpu_nhwc_to_nchw(xfer_backend *b, int n, int c, int h, int w, const float *src,
                            float *dst);
 
+/* Row-major C = alpha * op(A) op(B) + beta * C, parallel over blocks of C with single-threaded
+ * OpenBLAS calls (gemm.c). */
+void xfer_cpu_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                    int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
 /* Sum of columns: out[j] += sum_i a[i*cols + j] over rows, deterministic (per-thread partials in
  * double combined in thread order). */
 void xfer_cpu_colsum_add(size_t rows, int cols, const float *a, float *out);

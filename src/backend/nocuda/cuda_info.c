@@ -5,7 +5,8 @@
 
 void xfer_cuda_query(xfer_cuda_info *info) {
     memset(info, 0, sizeof *info);
-    strcpy(info->why_none, "this build has no CUDA backend (built with -DXFER_CUDA=OFF or without nvcc)");
+    strcpy(info->why_none,
+           "this build has no CUDA backend (built with -DXFER_CUDA=OFF or without nvcc)");
 }
 
 int xfer_cuda_available(void) {
