@@ -23,9 +23,13 @@ int run_finetune_source(run_ctx *c, const xfer_source_cfg *src, const char *weig
         rc = xfer_model_load_weights(m, weights, err);
         if (rc == XFER_OK) xfer_model_reset_head(m); /* always a new head (the paper) */
     }
-    char *dir = run_path(c, NULL, c->outdir, "/checkpoints");
-    char *last = run_path(c, "checkpoints", src->name, ".last.safetensors");
-    char *best = run_path(c, "checkpoints", src->name, ".best.safetensors");
+    /* Checkpoints are per results file (shards share an outdir but not their fine-tunes). */
+    char *dir = run_ckpt_path(c, "");
+    char *last = run_ckpt_path(c, src->name), *best = NULL;
+    if (last) {
+        best = run_path(c, NULL, last, ".best.safetensors");
+        strcat(last, ".last.safetensors");
+    }
     char *what = malloc(strlen(src->name) + 16);
     if (rc == XFER_OK && (!dir || !last || !best || !what))
         rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
@@ -48,4 +52,15 @@ int run_finetune_source(run_ctx *c, const xfer_source_cfg *src, const char *weig
     free(best);
     xfer_model_free(m);
     return rc;
+}
+
+void run_finetune_cleanup(run_ctx *c, const xfer_source_cfg *src) {
+    char *last = run_ckpt_path(c, src->name);
+    if (!last) return;
+    strcat(last, ".last.safetensors");
+    char *state = run_path(c, NULL, last, ".state");
+    remove(last);
+    if (state) remove(state);
+    free(state);
+    free(last);
 }

@@ -121,6 +121,33 @@ static int evaluate(run_ctx *c, xfer_model *m, xfer_batcher *tb, const fit_buffe
     return XFER_OK;
 }
 
+/* Name of the first parameter or buffer holding a NaN/Inf, or NULL (a diverged run can keep a
+ * finite loss while, e.g., BN running variances overflow). */
+static const char *first_nonfinite_tensor(xfer_model *m, xfer_err *err) {
+    static char name[XFER_TENSOR_NAME_MAX];
+    float *buf = NULL;
+    size_t cap = 0;
+    const char *bad = NULL;
+    for (int i = 0; i < xfer_model_n_tensors(m) && !bad; i++) {
+        const xfer_tensor_info *t = xfer_model_tensor(m, i);
+        if (t->numel > cap) {
+            float *nb = realloc(buf, t->numel * sizeof *buf);
+            if (!nb) break;
+            buf = nb;
+            cap = t->numel;
+        }
+        if (xfer_model_get_tensor(m, i, 0, buf, t->numel, err) != XFER_OK) break;
+        for (size_t k = 0; k < t->numel; k++)
+            if (!isfinite(buf[k])) {
+                snprintf(name, sizeof name, "%s", t->name);
+                bad = name;
+                break;
+            }
+    }
+    free(buf);
+    return bad;
+}
+
 int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r, xfer_err *err) {
     xfer_backend *b = c->b;
     const xfer_recipe_cfg *rc_ = s->recipe;
@@ -217,6 +244,20 @@ int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r,
         if (epoch % rc_->eval_every == 0 || epoch == rc_->epochs)
             rc = evaluate(c, m, teb, &f, size, &test_loss, &test_acc, err);
         if (rc != XFER_OK) break;
+        if (isnan(test_acc) != isnan(test_loss) || (!isnan(test_loss) && !isfinite(test_loss))) {
+            r->failed = 1;
+            rc = xfer_fail(err, XFER_EFAILED, "%s: test loss is not finite at epoch %d", s->what,
+                           epoch);
+            break;
+        }
+        const char *bad = first_nonfinite_tensor(m, err);
+        if (bad) {
+            r->failed = 1;
+            rc = xfer_fail(err, XFER_EFAILED,
+                           "%s: training diverged: %s is not finite after epoch %d", s->what, bad,
+                           epoch);
+            break;
+        }
         double secs = run_now() - t0;
         double train_loss = seen ? sum_loss / (double)seen : NAN;
         double train_acc = seen ? correct / (double)seen : NAN;

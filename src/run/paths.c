@@ -2,7 +2,8 @@
  *   cache/<dataset>.h5                decoded datasets (xfer prepare)
  *   sources/<name>.safetensors        sources built by training (best epoch), reused by later runs
  *   sources/<name>.last.safetensors   their resume checkpoints (+ .state), removed when built
- *   checkpoints/<name>.best.safetensors, .last.safetensors (+ .state)   fine-tuning
+ *   checkpoints/<results stem>/<name>.best.safetensors, .last.safetensors (+ .state)
+ *                                     fine-tuning, per results file (shards share the folder)
  *   report.md, *.png                  the report and the plots */
 #include <errno.h>
 #include <stdio.h>
@@ -61,4 +62,16 @@ double run_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+char *run_ckpt_path(const run_ctx *c, const char *name) {
+    const char *base = strrchr(c->output, '/');
+    base = base ? base + 1 : c->output;
+    size_t stem = strlen(base);
+    if (stem > 3 && strcmp(base + stem - 3, ".h5") == 0) stem -= 3;
+    /* room for the caller to append ".last.safetensors" */
+    size_t n = strlen(c->outdir) + stem + strlen(name) + 64;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/checkpoints/%.*s/%s", c->outdir, (int)stem, base, name);
+    return p;
 }

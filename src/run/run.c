@@ -125,6 +125,7 @@ static int run_one(run_ctx *c, const xfer_source_cfg *src, xfer_src_status statu
         rc = run_finetune_source(c, src, weights, &fr, err);
         if (rc == XFER_OK)
             rc = xfer_results_set_status(c->res, src->name, XFER_SRC_DONE, NULL, err);
+        if (rc == XFER_OK) run_finetune_cleanup(c, src);
         if (rc == XFER_OK)
             xfer_note("%s: best test accuracy %.4f at epoch %d", src->name, fr.best_acc,
                       fr.best_epoch);

@@ -38,6 +38,8 @@ void run_datasets_free(run_ctx *c);
 /* ---- paths (paths.c) ---- */
 char *run_path(const run_ctx *c, const char *sub, const char *name, const char *suffix);
 int run_mkdirs(const char *dir, xfer_err *err);
+/* <outdir>/checkpoints/<results file stem>/<name>, with room to append a 32-byte suffix. */
+char *run_ckpt_path(const run_ctx *c, const char *name);
 int run_file_exists(const char *path);
 
 /* ---- training loop (fit.c) ---- */
@@ -77,6 +79,8 @@ char *run_source_chain(const run_ctx *c, const xfer_source_cfg *src);
 int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights, xfer_err *err);
 int run_finetune_source(run_ctx *c, const xfer_source_cfg *src, const char *weights,
                         run_fit_result *r, xfer_err *err);
+/* Removes a finished fine-tune's resume checkpoint (the best one stays). */
+void run_finetune_cleanup(run_ctx *c, const xfer_source_cfg *src);
 
 /* ---- progress (progress.c) ---- */
 void run_progress_batch(const char *what, int epoch, int epochs, int batch, int n_batches,

@@ -89,6 +89,17 @@ int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights
     if (rc == XFER_OK)
         xfer_note("scoring %s: forward pass over %d target images in %.1fs", src->name,
                   t->split.n_train, forward_s);
+    for (size_t i = 0; rc == XFER_OK && feat && probs && i < (size_t)t->split.n_train; i++) {
+        int bad = 0;
+        for (int j = 0; j < cs && !bad; j++)
+            bad = !isfinite(probs[i * cs + j]);
+        for (int j = 0; j < xfer_model_feature_dim(m) && !bad; j++)
+            bad = !isfinite(feat[i * xfer_model_feature_dim(m) + j]);
+        if (bad)
+            rc = xfer_fail(err, XFER_EFAILED,
+                           "source %s gives non-finite outputs on target image %s (NaN weights?)",
+                           src->name, t->set.paths[t->split.train[i]]);
+    }
     xfer_metric_input in = {
         t->split.n_train, xfer_model_feature_dim(m), feat, NULL, cs, probs, ct, labels, NULL};
     if (rc == XFER_OK) rc = xfer_results_begin(c->res, err);
@@ -122,6 +133,7 @@ int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights
                                 (const char *const *)sc->param_values};
         xfer_metric_result r;
         rc = xfer_metric_compute(def, &in, &p, &r, err);
+        if (rc == XFER_EINPUT) rc = err->code = XFER_EFAILED; /* inputs are the run's own */
         if (rc != XFER_OK) break;
         double secs = run_now() - ts;
         rc = xfer_results_write_score(c->res, src->name, sc->name, def->direction, r.value, secs,
