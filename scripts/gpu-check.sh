@@ -6,9 +6,11 @@
 # Phases (each time-limited so the whole stays under 8 minutes): unpack the .debs into a prefix,
 # configure (CMAKE_CUDA_ARCHITECTURES=90) and build (-j$XFER_JOBS, default 16), `ctest -L ^gpu$`
 # (CUDA vs CPU, and `xfer step --device cuda` vs PyTorch), the CPU suite, compute-sanitizer
-# memcheck + racecheck on the gpu_sanitize subset, throughput (`xfer bench --device cuda` in fp32,
-# tests/cuda/bench_cuda for resnet18/alexnet x batch 64/256 x fp32/tf32/bf16). Full logs go to $OUT (or /tmp/xfer-gpu-check); a summary table is printed LAST.
-# Skip phases with XFER_GPU_CHECK_SKIP="sanitizer bench" (space-separated phase names).
+# memcheck + racecheck on the gpu_sanitize subset, throughput (`xfer bench --device cuda` for
+# resnet18/alexnet x batch 64/256 x fp32/tf32/bf16), scripts/bench_vs_torch.py (PyTorch vs xfer,
+# its table printed last), and with XFER_GPU_CHECK_E2E=1 scripts/e2e_vs_torch.py (the paper's
+# sweep shape end to end; a second call). Full logs go to $OUT (or /tmp/xfer-gpu-check).
+# Skip phases with XFER_GPU_CHECK_SKIP="tests sanitizer bench torch" (space-separated names).
 set -uo pipefail
 LOG=${OUT:-/tmp/xfer-gpu-check}
 mkdir -p "$LOG"
@@ -100,32 +102,47 @@ if [ -x "$XFER_BIN" ] && [[ $SKIP != *" sanitizer "* ]]; then
 fi
 
 # ---- throughput -------------------------------------------------------------------------------
-# `xfer bench` (the engine's CLI; fp32 only until it takes a precision) and bench_cuda for the
-# precision grid (xfer_cuda_set_precision).
+# `xfer bench --device cuda` over the precision grid (CUDA events), then scripts/bench_vs_torch.py
+# (PyTorch eager vs xfer on the same shapes; its table is printed at the very end), then, only
+# with XFER_GPU_CHECK_E2E=1 (it needs ~5-8 minutes: run it as a second call on the warm machine,
+# e.g. XFER_GPU_CHECK_SKIP="tests sanitizer bench torch" XFER_GPU_CHECK_E2E=1), the end-to-end
+# sweep scripts/e2e_vs_torch.py.
 if [ -x "$XFER_BIN" ] && [[ $SKIP != *" bench "* ]]; then
   t0=$(date +%s)
   : >"$LOG/bench.log"
-  for cfg in "resnet18 64" "alexnet 64"; do
-    set -- $cfg
-    echo "== xfer bench --device cuda --arch $1 --batch $2 (fp32)" >>"$LOG/bench.log"
-    timeout 60 "$XFER_BIN" bench --device cuda --arch "$1" --batch "$2" --classes 102 \
-      --steps 5 --warmup 2 >>"$LOG/bench.log" 2>&1 || echo "xfer bench failed ($?)" >>"$LOG/bench.log"
-  done
   for cfg in "resnet18 64" "resnet18 256" "alexnet 64" "alexnet 256"; do
     set -- $cfg
     for p in fp32 tf32 bf16; do
-      timeout 60 "$BUILD/tests/cuda/bench_cuda" "$1" "$2" "$p" 10 >>"$LOG/bench.log" 2>&1
-      [ $(( $(date +%s) - T_START )) -gt 420 ] && break 2 # keep the visit under 8 minutes
+      timeout 60 "$XFER_BIN" bench --device cuda --arch "$1" --batch "$2" --precision "$p" \
+        --classes 102 --steps 10 --warmup 3 >>"$LOG/bench.log" 2>&1 ||
+        echo "xfer bench $1 $2 $p failed ($?)" >>"$LOG/bench.log"
+      [ $(( $(date +%s) - T_START )) -gt 400 ] && break 2 # keep the visit within its budget
     done
   done
-  put bench "$(grep -c '^bench ' "$LOG/bench.log") bench_cuda lines ($(elapsed $t0))"
+  put bench "$(grep -c '^bench: ' "$LOG/bench.log") xfer bench rows ($(elapsed $t0))"
+fi
+if [ -x "$XFER_BIN" ] && [[ $SKIP != *" torch "* ]]; then
+  t0=$(date +%s)
+  left=$(( 540 - ($(date +%s) - T_START) ))
+  [ $left -lt 60 ] && left=60
+  XFER="$XFER_BIN" timeout $((left + 30)) "$PY" scripts/bench_vs_torch.py --budget "$left" \
+    --steps 10 --warmup 3 ${XFER_GPU_CHECK_COMPILE:+--compile} >"$LOG/vs-torch.log" 2>&1
+  put vs-torch "exit $? ($(elapsed $t0)); $(tail -1 "$LOG/vs-torch.log")"
+fi
+if [ -x "$XFER_BIN" ] && [ "${XFER_GPU_CHECK_E2E:-0}" = 1 ]; then
+  t0=$(date +%s)
+  XFER="$XFER_BIN" timeout 560 "$PY" scripts/e2e_vs_torch.py --xfer-epochs "${XFER_E2E_EPOCHS:-30}" \
+    --torch-runs 2 --torch-epochs "${XFER_E2E_TORCH_EPOCHS:-2}" >"$LOG/e2e.log" 2>&1
+  put e2e "exit $? ($(elapsed $t0)); see e2e.log"
 fi
 
 echo
 echo "== gpu-check summary: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1), $(date -u +%Y-%m-%dT%H:%MZ), total $(elapsed $T_START) =="
 for k in "${order[@]}"; do printf "%-10s %s\n" "$k" "${result[$k]}"; done
 if [ -s "$LOG/bench.log" ]; then
-  echo "-- throughput (img/s, 224x224, 102 classes, SGD; median of 5) --"
-  grep -E "^bench|bench .*:|img/s|failed" "$LOG/bench.log"
+  echo "-- xfer bench (img/s, 224x224, 102 classes, SGD; median of 10, CUDA events) --"
+  grep -E "^bench: |failed" "$LOG/bench.log"
 fi
+[ -s "$LOG/e2e.log" ] && sed -n '/^== e2e/,$p' "$LOG/e2e.log"
+[ -s "$LOG/vs-torch.log" ] && sed -n '/^== xfer vs PyTorch/,$p' "$LOG/vs-torch.log"
 echo "logs: $LOG"

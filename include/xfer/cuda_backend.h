@@ -75,4 +75,34 @@ int xfer_cuda_crop_batch(xfer_backend *b, const xfer_cuda_image_cache *c,
                          const xfer_crop_box *boxes, int nb, int oh, int ow, const float mean[3],
                          const float std[3], float *out, xfer_err *err);
 
+/* ---- the CPU batcher's transform on the GPU -------------------------------------------------- */
+/* One output image of xfer_cuda_augment_batch: source image index; copy = 1 takes the T x T
+ * window at (x0, y0) unchanged (evaluation's centre crop), copy = 0 resamples the box (x0, y0, w,
+ * h) to T x T with the CPU's filter (RandomResizedCrop, or the whole image when S < T); flip = 1
+ * mirrors horizontally after the resize. Host memory. */
+typedef struct {
+    int32_t index, copy, x0, y0, w, h, flip, pad_;
+} xfer_aug_box;
+
+/* out (device, [nb][T][T][3] float NHWC) and, when labels_out is not NULL, labels_out (device,
+ * [nb] int32) = labels_host[i]: the batcher's transform (include/xfer/batcher.h) bit for bit —
+ * PIL's antialiased bilinear filter in fixed point (src/data/resize.c) computed per output pixel,
+ * the flip, then v * (1 / (255 std[c])) - mean[c] / std[c] in float without contraction. Boxes
+ * are validated (XFER_EINPUT naming the box). Asynchronous: boxes and labels are staged before
+ * the call returns, so the caller may reuse them. */
+int xfer_cuda_augment_batch(xfer_backend *b, const xfer_cuda_image_cache *c,
+                            const xfer_aug_box *boxes, const int32_t *labels_host, int nb, int T,
+                            const float mean[3], const float std[3], float *out,
+                            int32_t *labels_out, xfer_err *err);
+
+/* ---- timing on the device's stream ---------------------------------------------------------- */
+/* CUDA events recorded on the backend's stream: start() marks the stream, stop() marks it again,
+ * waits for that mark and gives the seconds between the two marks (the GPU time of the work
+ * enqueued in between, without the host's idle time after it). */
+typedef struct xfer_cuda_timer xfer_cuda_timer;
+int xfer_cuda_timer_create(xfer_backend *b, xfer_cuda_timer **out, xfer_err *err);
+void xfer_cuda_timer_start(xfer_backend *b, xfer_cuda_timer *t);
+int xfer_cuda_timer_stop(xfer_backend *b, xfer_cuda_timer *t, double *seconds, xfer_err *err);
+void xfer_cuda_timer_free(xfer_backend *b, xfer_cuda_timer *t);
+
 #endif

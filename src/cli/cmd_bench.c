@@ -1,8 +1,10 @@
 /* xfer bench: training-step and inference throughput of a model on synthetic batches, on the
  * backend chosen by --device. Each figure is the median over --steps timed repeats after --warmup
- * untimed ones; the peak resident memory of the process is printed last. The CUDA variant (issue 8)
- * uses the same loop: the timing hook below synchronises the backend; CUDA may replace it with
- * events. */
+ * untimed ones; the peak resident memory of the process is printed last. On the CPU a repeat is
+ * timed by the wall clock after the backend has finished; on CUDA by events recorded on the
+ * backend's stream around the repeat (include/xfer/cuda_backend.h), and the card's name and the
+ * precision are printed. The last line, "bench: key=value ...", is for scripts
+ * (scripts/bench_vs_torch.py). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 
 #include "commands.h"
 #include "engine_cli.h"
+#include "xfer/cuda_backend.h"
 #include "xfer/log.h"
 #include "xfer/nn.h"
 
@@ -30,23 +33,27 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* Timing hook: wall time of one call, after the backend has finished its queued work. */
-static int timed(xfer_backend *b, xfer_model *m, const xfer_sgd_config *opt, const float *x,
-                 const int32_t *y, int n, int size, int train, double *secs, xfer_err *err) {
+/* Timing hook: one call, timed by CUDA events on the backend's stream when tm is given, else by
+ * the wall clock after the backend has finished its queued work. */
+static int timed(xfer_backend *b, xfer_cuda_timer *tm, xfer_model *m, const xfer_sgd_config *opt,
+                 const float *x, const int32_t *y, int n, int size, int train, double *secs,
+                 xfer_err *err) {
     double t0 = now_s();
     float loss;
     int correct, rc;
+    if (tm) xfer_cuda_timer_start(b, tm);
     if (train)
         rc = xfer_model_train_step(m, opt, x, y, n, size, size, &loss, &correct, err);
     else
         rc = xfer_model_forward(m, x, n, size, size, 0, err);
+    if (!rc && tm) return xfer_cuda_timer_stop(b, tm, secs, err);
     if (!rc) rc = b->sync(b, err);
     *secs = now_s() - t0;
     return rc;
 }
 
 int cmd_bench(int argc, char **argv) {
-    const char *arch_s = "resnet18";
+    const char *arch_s = "resnet18", *precision = "fp32";
     int batch = 16, size = 224, steps = 5, warmup = 1, classes = 1000, threads = 0;
     double width = 1.0;
     const xfer_opt opts[] = {
@@ -58,13 +65,16 @@ int cmd_bench(int argc, char **argv) {
         {"classes", XFER_OPT_INT, &classes, "K", "classes of the head (default 1000)"},
         {"width", XFER_OPT_DOUBLE, &width, "X", "channel multiplier (default 1)"},
         {"threads", XFER_OPT_INT, &threads, "N", "CPU threads (default: all)"},
+        {"precision", XFER_OPT_STRING, &precision, "P",
+         "fp32 | tf32 | bf16 (CUDA; the CPU computes in fp32; default fp32)"},
     };
     const xfer_cmd_spec spec = {
         "bench",
         "",
         "Measure training-step and inference throughput on synthetic batches.",
         "Prints forward (inference) and train-step (forward, backward, SGD) images/s, each the\n"
-        "median of --steps repeats after --warmup, and the process's peak resident memory.",
+        "median of --steps repeats after --warmup (CUDA: timed with events on the stream), and\n"
+        "the process's peak resident memory.",
         opts,
         (int)(sizeof opts / sizeof opts[0]),
         0,
@@ -92,10 +102,17 @@ int cmd_bench(int argc, char **argv) {
     float *x = NULL, *host = NULL;
     int32_t *y = NULL, *hy = NULL;
     double *times = NULL;
+    xfer_cuda_timer *tm = NULL;
+    double ips[2] = {0, 0};
     size_t nx = (size_t)batch * size * size * 3;
     if (!(b = xfer_cli_backend(threads, &err))) {
         rc = err.code;
         goto done;
+    }
+    if ((rc = xfer_cli_set_precision(b, precision, &err))) goto done;
+    if (b->kind == XFER_DEVICE_CUDA) {
+        xfer_cuda_set_batch_hint(b, batch);
+        if ((rc = xfer_cuda_timer_create(b, &tm, &err))) goto done;
     }
     if ((rc = xfer_model_create(&cfg, b, &m, &err))) goto done;
     host = malloc(sizeof(float) * nx);
@@ -121,18 +138,21 @@ int cmd_bench(int argc, char **argv) {
     b->upload(b, y, hy, sizeof(int32_t) * batch);
     /* lr 0 keeps the weights (and so the work) the same in every repeat */
     xfer_sgd_config opt = {0.0f, 0.9f, 5e-4f, 0};
-    printf("xfer bench: %s width %g, batch %d, %dx%d, %d classes, device %s, %d repeats after %d "
-           "warm-up\n",
-           xfer_arch_name(cfg.arch), width, batch, size, size, classes, b->name, steps, warmup);
+    const char *card = b->kind == XFER_DEVICE_CUDA ? xfer_cuda_device_name(b) : "";
+    printf("xfer bench: %s width %g, batch %d, %dx%d, %d classes, device %s%s%s, precision %s, "
+           "%d repeats after %d warm-up%s\n",
+           xfer_arch_name(cfg.arch), width, batch, size, size, classes, b->name, card[0] ? " " : "",
+           card, precision, steps, warmup, tm ? " (CUDA events)" : "");
     const char *label[2] = {"forward (inference)", "train step"};
     for (int train = 0; train < 2 && !rc; train++) {
         double t;
         for (int i = 0; i < warmup && !rc; i++)
-            rc = timed(b, m, &opt, x, y, batch, size, train, &t, &err);
+            rc = timed(b, tm, m, &opt, x, y, batch, size, train, &t, &err);
         for (int i = 0; i < steps && !rc; i++)
-            rc = timed(b, m, &opt, x, y, batch, size, train, &times[i], &err);
+            rc = timed(b, tm, m, &opt, x, y, batch, size, train, &times[i], &err);
         if (rc) break;
         double med = median(times, steps);
+        ips[train] = batch / med;
         printf("%-20s %10.1f img/s  (median %.4f s per batch, min %.4f, max %.4f)\n", label[train],
                batch / med, med, times[0], times[steps - 1]);
     }
@@ -140,6 +160,10 @@ int cmd_bench(int argc, char **argv) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         printf("peak RSS             %10.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
+        printf("bench: arch=%s batch=%d size=%d classes=%d device=%s precision=%s "
+               "train_img_s=%.1f infer_img_s=%.1f card=\"%s\"\n",
+               xfer_arch_name(cfg.arch), batch, size, classes, b->name, precision, ips[1], ips[0],
+               card);
     }
 done:
     if (rc) fprintf(stderr, "xfer: error: %s\n", err.msg);
@@ -150,6 +174,7 @@ done:
     free(host);
     free(hy);
     free(times);
+    xfer_cuda_timer_free(b, tm);
     xfer_model_free(m);
     xfer_backend_release(b);
     return rc;

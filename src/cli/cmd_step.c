@@ -86,6 +86,7 @@ static int add_tensors(xfer_model *m, xfer_st_writer *w, int which, xfer_err *er
 
 int cmd_step(int argc, char **argv) {
     const char *arch_s = NULL, *weights = NULL, *batch = NULL, *out = NULL, *mode = "train";
+    const char *precision = "fp32";
     int classes = 0, steps = 1, nesterov = 0, threads = 0, seed = 0;
     double lr = 0.01, momentum = 0.0, wd = 0.0, dropout = 0.5, width = 1.0;
     const xfer_opt opts[] = {
@@ -107,6 +108,8 @@ int cmd_step(int argc, char **argv) {
         {"width", XFER_OPT_DOUBLE, &width, "X", "channel multiplier (default 1)"},
         {"seed", XFER_OPT_INT, &seed, "N", "initialisation and dropout seed (default 0)"},
         {"threads", XFER_OPT_INT, &threads, "N", "CPU threads (default: all)"},
+        {"precision", XFER_OPT_STRING, &precision, "P",
+         "fp32 | tf32 | bf16 (CUDA; the CPU computes in fp32; default fp32)"},
     };
     const xfer_cmd_spec spec = {
         "step",
@@ -160,6 +163,7 @@ int cmd_step(int argc, char **argv) {
         rc = err.code;
         goto done;
     }
+    if ((rc = xfer_cli_set_precision(b, precision, &err))) goto done;
     if ((rc = xfer_model_create(&cfg, b, &m, &err))) goto done;
     if (weights && (rc = xfer_model_load_weights(m, weights, &err))) goto done;
     size_t nimg = (size_t)bt.n * 3 * bt.h * bt.w;

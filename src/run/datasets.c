@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu_batch.h"
 #include "run_internal.h"
 #include "xfer/log.h"
 
@@ -48,6 +49,7 @@ int run_dataset_get(run_ctx *c, const char *name, run_dataset **out, xfer_err *e
 
 void run_datasets_free(run_ctx *c) {
     if (!c->ds) return;
+    run_gpu_caches_free(c);
     for (int i = 0; i < c->cfg->n_datasets; i++) {
         run_dataset *d = &c->ds[i];
         if (d->loaded) {

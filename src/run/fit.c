@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu_batch.h"
 #include "run_internal.h"
 #include "xfer/batcher.h"
 #include "xfer/log.h"
@@ -88,22 +89,18 @@ static int alloc_buffers(xfer_backend *b, int batch, int size, fit_buffers *f, x
     return XFER_OK;
 }
 
-static void upload_batch(xfer_backend *b, const xfer_batch *bt, int size, const fit_buffers *f) {
-    b->upload(b, f->x, bt->x, (size_t)bt->n * size * size * 3 * sizeof(float));
-    b->upload(b, f->y, bt->y, (size_t)bt->n * sizeof(int32_t));
-}
-
 /* Mean loss and accuracy of m in eval mode over every batch of tb. */
-static int evaluate(run_ctx *c, xfer_model *m, xfer_batcher *tb, const fit_buffers *f, int size,
+static int evaluate(run_ctx *c, xfer_model *m, run_batches *tb, const fit_buffers *f, int size,
                     double *loss, double *acc, xfer_err *err) {
     xfer_backend *b = c->b;
     int k = xfer_model_config_of(m)->num_classes;
     xfer_batch bt;
     double sum_loss = 0, correct = 0;
     long n_total = 0;
-    xfer_batcher_start_epoch(tb, 0);
-    while (xfer_batcher_next(tb, &bt)) {
-        upload_batch(b, &bt, size, f);
+    run_batches_start_epoch(tb, 0);
+    const int32_t *lab;
+    int got;
+    while ((got = run_batches_next(tb, f->x, f->y, &bt.n, &bt.number, &lab, err)) == 1) {
         int rc = xfer_model_forward(m, f->x, bt.n, size, size, 0, err);
         if (rc != XFER_OK) return rc;
         b->memset0(b, f->scalars, 2 * sizeof(float));
@@ -116,6 +113,7 @@ static int evaluate(run_ctx *c, xfer_model *m, xfer_batcher *tb, const fit_buffe
         correct += h[1];
         n_total += bt.n;
     }
+    if (got < 0) return err->code;
     *loss = n_total ? sum_loss / (double)n_total : NAN;
     *acc = n_total ? correct / (double)n_total : NAN;
     return XFER_OK;
@@ -194,13 +192,13 @@ int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r,
     xfer_batcher_opts to, eo;
     batcher_opts(s, 1, &to);
     batcher_opts(s, 0, &eo);
-    xfer_batcher *trb = NULL, *teb = NULL;
+    run_batches *trb = NULL, *teb = NULL;
     fit_buffers f;
-    int rc = xfer_batcher_create(&s->data->set, s->data->split.train, s->data->split.n_train, &to,
-                                 &trb, err);
+    int rc = run_batches_create(c, s->data, s->data->split.train, s->data->split.n_train, &to, &trb,
+                                err);
     if (rc == XFER_OK)
-        rc = xfer_batcher_create(&s->data->set, s->data->split.test, s->data->split.n_test, &eo,
-                                 &teb, err);
+        rc = run_batches_create(c, s->data, s->data->split.test, s->data->split.n_test, &eo, &teb,
+                                err);
     if (rc == XFER_OK)
         rc = alloc_buffers(b, rc_->batch_size, size, &f, err);
     else
@@ -208,16 +206,18 @@ int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r,
 
     xfer_steplr sched = {(float)rc_->lr, rc_->step_size, (float)rc_->gamma};
     xfer_sgd_config opt = {0, (float)rc_->momentum, (float)rc_->weight_decay, rc_->nesterov};
-    int n_batches = trb ? xfer_batcher_n_batches(trb) : 0;
+    int n_batches = trb ? run_batches_n(trb) : 0;
     for (int epoch = start + 1; rc == XFER_OK && epoch <= rc_->epochs; epoch++) {
         double t0 = run_now();
         opt.lr = xfer_steplr_lr(&sched, epoch - 1);
-        xfer_batcher_start_epoch(trb, epoch);
+        run_batches_start_epoch(trb, epoch);
         xfer_batch bt;
         double sum_loss = 0, correct = 0;
         long seen = 0;
-        while (rc == XFER_OK && xfer_batcher_next(trb, &bt)) {
-            upload_batch(b, &bt, size, &f);
+        const int32_t *lab;
+        int got = 0;
+        while (rc == XFER_OK &&
+               (got = run_batches_next(trb, f.x, f.y, &bt.n, &bt.number, &lab, err)) == 1) {
             float loss = 0;
             int corr = 0;
             rc = xfer_model_train_step(m, &opt, f.x, f.y, bt.n, size, size, &loss, &corr, err);
@@ -238,6 +238,7 @@ int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r,
             run_progress_batch(s->what, epoch, rc_->epochs, bt.number + 1, n_batches, ips,
                                sum_loss / (double)seen, left);
         }
+        if (got < 0) rc = err->code;
         if (rc != XFER_OK) break;
         double train_time = run_now() - t0;
         double test_loss = NAN, test_acc = NAN;
@@ -285,8 +286,8 @@ int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r,
     r->best_acc = st.best_acc;
     r->best_epoch = st.best_epoch;
     if (f.x || f.y || f.scalars) free_buffers(b, &f);
-    xfer_batcher_free(trb);
-    xfer_batcher_free(teb);
+    run_batches_free(trb);
+    run_batches_free(teb);
     free(state_path);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "run_internal.h"
+#include "xfer/cuda_backend.h"
 #include "xfer/cuda_info.h"
 #include "xfer/log.h"
 #include "xfer/report.h"
@@ -209,6 +210,10 @@ int xfer_run(const xfer_config *cfg, const xfer_run_opts *opts, xfer_err *err) {
         if (!c.b) rc = err->code ? err->code : XFER_EINPUT;
     }
     if (rc == XFER_OK && opts->threads > 0) c.b->set_threads(c.b, opts->threads);
+    if (rc == XFER_OK && c.b->kind == XFER_DEVICE_CUDA) {
+        rc = xfer_cuda_set_precision(c.b, cfg->precision, err);
+        xfer_cuda_set_batch_hint(c.b, cfg->target.finetune.batch_size);
+    }
     char device[300] = "cpu";
     if (rc == XFER_OK && c.b->kind == XFER_DEVICE_CUDA) {
         xfer_cuda_info ci;

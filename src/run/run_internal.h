@@ -17,6 +17,7 @@ typedef struct {
     xfer_imageset set;
     xfer_split split;
     int loaded;
+    struct xfer_cuda_image_cache *gpu_cache; /* the images on the GPU (gpu_batch.c), or NULL */
 } run_dataset;
 
 typedef struct {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu_batch.h"
 #include "run_internal.h"
 #include "xfer/batcher.h"
 #include "xfer/log.h"
@@ -25,24 +26,25 @@ static int forward_split(run_ctx *c, xfer_model *m, run_dataset *t, int batch, f
     o.train = 0;
     memcpy(o.mean, t->cfg->mean, sizeof o.mean);
     memcpy(o.std, t->cfg->std, sizeof o.std);
-    xfer_batcher *bt = NULL;
-    int rc = xfer_batcher_create(&t->set, t->split.train, n, &o, &bt, err);
+    run_batches *bt = NULL;
+    int rc = run_batches_create(c, t, t->split.train, n, &o, &bt, err);
     if (rc != XFER_OK) return rc;
     *feat = malloc((size_t)n * D * sizeof **feat);
     *probs = malloc((size_t)n * K * sizeof **probs);
     *labels = malloc((size_t)n * sizeof **labels);
     float *logits = malloc((size_t)batch * K * sizeof *logits);
     float *x = b->alloc(b, (size_t)batch * size * size * 3 * sizeof(float), "score batch", err);
-    if (!*feat || !*probs || !*labels || !logits || !x) {
+    int32_t *y = x ? b->alloc(b, (size_t)batch * sizeof(int32_t), "score labels", err) : NULL;
+    if (!*feat || !*probs || !*labels || !logits || !x || !y) {
         if (!err->code) xfer_fail(err, XFER_EINTERNAL, "out of memory for scoring (%d images)", n);
         rc = err->code;
     }
     xfer_batch bb;
-    int done = 0;
-    xfer_batcher_start_epoch(bt, 0);
+    int done = 0, got = 0;
+    run_batches_start_epoch(bt, 0);
     double t0 = run_now();
-    while (rc == XFER_OK && xfer_batcher_next(bt, &bb)) {
-        b->upload(b, x, bb.x, (size_t)bb.n * size * size * 3 * sizeof(float));
+    const int32_t *lab = NULL;
+    while (rc == XFER_OK && (got = run_batches_next(bt, x, y, &bb.n, &bb.number, &lab, err)) == 1) {
         rc = xfer_model_forward(m, x, bb.n, size, size, 0, err);
         if (rc == XFER_OK)
             rc = b->download(b, *feat + (size_t)done * D, xfer_model_features(m),
@@ -56,16 +58,18 @@ static int forward_split(run_ctx *c, xfer_model *m, run_dataset *t, int batch, f
             p[i] = logits[i];
         xfer_softmax_rows(p, bb.n, K, p);
         for (int i = 0; i < bb.n; i++)
-            (*labels)[done + i] = bb.y[i];
+            (*labels)[done + i] = lab[i];
         done += bb.n;
         double el = run_now() - t0;
-        run_progress_batch("score", 1, 1, bb.number + 1, xfer_batcher_n_batches(bt),
-                           el > 0 ? done / el : 0, NAN, el / done * (n - done));
+        run_progress_batch("score", 1, 1, bb.number + 1, run_batches_n(bt), el > 0 ? done / el : 0,
+                           NAN, el / done * (n - done));
     }
+    if (rc == XFER_OK && got < 0) rc = err->code;
     run_progress_clear();
     b->free(b, x);
+    b->free(b, y);
     free(logits);
-    xfer_batcher_free(bt);
+    run_batches_free(bt);
     return rc;
 }
 

@@ -9,6 +9,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include "../../../kernels/augment_pil.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -97,6 +99,12 @@ typedef struct {
 cudaError_t xk_crop_resize_normalize(cudaStream_t s, const uint8_t *cache, int H, int W,
                                      const xk_crop_box *boxes, int B, int oh, int ow, float m0,
                                      float m1, float m2, float s0, float s1, float s2, float *out);
+/* The CPU batcher's transform bit for bit (kernels/augment_pil.cu, pixel function in
+ * kernels/augment_pil.h): B boxes over a uint8 cache of S x S x 3 images into out [B][T][T][3];
+ * labels_out[b] = labels_in[b] when labels_out is not NULL. */
+cudaError_t xk_augment_pil(cudaStream_t s, const uint8_t *cache, int S, const xk_aug_box *boxes,
+                           const int32_t *labels_in, int B, int T, const float scale[3],
+                           const float shift[3], float *out, int32_t *labels_out);
 
 #ifdef __cplusplus
 }

@@ -64,3 +64,35 @@ int xfer_cuda_crop_batch(xfer_backend *b, const xfer_cuda_image_cache *c,
     (void)b, (void)c, (void)boxes, (void)nb, (void)oh, (void)ow, (void)mean, (void)std, (void)out;
     return NONE(err);
 }
+
+int xfer_cuda_augment_batch(xfer_backend *b, const xfer_cuda_image_cache *c,
+                            const xfer_aug_box *boxes, const int32_t *labels_host, int nb, int T,
+                            const float mean[3], const float std[3], float *out,
+                            int32_t *labels_out, xfer_err *err) {
+    (void)b, (void)c, (void)boxes, (void)labels_host, (void)nb, (void)T, (void)mean, (void)std,
+        (void)out, (void)labels_out;
+    return NONE(err);
+}
+
+int xfer_cuda_timer_create(xfer_backend *b, xfer_cuda_timer **out, xfer_err *err) {
+    (void)b;
+    *out = 0;
+    return NONE(err);
+}
+
+void xfer_cuda_timer_start(xfer_backend *b, xfer_cuda_timer *t) {
+    (void)b;
+    (void)t;
+}
+
+int xfer_cuda_timer_stop(xfer_backend *b, xfer_cuda_timer *t, double *seconds, xfer_err *err) {
+    (void)b;
+    (void)t;
+    *seconds = 0;
+    return NONE(err);
+}
+
+void xfer_cuda_timer_free(xfer_backend *b, xfer_cuda_timer *t) {
+    (void)b;
+    (void)t;
+}
