@@ -107,8 +107,16 @@ try:
     # ---- a full run --------------------------------------------------------------------------
     out = os.path.join(tmp, "full", "results.h5")
     cfg = write_config(tmp, "tiny.yaml", out, alex_size=64)
-    rc, so, se = xfer("run", cfg, "--no-plots")
+    log = os.path.join(tmp, "epochs.jsonl")
+    rc, so, se = xfer("run", cfg, "--no-plots", "--log-json", log)
     check(rc == 0, f"run exits 0: {rc}\n{se[-3000:]}")
+    with open(log) as f:
+        rows = [json.loads(line) for line in f]
+    ft = [r for r in rows if r["phase"] == "finetune"]
+    check(len(ft) == 4 * 3, f"--log-json: one object per fine-tuning epoch ({len(ft)})")
+    check(len([r for r in rows if r["phase"] == "build"]) == 3, "--log-json: build epochs")
+    check(all(set(r) >= {"epoch", "epochs", "lr", "train_loss", "train_acc", "test_loss",
+                         "test_acc", "seconds", "img_per_s"} for r in rows), "--log-json fields")
     check("Rank correlations" in so, "report printed at the end")
     check(os.path.exists(os.path.join(tmp, "full", "report.md")), "report.md written")
     check(os.path.exists(os.path.join(tmp, "full", "sources", "built.safetensors")), "built source kept")
