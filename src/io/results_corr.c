@@ -7,21 +7,7 @@
 
 #include "xfer/rankcorr.h"
 #include "xfer/results.h"
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Adds s to the sorted-unique set v (no copy; s must outlive v). */
-static int add_unique(const char ***v, size_t *n, const char *s) {
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*v)[i], s) == 0) return 0;
-    const char **nv = realloc(*v, (*n + 1) * sizeof *nv);
-    if (!nv) return -1;
-    nv[(*n)++] = s;
-    *v = nv;
-    return 0;
-}
+#include "xfer/strset.h"
 
 static void correlate(const double *x, const double *y, size_t n, double *v) {
     v[XFER_CORR_PEARSON] = xfer_pearson(x, y, n);
@@ -78,17 +64,17 @@ int xfer_results_compute_corr(const xfer_results_data *d, xfer_results_corr **ou
     for (size_t i = 0; !bad && i < d->n_sources; i++) {
         const xfer_results_source *s = &d->sources[i];
         if (s->status != XFER_SRC_DONE) continue;
-        bad = add_unique(&archs, &na, s->arch) < 0;
+        bad = xfer_strset_add(&archs, &na, s->arch) < 0;
         for (size_t k = 0; !bad && k < s->n_scores; k++)
-            bad = add_unique(&metrics, &nm, s->scores[k].metric) < 0;
+            bad = xfer_strset_add(&metrics, &nm, s->scores[k].metric) < 0;
     }
     size_t total = nm * (1 + na);
     xfer_results_corr *c = bad ? NULL : calloc(total ? total : 1, sizeof *c);
     double *buf = c ? malloc(4 * (d->n_sources ? d->n_sources : 1) * sizeof *buf) : NULL;
     size_t nc = 0;
     if (buf) {
-        if (nm) qsort(metrics, nm, sizeof *metrics, cmp_str);
-        if (na) qsort(archs, na, sizeof *archs, cmp_str);
+        xfer_strset_sort(metrics, nm);
+        xfer_strset_sort(archs, na);
         for (size_t a = 0; !bad && a <= na; a++)
             for (size_t k = 0; !bad && k < nm; k++)
                 bad = corr_one(d, a == 0 ? NULL : archs[a - 1], metrics[k], &c[nc++], buf) < 0;

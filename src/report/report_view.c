@@ -3,21 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xfer/strset.h"
 #include "report_internal.h"
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int add_unique(const char ***v, size_t *n, const char *s) {
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*v)[i], s) == 0) return 0;
-    const char **nv = realloc(*v, (*n + 1) * sizeof *nv);
-    if (!nv) return -1;
-    nv[(*n)++] = s;
-    *v = nv;
-    return 0;
-}
 
 int xfer_report_parse_format(const char *s, xfer_report_format *out) {
     if (!s || !strcmp(s, "md"))
@@ -64,15 +51,15 @@ int report_view_init(report_view *v, const xfer_results_data *d, xfer_err *err) 
     int bad = 0;
     for (size_t i = 0; !bad && i < d->n_sources; i++) {
         const xfer_results_source *s = &d->sources[i];
-        bad = add_unique(&v->archs, &v->n_archs, s->arch) < 0;
+        bad = xfer_strset_add(&v->archs, &v->n_archs, s->arch) < 0;
         for (size_t k = 0; !bad && k < s->n_scores; k++)
-            bad = add_unique(&v->metrics, &v->n_metrics, s->scores[k].metric) < 0;
+            bad = xfer_strset_add(&v->metrics, &v->n_metrics, s->scores[k].metric) < 0;
         if ((unsigned)s->status < 4) v->n_status[s->status]++;
     }
     v->n_done = v->n_status[XFER_SRC_DONE];
     if (!bad) {
-        if (v->n_metrics) qsort(v->metrics, v->n_metrics, sizeof *v->metrics, cmp_str);
-        if (v->n_archs) qsort(v->archs, v->n_archs, sizeof *v->archs, cmp_str);
+        xfer_strset_sort(v->metrics, v->n_metrics);
+        xfer_strset_sort(v->archs, v->n_archs);
         size_t ns = d->n_sources ? d->n_sources : 1, nm = v->n_metrics ? v->n_metrics : 1;
         v->direction = calloc(nm, sizeof *v->direction);
         v->best = calloc(ns * nm, 1);

@@ -16,16 +16,8 @@ if "CUDA devices: none" in info or "backends: cpu, cuda" not in info:
     print("skipped: no CUDA device")
     sys.exit(77)
 
-failures = checks = 0
-
-
-def check(cond, what):
-    global failures, checks
-    checks += 1
-    if not cond:
-        failures += 1
-        print("FAIL:", what, flush=True)
-
+sys.path.insert(0, os.path.join(os.environ["XFER_SOURCE_DIR"], "tests", "common"))
+from xfertest import check, finish  # noqa: E402
 
 CONFIG = """
 experiment: cuda_vs_cpu
@@ -84,5 +76,4 @@ try:
         check(abs(g - v) <= 1e-3 * max(abs(v), 1e-9), f"score {m}: cpu {v} cuda {g}")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
-print(f"{checks - failures} passed, {failures} failed")
-sys.exit(1 if failures else 0)
+finish()

@@ -4,30 +4,14 @@ rerun that skips finished work, and bad input (exit 2, nothing written)."""
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
 import h5py
 import numpy as np
 
-XFER = os.environ["XFER"]
-SRC = os.environ["XFER_SOURCE_DIR"]
-failures = 0
-checks = 0
-
-
-def check(cond, what):
-    global failures, checks
-    checks += 1
-    if not cond:
-        failures += 1
-        print("FAIL:", what, flush=True)
-
-
-def xfer(*args, cwd=None):
-    p = subprocess.run([XFER, *args], capture_output=True, text=True, timeout=300, cwd=cwd)
-    return p.returncode, p.stdout, p.stderr
+sys.path.insert(0, os.path.join(os.environ["XFER_SOURCE_DIR"], "tests", "common"))
+from xfertest import check, finish, xfer  # noqa: E402
 
 
 CONFIG = """
@@ -218,5 +202,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print(f"{checks - failures} passed, {failures} failed")
-sys.exit(1 if failures else 0)
+finish()
