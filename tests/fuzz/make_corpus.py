@@ -108,16 +108,16 @@ def results(tmp):
     subprocess.run([os.path.join(BUILD, "xfer"), "run", "--no-plots", "--quiet", "tiny.yaml"],
                    cwd=tmp, check=True, capture_output=True, env=dict(os.environ, XFER_SOURCE_DIR=ROOT))
     res = f"{tmp}/out/results.h5"
-    out("results", "tiny_run.h5", open(res, "rb").read())
+    out("results_raw", "tiny_run.h5", open(res, "rb").read())
     with h5py.File(res, "a") as f:  # a foreign-typed attribute and a short curve column
         f.attrs["complete"] = "yes"
         src = next(iter(f["sources"].values()))
         del src["curve/test_acc"]
         src["curve"].create_dataset("test_acc", data=np.zeros(1))
-    out("results", "malformed_types.h5", open(res, "rb").read())
+    out("results_raw", "malformed_types.h5", open(res, "rb").read())
     with h5py.File(f"{tmp}/empty.h5", "w") as f:
         f.attrs["xfer_version"] = "0.1.0"
-    out("results", "no_groups.h5", open(f"{tmp}/empty.h5", "rb").read())
+    out("results_raw", "no_groups.h5", open(f"{tmp}/empty.h5", "rb").read())
 
 
 def metrics(tmp):
@@ -127,7 +127,7 @@ def metrics(tmp):
         with h5py.File(f"{tmp}/{name}", "w") as f:
             for k, v in kw.items():
                 f.create_dataset(k, data=v)
-        out("metrics", name, open(f"{tmp}/{name}", "rb").read())
+        out("metrics_raw", name, open(f"{tmp}/{name}", "rb").read())
     feats = rng.normal(size=(n, d)).astype(np.float32)
     logits = rng.normal(size=(n, cs))
     labels = np.arange(n) % ct
