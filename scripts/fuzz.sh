@@ -21,6 +21,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus" tests/fuzz/crashes
 [ -d "tests/fuzz/corpus/$t" ] && cp -r "tests/fuzz/corpus/$t/." "$work/corpus/"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export TMPDIR="$work" # the targets' temp files go with the work dir, even after a crash
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 echo "fuzz: $t for ${secs}s"
 "./build-fuzz/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \

@@ -65,13 +65,27 @@ static int read_idx(const char *path, uint32_t magic, int ndim, uint32_t *dims, 
         rc = xfer_fail(err, XFER_EINPUT, "%s: IDX data too large", path);
         goto done;
     }
-    *data = malloc(total);
+    /* The buffer grows with the data actually read (doubling from 1 MiB), so a header that
+     * claims gigabytes in a tiny or gzip file costs no more memory than the file holds. */
+    size_t cap = total < ((size_t)1 << 20) ? total : ((size_t)1 << 20), got = 0;
+    *data = malloc(cap);
+    while (*data) {
+        size_t want = cap - got;
+        if (read_exact(f, *data + got, want) != 0) {
+            rc = xfer_fail(err, XFER_EINPUT, "%s: truncated: expected %zu bytes of data", path,
+                           total);
+            break;
+        }
+        got = cap;
+        if (got == total) break;
+        cap = cap > total / 2 ? total : 2 * cap;
+        uint8_t *grown = realloc(*data, cap);
+        if (!grown) free(*data);
+        *data = grown;
+    }
     if (!*data) {
         rc = xfer_fail(err, XFER_EINTERNAL, "out of memory reading %s", path);
-        goto done;
-    }
-    if (read_exact(f, *data, total) != 0) {
-        rc = xfer_fail(err, XFER_EINPUT, "%s: truncated: expected %zu bytes of data", path, total);
+    } else if (rc != XFER_OK) {
         free(*data);
         *data = NULL;
     }

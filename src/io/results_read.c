@@ -81,6 +81,17 @@ static int bad_file(xfer_err *err, const char *path, const char *what) {
     return xfer_fail(err, XFER_EINPUT, "%s: not a valid xfer results file: %s", path, what);
 }
 
+/* Reads a one-element numeric dataset as a double; -1 for any other shape or type (a score
+ * dataset holding several values overflowed &o->value before: found by fuzz_results). */
+static int read_scalar_f64(hid_t d, double *out) {
+    hid_t sp = H5Dget_space(d), ft = H5Dget_type(d);
+    int ok = sp >= 0 && ft >= 0 && H5Sget_simple_extent_npoints(sp) == 1 &&
+             (H5Tget_class(ft) == H5T_FLOAT || H5Tget_class(ft) == H5T_INTEGER);
+    if (ft >= 0) H5Tclose(ft);
+    if (sp >= 0) H5Sclose(sp);
+    return ok && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0 ? 0 : -1;
+}
+
 static int read_scores(hid_t g, xfer_results_source *s, const char *path, xfer_err *err) {
     hid_t sc = H5Gopen2(g, "scores", H5P_DEFAULT);
     if (sc < 0) return bad_file(err, path, "a source has no scores group");
@@ -100,7 +111,7 @@ static int read_scores(hid_t g, xfer_results_source *s, const char *path, xfer_e
         hid_t d = H5Dopen2(sc, o->metric, H5P_DEFAULT);
         int64_t dir = 1;
         o->mean = NAN;
-        if (d < 0 || H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &o->value) < 0 ||
+        if (d < 0 || read_scalar_f64(d, &o->value) < 0 ||
             rh5_get_f64(d, "seconds", &o->seconds) < 0 || rh5_get_i64(d, "direction", &dir) < 0) {
             xfer_fail(err, XFER_EINPUT, "%s: unreadable score /sources/%s/scores/%s", path, s->name,
                       o->metric);

@@ -6,6 +6,9 @@
 
 #include "scores_internal.h"
 
+/* Target classes derived from the largest label: at most this many. */
+#define XFER_METRIC_FILE_MAX_CLASSES (1 << 20)
+
 static void free_strings(char **s, int n) {
     if (!s) return;
     for (int i = 0; i < n; i++)
@@ -230,6 +233,14 @@ int xfer_metric_file_load(const char *path, xfer_metric_file *f, xfer_err *err) 
     int maxl = 0;
     for (int i = 0; i < n; i++)
         maxl = f->labels[i] > maxl ? f->labels[i] : maxl;
+    if (!ct_dist && !f->target_classes && maxl >= XFER_METRIC_FILE_MAX_CLASSES) {
+        /* Ct would come from the largest label: refuse absurd ones (INT_MAX overflowed here) */
+        rc = xfer_fail(err, XFER_EINPUT,
+                       "%s: 'labels' holds %d, more than %d classes; give 'target_classes' or "
+                       "'ground_distance' to fix the number of target classes",
+                       path, maxl, XFER_METRIC_FILE_MAX_CLASSES);
+        goto done;
+    }
     in->ct = ct_dist ? ct_dist : f->target_classes ? f->n_target_classes : maxl + 1;
     in->n = n;
     in->labels = f->labels;

@@ -153,8 +153,18 @@ static int resolve_word(const xfer_wordvec_cfg *wv, const keyset *ks, xfer_fastt
     return 0;
 }
 
+/* The format comes from the config (or the .bin extension); a file that starts with fastText's
+ * binary magic is read as a model whatever its name, so a .ftz (or a model named .vec) gets the
+ * binary reader's message ("quantized ... not supported") instead of a garbled .vec header one. */
 static int is_bin(const xfer_wordvec_cfg *wv) {
-    return wv->format == XFER_WV_BIN;
+    if (wv->format == XFER_WV_BIN) return 1;
+    unsigned char b[4] = {0};
+    FILE *f = fopen(wv->path, "rb");
+    if (!f) return 0;
+    size_t n = fread(b, 1, 4, f);
+    fclose(f);
+    /* 793712314 little-endian, as fastText writes it */
+    return n == 4 && b[0] == 0xBA && b[1] == 0x16 && b[2] == 0x4F && b[3] == 0x2F;
 }
 
 int xfer_class_vectors(const xfer_wordvec_cfg *wv, const char *const *names, int n, int *dim,
