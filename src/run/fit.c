@@ -255,8 +255,8 @@ int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r,
         if (bad) {
             r->failed = 1;
             rc = xfer_fail(err, XFER_EFAILED,
-                           "%s: training diverged: %s is not finite after epoch %d", s->what, bad,
-                           epoch);
+                           "%s: training diverged: %s has NaN/Inf values after epoch %d", s->what,
+                           bad, epoch);
             break;
         }
         double secs = run_now() - t0;

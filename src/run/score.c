@@ -99,8 +99,8 @@ int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights
             bad = !isfinite(probs[i * cs + j]);
         for (int j = 0; j < xfer_model_feature_dim(m) && !bad; j++)
             bad = !isfinite(feat[i * xfer_model_feature_dim(m) + j]);
-        if (bad)
-            rc = xfer_fail(err, XFER_EFAILED,
+        if (bad) /* a weights file the user gave is bad input; a source xfer built is a failure */
+            rc = xfer_fail(err, src->has_train ? XFER_EFAILED : XFER_EINPUT,
                            "source %s gives non-finite outputs on target image %s (NaN weights?)",
                            src->name, t->set.paths[t->split.train[i]]);
     }

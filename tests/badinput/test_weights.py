@@ -111,7 +111,7 @@ def main():
         # NaN weights are warned about by name and count at load; the source's outputs are then
         # NaN too, so its scoring fails with a named reason (exit 2: bad input)
         run_with("nan_weights_warn", st_bytes(nan, meta),
-                 ["warning: w.safetensors: fc.weight has 192 NaN/Inf values", "is NaN"])
+                 ["warning: w.safetensors: fc.weight has 192 NaN/Inf values", "non-finite outputs"])
         wrong = dict(tensors)
         wrong["layer1.0.conv1.weight"] = np.zeros((8, 8, 5, 5), np.float32)
         run_with("wrong_arch_shape_mismatch", st_bytes(wrong, meta),

@@ -107,7 +107,7 @@ def case_weights_gone(check, base):
     tmp = os.path.join(base, "mk")
     experiment(tmp)
     r = xfer(RUN + ["--only", "rnd", "tiny.yaml"], tmp)
-    shutil.copy(os.path.join(tmp, "out/checkpoints/rnd.best.safetensors"),
+    shutil.copy(os.path.join(tmp, "out/checkpoints/results/rnd.best.safetensors"),
                 os.path.join(d, "w.safetensors"))
     r = xfer(RUN + ["--only", "built", "tiny.yaml"], d)
     check(r.returncode == 0, "first run (source built) exits 0")

@@ -3,7 +3,8 @@
 random one, scoring and fine-tuning, results file and report) and on `xfer report` of its results:
 0 errors and 0 definitely-lost bytes each (--error-exitcode, --errors-for-leak-kinds=definite).
 One CPU thread: OpenMP's worker pool is left out of this check (it is exercised under ASan);
-no suppressions are needed. Skips (77) without valgrind. Label `valgrind` and `no_asan` (valgrind
+no suppressions are needed for xfer's own code (a CUDA build adds valgrind-cuda.supp for cuBLASLt's
+library constructor, which runs before main). Skips (77) without valgrind. Label `valgrind` and `no_asan` (valgrind
 cannot run an ASan binary)."""
 import os, re, shutil, subprocess, sys
 
@@ -11,13 +12,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from faultutil import Checker, XFER, experiment, tmpdir  # noqa: E402
 
 VALGRIND = shutil.which("valgrind")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_info = subprocess.run([XFER, "info"], capture_output=True, text=True).stdout
+SUPP = ([f"--suppressions={os.path.join(_HERE, 'valgrind-cuda.supp')}"]
+        if "backends: cpu, cuda" in _info else [])
 
 
 def memcheck(check, args, cwd, what):
     log = os.path.join(cwd, "valgrind.log")
     r = subprocess.run([VALGRIND, "--tool=memcheck", "--leak-check=full",
                         "--errors-for-leak-kinds=definite", "--error-exitcode=99",
-                        "--num-callers=30", f"--log-file={log}", XFER] + args,
+                        "--num-callers=30", f"--log-file={log}", *SUPP, XFER] + args,
                        cwd=cwd, capture_output=True, text=True, timeout=300)
     text = open(log).read()
     errors = re.search(r"ERROR SUMMARY: (\d+) errors", text)
