@@ -1,6 +1,8 @@
 /* xfer_prepare_dataset: list, decode on all cores, write the HDF5 cache under a temporary name,
- * rename. HDF5 (serial build) is only called from the calling thread; OpenMP threads only decode
- * into a block buffer. */
+ * rename. Images are decoded in blocks into two alternating block buffers: while the OpenMP team
+ * decodes block b (dynamic schedule, results placed by index), its thread 0 -- the calling thread,
+ * the only one that ever calls HDF5 (serial build) -- writes block b-1 and then joins the
+ * decoding. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,7 @@
 #include "xfer/image.h"
 #include "xfer/log.h"
 
-#define PREPARE_BLOCK 256 /* images decoded in parallel between two writes */
+#define PREPARE_BLOCK 128 /* images decoded in parallel while the previous block is written */
 
 char *xfer_cache_path(const xfer_dataset_cfg *cfg, const char *output) {
     if (cfg->cache) return strdup(cfg->cache);
@@ -163,6 +165,20 @@ static int decode_item(const xfer_dataset *ds, int i, int S, uint8_t *dst, xfer_
     return rc;
 }
 
+/* Writes n images from block into /images starting at image start; 0 or -1. */
+static int write_images(hid_t dimg, int start, int n, int S, const uint8_t *block) {
+    if (n <= 0) return 0;
+    hsize_t st[4] = {(hsize_t)start, 0, 0, 0};
+    hsize_t count[4] = {(hsize_t)n, (hsize_t)S, (hsize_t)S, 3};
+    hid_t fs = H5Dget_space(dimg);
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, count, NULL);
+    hid_t ms = H5Screate_simple(4, count, NULL);
+    herr_t w = H5Dwrite(dimg, H5T_NATIVE_UCHAR, ms, fs, H5P_DEFAULT, block);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    return w < 0 ? -1 : 0;
+}
+
 static void progress_bar(const char *name, int done, int total, double t0) {
     double el = now_s() - t0;
     double rate = el > 0 ? done / el : 0;
@@ -187,7 +203,7 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
     if (rc != XFER_OK) return rc;
     char *params = parameters_string(cfg);
     char *tmp = NULL;
-    uint8_t *block = NULL;
+    uint8_t *block[2] = {NULL, NULL};
     int *ok = NULL;
     xfer_err *errs = NULL;
     int32_t *labels = NULL;
@@ -214,12 +230,13 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
     size_t tl = strlen(cache_path) + 32;
     tmp = malloc(tl);
     size_t img_bytes = (size_t)S * S * 3;
-    block = malloc(PREPARE_BLOCK * img_bytes);
+    block[0] = malloc(PREPARE_BLOCK * img_bytes);
+    block[1] = malloc(PREPARE_BLOCK * img_bytes);
     ok = calloc(PREPARE_BLOCK, sizeof *ok);
     errs = calloc(PREPARE_BLOCK, sizeof *errs);
     labels = malloc((size_t)(ds.n ? ds.n : 1) * sizeof *labels);
     paths = malloc((size_t)(ds.n ? ds.n : 1) * sizeof *paths);
-    if (!tmp || !block || !ok || !errs || !labels || !paths) {
+    if (!tmp || !block[0] || !block[1] || !ok || !errs || !labels || !paths) {
         rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
         goto done;
     }
@@ -247,13 +264,33 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
 #endif
     double t0 = now_s();
     int n_good = 0;
-    for (int b0 = 0; b0 < ds.n; b0 += PREPARE_BLOCK) {
+    int cur = 0;                    /* block buffer being decoded */
+    int pend_start = 0, pend_n = 0; /* decoded images of the other buffer not yet written */
+    for (int b0 = 0;; b0 += PREPARE_BLOCK) {
         int bn = ds.n - b0 < PREPARE_BLOCK ? ds.n - b0 : PREPARE_BLOCK;
-#pragma omp parallel for schedule(dynamic, 4)
-        for (int j = 0; j < bn; j++) {
-            xfer_err_clear(&errs[j]);
-            ok[j] = decode_item(&ds, b0 + j, S, block + (size_t)j * img_bytes, &errs[j]) == XFER_OK;
+        if (bn < 0) bn = 0;
+        uint8_t *blk = block[cur];
+        const uint8_t *wblk = block[cur ^ 1];
+        int wrc = 0;
+#pragma omp parallel
+        {
+#ifdef _OPENMP
+            if (omp_get_thread_num() == 0)
+#endif
+                wrc = write_images(dimg, pend_start, pend_n, S, wblk);
+#pragma omp for schedule(dynamic, 2)
+            for (int j = 0; j < bn; j++) {
+                xfer_err_clear(&errs[j]);
+                ok[j] =
+                    decode_item(&ds, b0 + j, S, blk + (size_t)j * img_bytes, &errs[j]) == XFER_OK;
+            }
         }
+        if (wrc < 0) {
+            rc = xfer_fail(err, XFER_EINTERNAL, "writing /images of %s failed (disk full?)", tmp);
+            goto done;
+        }
+        pend_n = 0;
+        if (bn == 0) break;
         int good0 = n_good;
         for (int j = 0; j < bn; j++) {
             if (!ok[j]) {
@@ -273,26 +310,14 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
             }
             int k = n_good - good0;
             if (k != j)
-                memmove(block + (size_t)k * img_bytes, block + (size_t)j * img_bytes, img_bytes);
+                memmove(blk + (size_t)k * img_bytes, blk + (size_t)j * img_bytes, img_bytes);
             labels[n_good] = ds.labels[b0 + j];
             paths[n_good] = ds.paths[b0 + j];
             n_good++;
         }
-        if (n_good > good0) {
-            hsize_t start[4] = {(hsize_t)good0, 0, 0, 0};
-            hsize_t count[4] = {(hsize_t)(n_good - good0), (hsize_t)S, (hsize_t)S, 3};
-            hid_t fs = H5Dget_space(dimg);
-            H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-            hid_t ms = H5Screate_simple(4, count, NULL);
-            herr_t w = H5Dwrite(dimg, H5T_NATIVE_UCHAR, ms, fs, H5P_DEFAULT, block);
-            H5Sclose(ms);
-            H5Sclose(fs);
-            if (w < 0) {
-                rc = xfer_fail(err, XFER_EINTERNAL, "writing /images of %s failed (disk full?)",
-                               tmp);
-                goto done;
-            }
-        }
+        pend_start = good0;
+        pend_n = n_good - good0;
+        cur ^= 1;
         if (show_bar) progress_bar(cfg->name, b0 + bn, ds.n, t0);
     }
     if (show_bar) fputc('\n', stderr);
@@ -360,7 +385,8 @@ done:
     if (rc != XFER_OK && tmp) unlink(tmp);
     H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
     free(tmp);
-    free(block);
+    free(block[0]);
+    free(block[1]);
     free(ok);
     free(errs);
     free(labels);
