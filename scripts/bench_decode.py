@@ -7,12 +7,19 @@ number of cores, in one run, and prints images/s for each and the ratio.
 FOLDER: an image_folder dataset (e.g. one written by scripts/make_synthetic_folder.py). The PIL
 side is what torchvision's ImageFolder loader does per image: Image.open().convert("RGB"),
 resize of the shorter side to SIZE (BILINEAR, antialiased), centre crop, to a numpy array, on a
-multiprocessing pool of N workers. The xfer side is a whole `xfer prepare --force` (listing,
-decoding, resizing, writing the HDF5 cache) timed from outside. Best of --repeat runs each."""
+multiprocessing pool of N workers. The xfer side is a whole `xfer prepare` (listing,
+decoding, resizing, writing the HDF5 cache) timed from outside, each run into a fresh output
+folder (replacing an existing 1.8 GB cache adds the kernel's cost of freeing the old file, which
+is not decoding; docs/perf.md gives that figure). Runs alternate xfer, PIL, xfer, PIL... so both
+see the same background load; best of --repeat runs each. Also printed: CPU seconds per image
+(user + system, all threads/processes), which load on the machine does not inflate as much as
+wall time, and the load average around each run."""
 import argparse
 import glob
 import multiprocessing as mp
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +43,26 @@ def pil_one(path):
     return np.asarray(im.crop((l, t, l + SIZE, t + SIZE))).shape[0]
 
 
+def pil_chunk(paths):
+    """CPU seconds (user + system) this worker spent on pil_one for these paths."""
+    t0 = os.times()
+    for p in paths:
+        pil_one(p)
+    t1 = os.times()
+    return t1.user - t0.user + t1.system - t0.system
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
 def init(size):
     global SIZE
     SIZE = size
@@ -53,37 +80,54 @@ def main():
                    if p.lower().endswith((".jpg", ".jpeg", ".png")))
     n = len(files)
     print("folder %s: %d images, output %dx%d, %d cores" % (a.folder, n, a.size, a.size, a.cores))
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = os.path.join(tmp, "bench.yaml")
-        with open(cfg, "w") as f:
-            f.write("experiment: bench\noutput: %s/results.h5\ndatasets:\n  bench:\n"
-                    "    kind: image_folder\n    root: %s\n    cache_size: %d\n"
-                    "    image_size: %d\nsources:\n  - name: r\n    arch: resnet18\n"
-                    "    weights: random\ntarget:\n  dataset: bench\nscores: [leep]\n"
-                    % (tmp, os.path.abspath(a.folder), a.size, min(a.size, 224)))
-        env = dict(os.environ, OMP_NUM_THREADS=str(a.cores))
-        xt = []
-        for _ in range(a.repeat):
+    print("machine: %s, %d CPUs; %s" % (cpu_model(), os.cpu_count(),
+                                          time.strftime("%Y-%m-%d %H:%M %Z")))
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.cores))
+    xt, xc, pt, pc = [], [], [], []
+    summary = []
+    with tempfile.TemporaryDirectory() as tmp, \
+            mp.Pool(a.cores, initializer=init, initargs=(a.size,)) as pool:
+        for rep in range(a.repeat):
+            run = os.path.join(tmp, "run%d" % rep)
+            os.makedirs(run)
+            cfg = os.path.join(run, "bench.yaml")
+            with open(cfg, "w") as f:
+                f.write("experiment: bench\noutput: %s/results.h5\ndatasets:\n  bench:\n"
+                        "    kind: image_folder\n    root: %s\n    cache_size: %d\n"
+                        "    image_size: %d\nsources:\n  - name: r\n    arch: resnet18\n"
+                        "    weights: random\ntarget:\n  dataset: bench\nscores: [leep]\n"
+                        % (run, os.path.abspath(a.folder), a.size, min(a.size, 224)))
+            l0 = os.getloadavg()[0]
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             r = subprocess.run([a.xfer, "prepare", cfg, "--force"], env=env,
                                capture_output=True, text=True)
             xt.append(time.perf_counter() - t0)
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            xc.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
             if r.returncode != 0:
                 print(r.stderr)
                 return 1
-        summary = [l for l in r.stderr.splitlines() if "prepared" in l]
-        pt = []
-        with mp.Pool(a.cores, initializer=init, initargs=(a.size,)) as pool:
-            for _ in range(a.repeat):
-                t0 = time.perf_counter()
-                pool.map(pil_one, files, chunksize=16)
-                pt.append(time.perf_counter() - t0)
+            summary = [l for l in r.stderr.splitlines() if "prepared" in l]
+            shutil.rmtree(os.path.join(run, "cache"), ignore_errors=True)
+            print("run %d: xfer %.2f s (%.2f CPU-s)  load %.1f -> %.1f"
+                  % (rep + 1, xt[-1], xc[-1], l0, os.getloadavg()[0]))
+            l0 = os.getloadavg()[0]
+            t0 = time.perf_counter()
+            cpu = sum(pool.map(pil_chunk, [files[i:i + 16] for i in range(0, n, 16)]))
+            pt.append(time.perf_counter() - t0)
+            pc.append(cpu)
+            print("run %d: PIL  %.2f s (%.2f CPU-s)  load %.1f -> %.1f"
+                  % (rep + 1, pt[-1], pc[-1], l0, os.getloadavg()[0]))
     x_rate, p_rate = n / min(xt), n / min(pt)
     if summary:
         print("xfer says: " + summary[-1])
-    print("xfer prepare (decode+resize+HDF5 write): %8.0f images/s  (%.2f s)" % (x_rate, min(xt)))
-    print("PIL decode+resize (%d processes):        %8.0f images/s  (%.2f s)" % (a.cores, p_rate, min(pt)))
-    print("ratio xfer/PIL: %.2fx   (goals: >= 1500 images/s on 2 cores, >= 1.5x PIL)" % (x_rate / p_rate))
+    print("xfer prepare (decode+resize+HDF5 write): %8.0f images/s  (%.2f s)  %.3f CPU-ms/image"
+          % (x_rate, min(xt), 1e3 * min(xc) / n))
+    print("PIL decode+resize (%d processes):        %8.0f images/s  (%.2f s)  %.3f CPU-ms/image"
+          % (a.cores, p_rate, min(pt), 1e3 * min(pc) / n))
+    print("ratio xfer/PIL: %.2fx wall, %.2fx CPU   (goals: >= 1500 images/s on 2 cores, >= 1.5x PIL)"
+          % (x_rate / p_rate, min(pc) / min(xc)))
     return 0
 
 

@@ -21,7 +21,9 @@
 
 #define PRECISION_BITS 22 /* Pillow's 8-bit path: 32 - 8 - 2 */
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+/* not under ThreadSanitizer: the ifunc resolvers run before its runtime is up */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&       \
+    !defined(__SANITIZE_THREAD__)
 #define XFER_CLONES __attribute__((target_clones("avx2", "sse4.1", "default")))
 #else
 #define XFER_CLONES
