@@ -1,6 +1,5 @@
-/* xfer_prepare_dataset: list, decode on all cores, write the HDF5 cache under a temporary name,
- * rename. HDF5 (serial build) is only called from the calling thread; OpenMP threads only decode
- * into a block buffer. */
+/* xfer_prepare_dataset: list, decode on all cores while writing (prepare_pipe.c), write the HDF5
+ * cache under a temporary name, rename. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +12,11 @@
 #endif
 
 #include "h5_strings.h"
+#include "prepare_pipe.h"
 #include "xfer/cache.h"
 #include "xfer/data.h"
 #include "xfer/image.h"
 #include "xfer/log.h"
-
-#define PREPARE_BLOCK 256 /* images decoded in parallel between two writes */
 
 char *xfer_cache_path(const xfer_dataset_cfg *cfg, const char *output) {
     if (cfg->cache) return strdup(cfg->cache);
@@ -134,49 +132,6 @@ static int cache_is_valid(const char *path, const char *params, const char *fp, 
     return ok;
 }
 
-/* Decodes item i of ds into dst (S*S*3 bytes). */
-static int decode_item(const xfer_dataset *ds, int i, int S, uint8_t *dst, xfer_err *err) {
-    xfer_rgb img = {0};
-    int rc = XFER_OK;
-    if (ds->kind == XFER_DS_IMAGE_FOLDER) {
-        rc = xfer_image_decode_file(ds->paths[i], S, &img, err);
-    } else if (ds->kind == XFER_DS_IDX) {
-        int r = ds->idx_rows, c = ds->idx_cols;
-        img.w = c, img.h = r;
-        img.px = malloc((size_t)r * c * 3);
-        if (!img.px) return xfer_fail(err, XFER_EINTERNAL, "out of memory");
-        const uint8_t *g = ds->idx_pixels + (size_t)ds->src_index[i] * r * c;
-        for (int k = 0; k < r * c; k++)
-            img.px[3 * k] = img.px[3 * k + 1] = img.px[3 * k + 2] = g[k];
-    } else {
-        int sz = ds->synth_size > 0 ? ds->synth_size : S;
-        img.w = img.h = sz;
-        img.px = malloc((size_t)sz * sz * 3);
-        if (!img.px) return xfer_fail(err, XFER_EINTERNAL, "out of memory");
-        int per = ds->synth_per_class;
-        xfer_synthetic_image(ds->synth_seed, ds->src_index[i] / per, ds->n_classes,
-                             ds->src_index[i] % per, sz, img.px);
-    }
-    if (rc == XFER_OK && xfer_image_square(&img, S, dst) != XFER_OK)
-        rc = xfer_fail(err, XFER_EINTERNAL, "%s: out of memory resizing", ds->paths[i]);
-    xfer_rgb_free(&img);
-    return rc;
-}
-
-static void progress_bar(const char *name, int done, int total, double t0) {
-    double el = now_s() - t0;
-    double rate = el > 0 ? done / el : 0;
-    double eta = rate > 0 ? (total - done) / rate : 0;
-    int width = 30, fill = total ? (int)((long long)width * done / total) : width;
-    char bar[64];
-    for (int i = 0; i < width; i++)
-        bar[i] = i < fill ? '#' : '.';
-    bar[width] = 0;
-    fprintf(stderr, "\rxfer: prepare %s [%s] %d/%d  %.0f images/s  ETA %.0fs   ", name, bar, done,
-            total, rate, eta);
-    fflush(stderr);
-}
-
 int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
                          const xfer_prepare_opts *opts, xfer_prepare_result *res, xfer_err *err) {
     memset(res, 0, sizeof *res);
@@ -187,9 +142,6 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
     if (rc != XFER_OK) return rc;
     char *params = parameters_string(cfg);
     char *tmp = NULL;
-    uint8_t *block = NULL;
-    int *ok = NULL;
-    xfer_err *errs = NULL;
     int32_t *labels = NULL;
     char **paths = NULL;
     hid_t f = -1, dimg = -1;
@@ -213,13 +165,9 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
     if (rc != XFER_OK) goto done;
     size_t tl = strlen(cache_path) + 32;
     tmp = malloc(tl);
-    size_t img_bytes = (size_t)S * S * 3;
-    block = malloc(PREPARE_BLOCK * img_bytes);
-    ok = calloc(PREPARE_BLOCK, sizeof *ok);
-    errs = calloc(PREPARE_BLOCK, sizeof *errs);
     labels = malloc((size_t)(ds.n ? ds.n : 1) * sizeof *labels);
     paths = malloc((size_t)(ds.n ? ds.n : 1) * sizeof *paths);
-    if (!tmp || !block || !ok || !errs || !labels || !paths) {
+    if (!tmp || !labels || !paths) {
         rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
         goto done;
     }
@@ -246,56 +194,11 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
     if (o.threads > 0) omp_set_num_threads(o.threads);
 #endif
     double t0 = now_s();
-    int n_good = 0;
-    for (int b0 = 0; b0 < ds.n; b0 += PREPARE_BLOCK) {
-        int bn = ds.n - b0 < PREPARE_BLOCK ? ds.n - b0 : PREPARE_BLOCK;
-#pragma omp parallel for schedule(dynamic, 4)
-        for (int j = 0; j < bn; j++) {
-            xfer_err_clear(&errs[j]);
-            ok[j] = decode_item(&ds, b0 + j, S, block + (size_t)j * img_bytes, &errs[j]) == XFER_OK;
-        }
-        int good0 = n_good;
-        for (int j = 0; j < bn; j++) {
-            if (!ok[j]) {
-                if (errs[j].code == XFER_EINTERNAL) {
-                    rc = xfer_fail(err, XFER_EINTERNAL, "%s", errs[j].msg);
-                    goto done;
-                }
-                if (cfg->on_bad_image == XFER_BAD_IMAGE_ERROR) {
-                    if (show_bar) fputc('\n', stderr);
-                    rc = xfer_fail(err, XFER_EINPUT, "%s (on_bad_image: error)", errs[j].msg);
-                    goto done;
-                }
-                if (show_bar) fputc('\n', stderr);
-                xfer_warn("%s; skipped", errs[j].msg);
-                res->n_bad++;
-                continue;
-            }
-            int k = n_good - good0;
-            if (k != j)
-                memmove(block + (size_t)k * img_bytes, block + (size_t)j * img_bytes, img_bytes);
-            labels[n_good] = ds.labels[b0 + j];
-            paths[n_good] = ds.paths[b0 + j];
-            n_good++;
-        }
-        if (n_good > good0) {
-            hsize_t start[4] = {(hsize_t)good0, 0, 0, 0};
-            hsize_t count[4] = {(hsize_t)(n_good - good0), (hsize_t)S, (hsize_t)S, 3};
-            hid_t fs = H5Dget_space(dimg);
-            H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-            hid_t ms = H5Screate_simple(4, count, NULL);
-            herr_t w = H5Dwrite(dimg, H5T_NATIVE_UCHAR, ms, fs, H5P_DEFAULT, block);
-            H5Sclose(ms);
-            H5Sclose(fs);
-            if (w < 0) {
-                rc = xfer_fail(err, XFER_EINTERNAL, "writing /images of %s failed (disk full?)",
-                               tmp);
-                goto done;
-            }
-        }
-        if (show_bar) progress_bar(cfg->name, b0 + bn, ds.n, t0);
-    }
-    if (show_bar) fputc('\n', stderr);
+    xfer_prepare_pipe pipe = {&ds, cfg, S, dimg, tmp, show_bar, labels, paths, 0, 0};
+    rc = xfer_prepare_pipe_run(&pipe, err);
+    res->n_bad = pipe.n_bad;
+    if (rc != XFER_OK) goto done;
+    int n_good = pipe.n_good;
     if (n_good == 0) {
         rc = xfer_fail(err, XFER_EINPUT, "dataset %s: no image could be decoded", cfg->name);
         goto done;
@@ -360,9 +263,6 @@ done:
     if (rc != XFER_OK && tmp) unlink(tmp);
     H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
     free(tmp);
-    free(block);
-    free(ok);
-    free(errs);
     free(labels);
     free(paths);
     free(params);
