@@ -20,6 +20,9 @@
 #include "xfer/log.h"
 #include "xfer/train.h"
 
+/* Batches between two loss downloads for the progress line on a GPU. */
+#define PROGRESS_EVERY 20
+
 typedef struct {
     int epoch, best_epoch;
     double best_acc;
@@ -207,36 +210,62 @@ int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r,
     xfer_steplr sched = {(float)rc_->lr, rc_->step_size, (float)rc_->gamma};
     xfer_sgd_config opt = {0, (float)rc_->momentum, (float)rc_->weight_decay, rc_->nesterov};
     int n_batches = trb ? run_batches_n(trb) : 0;
+    /* the CPU reads each batch's loss (the curves stay bitwise those of the per-batch path);
+     * a GPU reads the device sums every PROGRESS_EVERY batches and at the end of the epoch */
+    const int per_batch = b->kind != XFER_DEVICE_CUDA;
     for (int epoch = start + 1; rc == XFER_OK && epoch <= rc_->epochs; epoch++) {
         double t0 = run_now();
         opt.lr = xfer_steplr_lr(&sched, epoch - 1);
         run_batches_start_epoch(trb, epoch);
         xfer_batch bt;
-        double sum_loss = 0, correct = 0;
+        double sum_loss = 0, correct = 0, shown_loss = NAN;
         long seen = 0;
         const int32_t *lab;
         int got = 0;
+        b->memset0(b, f.scalars, 2 * sizeof(float));
         while (rc == XFER_OK &&
                (got = run_batches_next(trb, f.x, f.y, &bt.n, &bt.number, &lab, err)) == 1) {
-            float loss = 0;
-            int corr = 0;
-            rc = xfer_model_train_step(m, &opt, f.x, f.y, bt.n, size, size, &loss, &corr, err);
+            /* no host synchronisation: loss * n and the correct count accumulate in f.scalars */
+            rc = xfer_model_train_step_dev(m, &opt, f.x, f.y, bt.n, size, size, f.scalars, err);
             if (rc != XFER_OK) break;
-            if (!isfinite(loss)) {
-                r->failed = 1;
-                rc = xfer_fail(err, XFER_EFAILED, "%s: loss is %s at epoch %d, batch %d", s->what,
-                               isnan(loss) ? "NaN" : "infinite", epoch, bt.number + 1);
-                break;
-            }
-            sum_loss += (double)loss * bt.n;
-            correct += corr;
             seen += bt.n;
+            if (per_batch) { /* the CPU: each batch's loss as before (sums in double) */
+                float loss = 0;
+                int corr = 0;
+                rc = xfer_model_last_loss(m, &loss, &corr, err);
+                if (rc != XFER_OK) break;
+                if (!isfinite(loss)) {
+                    r->failed = 1;
+                    rc = xfer_fail(err, XFER_EFAILED, "%s: loss is %s at epoch %d, batch %d",
+                                   s->what, isnan(loss) ? "NaN" : "infinite", epoch, bt.number + 1);
+                    break;
+                }
+                sum_loss += (double)loss * bt.n;
+                correct += corr;
+                shown_loss = sum_loss / (double)seen;
+            } else if (bt.number % PROGRESS_EVERY == 0 || bt.number + 1 == n_batches) {
+                float h[2];
+                rc = b->download(b, h, f.scalars, sizeof h, err);
+                if (rc != XFER_OK) break;
+                shown_loss = (double)h[0] / (double)seen;
+            }
             double el = run_now() - t0;
             double ips = el > 0 ? (double)seen / el : 0;
             double left = (double)(n_batches - bt.number - 1) * el / (bt.number + 1) +
                           (double)(rc_->epochs - epoch) * el / (bt.number + 1) * n_batches;
             run_progress_batch(s->what, epoch, rc_->epochs, bt.number + 1, n_batches, ips,
-                               sum_loss / (double)seen, left);
+                               shown_loss, left);
+        }
+        if (rc == XFER_OK && got == 0 && !per_batch && seen) {
+            float h[2]; /* the epoch's sums: one download */
+            rc = b->download(b, h, f.scalars, sizeof h, err);
+            if (rc == XFER_OK && !isfinite(h[0])) {
+                r->failed = 1;
+                rc = xfer_fail(err, XFER_EFAILED, "%s: loss is %s during epoch %d", s->what,
+                               isnan(h[0]) ? "NaN" : "infinite", epoch);
+            }
+            sum_loss = h[0];
+            correct = h[1];
         }
         if (got < 0) rc = err->code;
         if (rc != XFER_OK) break;
