@@ -70,7 +70,8 @@ static void batcher_opts(const run_fit_spec *s, int train, xfer_batcher_opts *o)
 typedef struct {
     float *x;       /* backend [batch, S, S, 3] */
     int32_t *y;     /* backend [batch] */
-    float *scalars; /* backend [2]: loss, correct count */
+    float *scalars; /* backend [4]: loss, correct count (per batch, or the training epoch's sums);
+                       evaluation's sums on a GPU */
 } fit_buffers;
 
 static void free_buffers(xfer_backend *b, fit_buffers *f) {
@@ -84,7 +85,7 @@ static int alloc_buffers(xfer_backend *b, int batch, int size, fit_buffers *f, x
     memset(f, 0, sizeof *f);
     f->x = b->alloc(b, (size_t)batch * size * size * 3 * sizeof(float), "input batch", err);
     if (f->x) f->y = b->alloc(b, (size_t)batch * sizeof(int32_t), "labels", err);
-    if (f->y) f->scalars = b->alloc(b, 2 * sizeof(float), "loss and accuracy", err);
+    if (f->y) f->scalars = b->alloc(b, 4 * sizeof(float), "loss and accuracy", err);
     if (!f->scalars) {
         free_buffers(b, f);
         return err->code ? err->code : XFER_EINTERNAL;
@@ -103,20 +104,35 @@ static int evaluate(run_ctx *c, xfer_model *m, run_batches *tb, const fit_buffer
     run_batches_start_epoch(tb, 0);
     const int32_t *lab;
     int got;
+    const int on_device = b->kind == XFER_DEVICE_CUDA; /* sums on the device, one download */
+    float *sums = f->scalars + 2;
+    if (on_device) b->memset0(b, sums, 2 * sizeof(float));
     while ((got = run_batches_next(tb, f->x, f->y, &bt.n, &bt.number, &lab, err)) == 1) {
         int rc = xfer_model_forward(m, f->x, bt.n, size, size, 0, err);
         if (rc != XFER_OK) return rc;
         b->memset0(b, f->scalars, 2 * sizeof(float));
         b->softmax_xent(b, bt.n, k, xfer_model_logits(m), f->y, f->scalars, NULL);
         b->count_correct(b, bt.n, k, xfer_model_logits(m), f->y, f->scalars + 1);
+        n_total += bt.n;
+        if (on_device) {
+            b->axpy(b, 1, (float)bt.n, f->scalars, sums);
+            b->axpy(b, 1, 1.0f, f->scalars + 1, sums + 1);
+            continue;
+        }
         float h[2];
         rc = b->download(b, h, f->scalars, sizeof h, err);
         if (rc != XFER_OK) return rc;
         sum_loss += (double)h[0] * bt.n;
         correct += h[1];
-        n_total += bt.n;
     }
     if (got < 0) return err->code;
+    if (on_device && n_total) {
+        float h[2];
+        int rc = b->download(b, h, sums, sizeof h, err);
+        if (rc != XFER_OK) return rc;
+        sum_loss = h[0];
+        correct = h[1];
+    }
     *loss = n_total ? sum_loss / (double)n_total : NAN;
     *acc = n_total ? correct / (double)n_total : NAN;
     return XFER_OK;
