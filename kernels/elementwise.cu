@@ -111,18 +111,42 @@ __global__ void k_bf16_to_f32(size_t n, const __nv_bfloat16 *src, float *dst, in
 }
 
 /* torch.optim.SGD, dampening 0, the CPU backend's float operations in its order (no FMA). */
+__device__ __forceinline__ void sgd_one(size_t i, float *params, const float *grads, float *buf,
+                                        float lr, float momentum, float wd, int nesterov,
+                                        int first_step) {
+    float p = params[i];
+    float g = grads[i];
+    if (wd != 0.0f) g = __fadd_rn(g, __fmul_rn(wd, p));
+    if (momentum != 0.0f) {
+        float b = first_step ? g : __fadd_rn(__fmul_rn(momentum, buf[i]), g);
+        buf[i] = b;
+        g = nesterov ? __fadd_rn(g, __fmul_rn(momentum, b)) : b;
+    }
+    params[i] = __fsub_rn(p, __fmul_rn(lr, g));
+}
+
 __global__ void k_sgd(size_t n, float *params, const float *grads, float *buf, float lr,
                       float momentum, float wd, int nesterov, int first_step) {
     XK_GRID_STRIDE(i, n) {
-        float p = params[i];
-        float g = grads[i];
-        if (wd != 0.0f) g = __fadd_rn(g, __fmul_rn(wd, p));
-        if (momentum != 0.0f) {
-            float b = first_step ? g : __fadd_rn(__fmul_rn(momentum, buf[i]), g);
-            buf[i] = b;
-            g = nesterov ? __fadd_rn(g, __fmul_rn(momentum, b)) : b;
-        }
-        params[i] = __fsub_rn(p, __fmul_rn(lr, g));
+        sgd_one(i, params, grads, buf, lr, momentum, wd, nesterov, first_step);
+    }
+}
+
+/* The learning rate from device memory: read when the kernel runs, so a captured graph follows
+ * the schedule. */
+__global__ void k_sgd_dev(size_t n, float *params, const float *grads, float *buf, const float *lr,
+                          float momentum, float wd, int nesterov, int first_step) {
+    const float l = *lr;
+    XK_GRID_STRIDE(i, n) {
+        sgd_one(i, params, grads, buf, l, momentum, wd, nesterov, first_step);
+    }
+}
+
+/* y[i] += alpha * x[i] (one rounding for the product, one for the sum, as the CPU's a*b+c
+ * without contraction). */
+__global__ void k_axpy(size_t n, float alpha, const float *x, float *y) {
+    XK_GRID_STRIDE(i, n) {
+        y[i] = __fadd_rn(y[i], __fmul_rn(alpha, x[i]));
     }
 }
 
@@ -217,6 +241,19 @@ cudaError_t xk_sgd(cudaStream_t s, size_t n, float *params, const float *grads, 
     if (n)
         k_sgd<<<xk_blocks(n), XK_THREADS, 0, s>>>(n, params, grads, buf, lr, momentum, wd, nesterov,
                                                   first_step);
+    return cudaGetLastError();
+}
+
+cudaError_t xk_sgd_dev(cudaStream_t s, size_t n, float *params, const float *grads, float *buf,
+                       const float *lr, float momentum, float wd, int nesterov, int first_step) {
+    if (n)
+        k_sgd_dev<<<xk_blocks(n), XK_THREADS, 0, s>>>(n, params, grads, buf, lr, momentum, wd,
+                                                      nesterov, first_step);
+    return cudaGetLastError();
+}
+
+cudaError_t xk_axpy(cudaStream_t s, size_t n, float alpha, const float *x, float *y) {
+    if (n) k_axpy<<<xk_blocks(n), XK_THREADS, 0, s>>>(n, alpha, x, y);
     return cudaGetLastError();
 }
 

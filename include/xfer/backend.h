@@ -182,6 +182,29 @@ struct xfer_backend {
     /* ---- layout ----------------------------------------------------------------------------- */
     void (*nchw_to_nhwc)(xfer_backend *b, int n, int c, int h, int w, const float *src, float *dst);
     void (*nhwc_to_nchw)(xfer_backend *b, int n, int c, int h, int w, const float *src, float *dst);
+
+    /* ---- a training step without host synchronisation (xfer_model_train_step_dev) ---------- */
+    /* y[i] += alpha * x[i] for i < n (float): the epoch's device-side loss and accuracy sums. */
+    void (*axpy)(xfer_backend *b, size_t n, float alpha, const float *x, float *y);
+    /* sgd_update with the learning rate read from backend memory lr[0] when the op runs (so one
+     * captured CUDA graph serves every epoch of a StepLR schedule); bitwise the same as
+     * sgd_update with that value. */
+    void (*sgd_update_dev)(xfer_backend *b, size_t n, float *params, const float *grads,
+                           float *momentum_buf, const float *lr, float momentum, float weight_decay,
+                           int nesterov, int first_step);
+
+    /* ---- recorded op sequences (CUDA graphs); NULL where unsupported or switched off -------- */
+    /* capture_begin: the ops enqueued until capture_end are recorded, not run (nothing may
+     * allocate, synchronise or download in between). capture_end returns the recording in *out
+     * (an opaque handle) or fails, leaving no error behind in check(): the caller may run the
+     * same ops uncaptured instead. graph_valid: 0 when backend scratch memory the recording
+     * refers to has been replaced since (grow-only buffers grew): re-record. graph_launch runs
+     * the recording asynchronously; graph_free releases it (NULL is fine). */
+    int (*capture_begin)(xfer_backend *b, xfer_err *err);
+    int (*capture_end)(xfer_backend *b, void **out, xfer_err *err);
+    int (*graph_valid)(xfer_backend *b, const void *graph);
+    int (*graph_launch)(xfer_backend *b, void *graph, xfer_err *err);
+    void (*graph_free)(xfer_backend *b, void *graph);
 };
 
 /* Returns the backend for a device kind (AUTO: CUDA when compiled in and a device is present,

@@ -108,6 +108,27 @@ int xfer_model_train_step(xfer_model *m, const xfer_sgd_config *opt, const float
                           const int32_t *labels, int n, int h, int w, float *loss, int *correct,
                           xfer_err *err);
 
+/* ---- a training step without host synchronisation (src/nn/step_dev.c) ------------------- */
+/* forward(train) + loss + backward + SGD, all enqueued on the backend with nothing read back:
+ * acc (backend memory, 2 floats, zeroed by the caller when it starts summing) ACCUMULATES
+ * acc[0] += n * mean loss (float) and acc[1] += the number of correct argmaxes. The parameters,
+ * momentum buffers and BN statistics end bitwise as after xfer_model_train_step with the same
+ * arguments. opt->lr is copied to backend memory when it differs from the last call's, and the
+ * SGD update reads it there.
+ * With a backend that records graphs (CUDA; XFER_CUDA_GRAPHS=0 switches it off) the step is
+ * recorded the second time in a row it runs with the same shape, x, labels, acc and optimiser
+ * settings, and replayed from then on (cudaGraphLaunch) while none of the memory it refers to has
+ * been replaced; steps that cannot be recorded (the first SGD step with momentum, dropout > 0 in
+ * the model, a shape seen once, e.g. an epoch's last partial batch) run as plain launches. A
+ * capture that fails is warned about once and the model runs uncaptured from then on. */
+int xfer_model_train_step_dev(xfer_model *m, const xfer_sgd_config *opt, const float *x,
+                              const int32_t *labels, int n, int h, int w, float *acc,
+                              xfer_err *err);
+/* The last step's mean loss and correct count (waits for it): what xfer_model_backward returns. */
+int xfer_model_last_loss(xfer_model *m, float *loss, int *correct, xfer_err *err);
+/* Steps run so far by replaying a recorded graph (0 on the CPU). */
+uint64_t xfer_model_graph_replays(const xfer_model *m);
+
 /* Training state carried by checkpoints. */
 int xfer_model_sgd_started(const xfer_model *m);      /* momentum buffers hold a value */
 uint64_t xfer_model_rng_counter(const xfer_model *m); /* dropout counter */

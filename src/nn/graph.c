@@ -70,8 +70,10 @@ int nn_alloc_storage(xfer_model *m, xfer_err *err) {
     if (!(m->momentum = b->alloc(b, pb, "momentum buffers", err))) return err->code;
     if (!(m->buffers = b->alloc(b, sizeof(float) * (m->n_buffers + 1), "BN statistics", err)))
         return err->code;
-    if (!(m->loss_dev = b->alloc(b, 2 * sizeof(float), "the loss", err))) return err->code;
+    if (!(m->loss_dev = b->alloc(b, 4 * sizeof(float), "the loss", err))) return err->code;
     m->correct_dev = m->loss_dev + 1;
+    m->lr_dev = m->loss_dev + 2;
+    b->memset0(b, m->loss_dev, 4 * sizeof(float));
     b->memset0(b, m->grads, pb);
     b->memset0(b, m->momentum, pb);
     for (int i = 0; i < m->n_nodes; i++) {
@@ -86,6 +88,7 @@ int nn_alloc_storage(xfer_model *m, xfer_err *err) {
 
 void nn_free_graph(xfer_model *m) {
     xfer_backend *b = m->b;
+    nn_step_graphs_free(m);
     for (int i = 0; i < m->n_nodes; i++) {
         b->free(b, m->nodes[i].save_mean);
         b->free(b, m->nodes[i].save_invstd);
@@ -114,6 +117,7 @@ static size_t slot_numel(const xfer_model *m, const slot *s) {
 static int ensure(xfer_model *m, float **p, size_t *cap, size_t need, const char *what,
                   xfer_err *err) {
     if (*p && *cap >= need) return XFER_OK;
+    m->mem_gen++; /* recorded steps that used the old buffer are stale */
     m->b->free(m->b, *p);
     *cap = 0;
     if (!(*p = m->b->alloc(m->b, sizeof(float) * (need ? need : 1), what, err))) return err->code;
@@ -176,6 +180,7 @@ static int plan(xfer_model *m, int n, int h, int w, xfer_err *err) {
         if (nd->kind != NODE_DROPOUT) continue;
         size_t need = slot_numel(m, &m->slots[nd->in]);
         if (nd->mask && nd->mask_cap >= need) continue;
+        m->mem_gen++;
         m->b->free(m->b, nd->mask);
         nd->mask_cap = 0;
         if (!(nd->mask = m->b->alloc(m->b, need, "dropout mask", err))) return m->n = 0, err->code;
@@ -287,8 +292,9 @@ static void settle(xfer_model *m, int s, float *target) {
     sl->grad_set = 1;
 }
 
-int xfer_model_backward(xfer_model *m, const int32_t *labels, float *loss, int *correct,
-                        xfer_err *err) {
+/* Loss, correct count (into loss_dev[0..1]) and the backward pass, all enqueued: no host
+ * synchronisation, nothing allocated once the shape has run before. */
+int nn_backward_ops(xfer_model *m, const int32_t *labels, xfer_err *err) {
     if (!m->n) return xfer_fail(err, XFER_EINTERNAL, "backward without a forward");
     xfer_backend *b = m->b;
     const int n = m->n, k = m->cfg.num_classes;
@@ -351,8 +357,16 @@ int xfer_model_backward(xfer_model *m, const int32_t *labels, float *loss, int *
         }
         if (dx) settle(m, nd->in, dx);
     }
+    return XFER_OK;
+}
+
+int xfer_model_backward(xfer_model *m, const int32_t *labels, float *loss, int *correct,
+                        xfer_err *err) {
+    int rc = nn_backward_ops(m, labels, err);
+    if (rc) return rc;
+    xfer_backend *b = m->b;
     float host[2];
-    int rc = b->download(b, host, m->loss_dev, sizeof host, err);
+    rc = b->download(b, host, m->loss_dev, sizeof host, err);
     if (rc) return rc;
     if (loss) *loss = host[0];
     if (correct) *correct = (int)host[1];

@@ -39,6 +39,20 @@ typedef struct {
     xfer_pool2d_desc pd;
 } node;
 
+/* One recorded training step (a CUDA graph) and everything it baked in. */
+#define NN_STEP_GRAPHS 2
+typedef struct {
+    void *g; /* backend recording, NULL when the entry is empty */
+    int n, h, w;
+    const float *x;
+    const int32_t *labels;
+    float *acc;
+    float momentum, weight_decay;
+    int nesterov;
+    unsigned long mem_gen;
+    uint64_t last_use;
+} nn_step_graph;
+
 struct xfer_model {
     xfer_model_config cfg;
     xfer_backend *b;
@@ -58,7 +72,17 @@ struct xfer_model {
     int n, h, w, train;
     float *scratch; /* gradient of a slot that already has one: computed here, then added */
     size_t scratch_cap;
-    float *loss_dev, *correct_dev;
+    float *loss_dev, *correct_dev; /* the last batch's mean loss and correct count */
+    /* xfer_model_train_step_dev (step_dev.c) */
+    float *lr_dev; /* the learning rate the SGD step reads (backend memory) */
+    float lr_host; /* its value, when lr_set */
+    int lr_set;
+    unsigned long mem_gen; /* bumped when an activation, gradient or mask buffer is replaced */
+    nn_step_graph graphs[NN_STEP_GRAPHS];
+    int prev_n, prev_h, prev_w; /* shape of the last train_step_dev (capture on the 2nd in a row) */
+    int graphs_off;             /* a capture failed: run uncaptured from now on */
+    uint64_t graph_replays;     /* steps run by replaying a recording (tests, docs) */
+    uint64_t graph_clock;       /* last_use stamps (least recently used entry is replaced) */
 };
 
 /* graph.c */
@@ -68,6 +92,10 @@ int nn_add_slot(xfer_model *m, int c, xfer_err *err);
 int nn_add_node(xfer_model *m, const node *nd, xfer_err *err);
 int nn_alloc_storage(xfer_model *m, xfer_err *err); /* params, grads, momentum, buffers */
 void nn_free_graph(xfer_model *m);
+int nn_backward_ops(xfer_model *m, const int32_t *labels, xfer_err *err); /* no download */
+
+/* step_dev.c */
+void nn_step_graphs_free(xfer_model *m);
 
 /* arch.c */
 int nn_build(xfer_model *m, xfer_err *err);

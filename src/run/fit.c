@@ -20,6 +20,9 @@
 #include "xfer/log.h"
 #include "xfer/train.h"
 
+/* Batches between two loss downloads for the progress line on a GPU. */
+#define PROGRESS_EVERY 20
+
 typedef struct {
     int epoch, best_epoch;
     double best_acc;
@@ -67,7 +70,8 @@ static void batcher_opts(const run_fit_spec *s, int train, xfer_batcher_opts *o)
 typedef struct {
     float *x;       /* backend [batch, S, S, 3] */
     int32_t *y;     /* backend [batch] */
-    float *scalars; /* backend [2]: loss, correct count */
+    float *scalars; /* backend [4]: loss, correct count (per batch, or the training epoch's sums);
+                       evaluation's sums on a GPU */
 } fit_buffers;
 
 static void free_buffers(xfer_backend *b, fit_buffers *f) {
@@ -81,7 +85,7 @@ static int alloc_buffers(xfer_backend *b, int batch, int size, fit_buffers *f, x
     memset(f, 0, sizeof *f);
     f->x = b->alloc(b, (size_t)batch * size * size * 3 * sizeof(float), "input batch", err);
     if (f->x) f->y = b->alloc(b, (size_t)batch * sizeof(int32_t), "labels", err);
-    if (f->y) f->scalars = b->alloc(b, 2 * sizeof(float), "loss and accuracy", err);
+    if (f->y) f->scalars = b->alloc(b, 4 * sizeof(float), "loss and accuracy", err);
     if (!f->scalars) {
         free_buffers(b, f);
         return err->code ? err->code : XFER_EINTERNAL;
@@ -100,20 +104,35 @@ static int evaluate(run_ctx *c, xfer_model *m, run_batches *tb, const fit_buffer
     run_batches_start_epoch(tb, 0);
     const int32_t *lab;
     int got;
+    const int on_device = b->kind == XFER_DEVICE_CUDA; /* sums on the device, one download */
+    float *sums = f->scalars + 2;
+    if (on_device) b->memset0(b, sums, 2 * sizeof(float));
     while ((got = run_batches_next(tb, f->x, f->y, &bt.n, &bt.number, &lab, err)) == 1) {
         int rc = xfer_model_forward(m, f->x, bt.n, size, size, 0, err);
         if (rc != XFER_OK) return rc;
         b->memset0(b, f->scalars, 2 * sizeof(float));
         b->softmax_xent(b, bt.n, k, xfer_model_logits(m), f->y, f->scalars, NULL);
         b->count_correct(b, bt.n, k, xfer_model_logits(m), f->y, f->scalars + 1);
+        n_total += bt.n;
+        if (on_device) {
+            b->axpy(b, 1, (float)bt.n, f->scalars, sums);
+            b->axpy(b, 1, 1.0f, f->scalars + 1, sums + 1);
+            continue;
+        }
         float h[2];
         rc = b->download(b, h, f->scalars, sizeof h, err);
         if (rc != XFER_OK) return rc;
         sum_loss += (double)h[0] * bt.n;
         correct += h[1];
-        n_total += bt.n;
     }
     if (got < 0) return err->code;
+    if (on_device && n_total) {
+        float h[2];
+        int rc = b->download(b, h, sums, sizeof h, err);
+        if (rc != XFER_OK) return rc;
+        sum_loss = h[0];
+        correct = h[1];
+    }
     *loss = n_total ? sum_loss / (double)n_total : NAN;
     *acc = n_total ? correct / (double)n_total : NAN;
     return XFER_OK;
@@ -207,36 +226,62 @@ int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r,
     xfer_steplr sched = {(float)rc_->lr, rc_->step_size, (float)rc_->gamma};
     xfer_sgd_config opt = {0, (float)rc_->momentum, (float)rc_->weight_decay, rc_->nesterov};
     int n_batches = trb ? run_batches_n(trb) : 0;
+    /* the CPU reads each batch's loss (the curves stay bitwise those of the per-batch path);
+     * a GPU reads the device sums every PROGRESS_EVERY batches and at the end of the epoch */
+    const int per_batch = b->kind != XFER_DEVICE_CUDA;
     for (int epoch = start + 1; rc == XFER_OK && epoch <= rc_->epochs; epoch++) {
         double t0 = run_now();
         opt.lr = xfer_steplr_lr(&sched, epoch - 1);
         run_batches_start_epoch(trb, epoch);
         xfer_batch bt;
-        double sum_loss = 0, correct = 0;
+        double sum_loss = 0, correct = 0, shown_loss = NAN;
         long seen = 0;
         const int32_t *lab;
         int got = 0;
+        b->memset0(b, f.scalars, 2 * sizeof(float));
         while (rc == XFER_OK &&
                (got = run_batches_next(trb, f.x, f.y, &bt.n, &bt.number, &lab, err)) == 1) {
-            float loss = 0;
-            int corr = 0;
-            rc = xfer_model_train_step(m, &opt, f.x, f.y, bt.n, size, size, &loss, &corr, err);
+            /* no host synchronisation: loss * n and the correct count accumulate in f.scalars */
+            rc = xfer_model_train_step_dev(m, &opt, f.x, f.y, bt.n, size, size, f.scalars, err);
             if (rc != XFER_OK) break;
-            if (!isfinite(loss)) {
-                r->failed = 1;
-                rc = xfer_fail(err, XFER_EFAILED, "%s: loss is %s at epoch %d, batch %d", s->what,
-                               isnan(loss) ? "NaN" : "infinite", epoch, bt.number + 1);
-                break;
-            }
-            sum_loss += (double)loss * bt.n;
-            correct += corr;
             seen += bt.n;
+            if (per_batch) { /* the CPU: each batch's loss as before (sums in double) */
+                float loss = 0;
+                int corr = 0;
+                rc = xfer_model_last_loss(m, &loss, &corr, err);
+                if (rc != XFER_OK) break;
+                if (!isfinite(loss)) {
+                    r->failed = 1;
+                    rc = xfer_fail(err, XFER_EFAILED, "%s: loss is %s at epoch %d, batch %d",
+                                   s->what, isnan(loss) ? "NaN" : "infinite", epoch, bt.number + 1);
+                    break;
+                }
+                sum_loss += (double)loss * bt.n;
+                correct += corr;
+                shown_loss = sum_loss / (double)seen;
+            } else if (bt.number % PROGRESS_EVERY == 0 || bt.number + 1 == n_batches) {
+                float h[2];
+                rc = b->download(b, h, f.scalars, sizeof h, err);
+                if (rc != XFER_OK) break;
+                shown_loss = (double)h[0] / (double)seen;
+            }
             double el = run_now() - t0;
             double ips = el > 0 ? (double)seen / el : 0;
             double left = (double)(n_batches - bt.number - 1) * el / (bt.number + 1) +
                           (double)(rc_->epochs - epoch) * el / (bt.number + 1) * n_batches;
             run_progress_batch(s->what, epoch, rc_->epochs, bt.number + 1, n_batches, ips,
-                               sum_loss / (double)seen, left);
+                               shown_loss, left);
+        }
+        if (rc == XFER_OK && got == 0 && !per_batch && seen) {
+            float h[2]; /* the epoch's sums: one download */
+            rc = b->download(b, h, f.scalars, sizeof h, err);
+            if (rc == XFER_OK && !isfinite(h[0])) {
+                r->failed = 1;
+                rc = xfer_fail(err, XFER_EFAILED, "%s: loss is %s during epoch %d", s->what,
+                               isnan(h[0]) ? "NaN" : "infinite", epoch);
+            }
+            sum_loss = h[0];
+            correct = h[1];
         }
         if (got < 0) rc = err->code;
         if (rc != XFER_OK) break;

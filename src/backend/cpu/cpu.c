@@ -143,6 +143,8 @@ xfer_backend *xfer_backend_cpu_create(xfer_err *err) {
     b->argmax = xfer_cpu_argmax;
     b->count_correct = xfer_cpu_count_correct;
     b->sgd_update = xfer_cpu_sgd_update;
+    b->sgd_update_dev = xfer_cpu_sgd_update_dev;
+    b->axpy = xfer_cpu_axpy;
     b->nchw_to_nhwc = xfer_cpu_nchw_to_nhwc;
     b->nhwc_to_nchw = xfer_cpu_nhwc_to_nchw;
     return b;

@@ -61,6 +61,10 @@ void xfer_cpu_count_correct(xfer_backend *b, int n, int k, const float *logits,
 void xfer_cpu_sgd_update(xfer_backend *b, size_t n, float *params, const float *grads,
                          float *momentum_buf, float lr, float momentum, float weight_decay,
                          int nesterov, int first_step);
+void xfer_cpu_sgd_update_dev(xfer_backend *b, size_t n, float *params, const float *grads,
+                             float *momentum_buf, const float *lr, float momentum,
+                             float weight_decay, int nesterov, int first_step);
+void xfer_cpu_axpy(xfer_backend *b, size_t n, float alpha, const float *x, float *y);
 
 void xfer_cpu_nchw_to_nhwc(xfer_backend *b, int n, int c, int h, int w, const float *src,
                            float *dst);

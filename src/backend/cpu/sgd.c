@@ -18,3 +18,16 @@ void xfer_cpu_sgd_update(xfer_backend *b, size_t n, float *params, const float *
         params[i] = params[i] - lr * g;
     }
 }
+
+void xfer_cpu_sgd_update_dev(xfer_backend *b, size_t n, float *params, const float *grads,
+                             float *momentum_buf, const float *lr, float momentum,
+                             float weight_decay, int nesterov, int first_step) {
+    xfer_cpu_sgd_update(b, n, params, grads, momentum_buf, lr[0], momentum, weight_decay, nesterov,
+                        first_step);
+}
+
+void xfer_cpu_axpy(xfer_backend *b, size_t n, float alpha, const float *x, float *y) {
+    (void)b;
+    for (size_t i = 0; i < n; i++)
+        y[i] += alpha * x[i];
+}

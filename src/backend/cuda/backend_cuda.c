@@ -110,6 +110,13 @@ void *xfer_cuda_malloc(xfer_backend *b, size_t bytes, const char *what, xfer_err
 static void *grow(xfer_backend *b, void **buf, size_t *cap, size_t bytes, const char *what) {
     if (bytes <= *cap && *buf) return *buf;
     cuda_ctx *c = xfer_cuda_ctx(b);
+    if (c->capturing) { /* no allocation in a graph: capture_end discards the recording */
+        xfer_cuda_record(b, XFER_EINTERNAL,
+                         "%s would grow from %zu to %zu bytes during CUDA graph capture", what,
+                         *cap, bytes);
+        return NULL;
+    }
+    c->scratch_gen++; /* graphs recorded with the old buffer are stale */
     if (*buf) {
         cudaStreamSynchronize(c->stream); /* queued work may still use the old buffer */
         cudaFree(*buf);
@@ -213,6 +220,7 @@ static void cuda_destroy(xfer_backend *b) {
         cudaFree(c->ws);
         cudaFree(c->red);
         cudaFree(c->lo);
+        cudaFree(c->blas_ws);
         if (c->cublas) cublasDestroy(c->cublas);
         if (c->cudnn) cudnnDestroy(c->cudnn);
         if (c->stream) cudaStreamDestroy(c->stream);
@@ -245,6 +253,10 @@ const char *xfer_cuda_device_name(const xfer_backend *b) {
     if (b && b->kind == XFER_DEVICE_CUDA && b->ctx) return ((const cuda_ctx *)b->ctx)->name;
     return "";
 }
+
+/* cuBLAS's recommended workspace on Hopper (32 MiB); set explicitly so that GEMMs captured in a
+ * CUDA graph allocate nothing. */
+#define XFER_CUBLAS_WORKSPACE ((size_t)32 << 20)
 
 static int env_on(const char *name) {
     const char *v = getenv(name);
@@ -281,7 +293,10 @@ xfer_backend *xfer_backend_cuda_create(xfer_err *err) {
     failed = failed || CU_RT(b, cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) ||
              CU_DNN(b, cudnnCreate(&c->cudnn)) || CU_DNN(b, cudnnSetStream(c->cudnn, c->stream)) ||
              CU_BLAS(b, cublasCreate(&c->cublas)) ||
-             CU_BLAS(b, cublasSetStream(c->cublas, c->stream)) || xfer_cuda_apply_precision(b);
+             CU_BLAS(b, cublasSetStream(c->cublas, c->stream)) ||
+             CU_RT(b, cudaMalloc(&c->blas_ws, XFER_CUBLAS_WORKSPACE)) ||
+             CU_BLAS(b, cublasSetWorkspace(c->cublas, c->blas_ws, XFER_CUBLAS_WORKSPACE)) ||
+             xfer_cuda_apply_precision(b);
     if (failed) {
         xfer_fail(err, c->pending.code ? c->pending.code : XFER_EINTERNAL,
                   "creating the CUDA backend: %s", c->pending.msg);
@@ -300,5 +315,6 @@ xfer_backend *xfer_backend_cuda_create(xfer_err *err) {
     xfer_cuda_install_conv(b);
     xfer_cuda_install_linear(b);
     xfer_cuda_install_ops(b);
+    xfer_cuda_install_graphs(b);
     return b;
 }

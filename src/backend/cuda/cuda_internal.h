@@ -34,6 +34,11 @@ typedef struct {
     void *lo;
     size_t lo_bytes;  /* bf16 copies of conv operands */
     void *conv_plans; /* conv_cudnn.c: descriptors and algorithms per shape and precision */
+    void *blas_ws;    /* cuBLAS workspace set once (cublasSetWorkspace): nothing to allocate in a
+                         captured graph */
+    /* CUDA graphs (graph_cuda.c) */
+    unsigned long scratch_gen; /* bumped whenever a grow-only scratch buffer is replaced */
+    int capturing;             /* between capture_begin and capture_end */
 } cuda_ctx;
 
 static inline cuda_ctx *xfer_cuda_ctx(xfer_backend *b) {
@@ -70,5 +75,7 @@ void xfer_cuda_install_conv(xfer_backend *b);
 void xfer_cuda_install_linear(xfer_backend *b);
 void xfer_cuda_install_ops(xfer_backend *b);
 int xfer_cuda_apply_precision(xfer_backend *b);
+/* Installs capture_begin/end and graph_* unless XFER_CUDA_GRAPHS=0 or XFER_CUDA_SYNC=1. */
+void xfer_cuda_install_graphs(xfer_backend *b);
 
 #endif

@@ -36,6 +36,11 @@ cudaError_t xk_f32_to_bf16(cudaStream_t s, size_t n, const float *src, void *dst
 cudaError_t xk_bf16_to_f32(cudaStream_t s, size_t n, const void *src, float *dst, int acc);
 cudaError_t xk_sgd(cudaStream_t s, size_t n, float *params, const float *grads, float *buf,
                    float lr, float momentum, float wd, int nesterov, int first_step);
+/* xk_sgd with the learning rate read from device memory lr[0] when the kernel runs */
+cudaError_t xk_sgd_dev(cudaStream_t s, size_t n, float *params, const float *grads, float *buf,
+                       const float *lr, float momentum, float wd, int nesterov, int first_step);
+/* y[i] += alpha * x[i] */
+cudaError_t xk_axpy(cudaStream_t s, size_t n, float alpha, const float *x, float *y);
 cudaError_t xk_nchw_to_nhwc(cudaStream_t s, int n, int c, int h, int w, const float *src,
                             float *dst);
 cudaError_t xk_nhwc_to_nchw(cudaStream_t s, int n, int c, int h, int w, const float *src,

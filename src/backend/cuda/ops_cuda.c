@@ -97,6 +97,15 @@ static void sgd(xfer_backend *b, size_t n, float *params, const float *grads, fl
     CU_LAUNCH(b, xk_sgd(S(b), n, params, grads, buf, lr, momentum, wd, nesterov, first_step));
 }
 
+static void sgd_dev(xfer_backend *b, size_t n, float *params, const float *grads, float *buf,
+                    const float *lr, float momentum, float wd, int nesterov, int first_step) {
+    CU_LAUNCH(b, xk_sgd_dev(S(b), n, params, grads, buf, lr, momentum, wd, nesterov, first_step));
+}
+
+static void axpy(xfer_backend *b, size_t n, float alpha, const float *x, float *y) {
+    CU_LAUNCH(b, xk_axpy(S(b), n, alpha, x, y));
+}
+
 static void to_nhwc(xfer_backend *b, int n, int c, int h, int w, const float *src, float *dst) {
     CU_LAUNCH(b, xk_nchw_to_nhwc(S(b), n, c, h, w, src, dst));
 }
@@ -123,6 +132,8 @@ void xfer_cuda_install_ops(xfer_backend *b) {
     b->argmax = argmax;
     b->count_correct = count_correct;
     b->sgd_update = sgd;
+    b->sgd_update_dev = sgd_dev;
+    b->axpy = axpy;
     b->nchw_to_nhwc = to_nhwc;
     b->nhwc_to_nchw = to_nchw;
 }
