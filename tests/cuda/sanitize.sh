@@ -1,5 +1,5 @@
 #!/bin/sh
-# sanitize.sh TOOL BINARY: runs BINARY under compute-sanitizer --tool TOOL (memcheck, racecheck)
+# sanitize.sh TOOL BINARY: runs BINARY under compute-sanitizer --tool TOOL (memcheck, racecheck, initcheck)
 # when XFER_CUDA_SANITIZER names the compute-sanitizer executable; exit 77 (skipped) otherwise.
 tool=$1
 bin=$2
