@@ -23,6 +23,9 @@ typedef struct {
     int ct;                    /* target classes Ct; labels must lie in [0,Ct) */
     const int *labels;         /* [N] */
     const double *distance;    /* [Cs,Ct] ground distance (emd) */
+    int values_checked;        /* 1: the caller already ran xfer_metric_check_inputs on every input
+                                  present (finite values, labels in range): each metric then checks only
+                                  presence and shapes, not the N x (D + Cs) values again */
 } xfer_metric_input;
 
 /* Metric parameters as key/value strings (from the config's `scores: [{name, params}]` or the

@@ -157,6 +157,7 @@ int cmd_metrics(int argc, char **argv) {
         xfer_err_prefix(&err, "%s: ", pos[0]);
         goto done;
     }
+    f.in.values_checked = 1;
     root = cJSON_CreateObject();
     if (!json) {
         printf("| metric | value | mean | better | seconds |\n");

@@ -105,7 +105,7 @@ int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights
                            src->name, t->set.paths[t->split.train[i]]);
     }
     xfer_metric_input in = {
-        t->split.n_train, xfer_model_feature_dim(m), feat, NULL, cs, probs, ct, labels, NULL};
+        t->split.n_train, xfer_model_feature_dim(m), feat, NULL, cs, probs, ct, labels, NULL, 0};
     if (rc == XFER_OK) rc = xfer_results_begin(c->res, err);
     for (int k = 0; rc == XFER_OK && k < cfg->n_scores; k++) {
         const xfer_score_cfg *sc = &cfg->scores[k];

@@ -72,6 +72,15 @@ int xfer_metric_check_inputs(const xfer_metric_input *in, unsigned needs, const 
                          "%s needs a ground distance [Cs,Ct] (ground_distance, or "
                          "source_classes/target_classes with --word-vectors)",
                          metric);
+    if (in->values_checked) { /* shapes only */
+        if (have_f && in->d <= 0)
+            return xfer_fail(err, XFER_EINPUT, "%s: features have D = %d", metric, in->d);
+        if ((in->probs || in->distance) && in->cs <= 0)
+            return xfer_fail(err, XFER_EINPUT, "%s: Cs = %d source classes", metric, in->cs);
+        if ((in->labels || in->distance) && in->ct <= 0)
+            return xfer_fail(err, XFER_EINPUT, "%s: Ct = %d target classes", metric, in->ct);
+        return XFER_OK;
+    }
     if (have_f) {
         if (in->d <= 0)
             return xfer_fail(err, XFER_EINPUT, "%s: features have D = %d", metric, in->d);

@@ -37,8 +37,8 @@ int main(void) {
     }
     for (int q = 0; q < CS * CT; q++)
         dist[q] = lcg(&s);
-    xfer_metric_input a = {N, D, f32, NULL, CS, probs, CT, labels, dist};
-    xfer_metric_input b = {N, D, NULL, f64, CS, probs, CT, labels, dist};
+    xfer_metric_input a = {N, D, f32, NULL, CS, probs, CT, labels, dist, 0};
+    xfer_metric_input b = {N, D, NULL, f64, CS, probs, CT, labels, dist, 0};
     int nm = 0;
     const xfer_metric_def *t = xfer_metric_table(&nm);
     CHECK(nm == 12);
