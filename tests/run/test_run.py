@@ -173,11 +173,13 @@ try:
     rc, so, se = xfer("run", cfg, "--shard", "2/2")
     check(rc == 2 and "shard" in se, "bad --shard: exit 2")
 
-    # ---- two shards at once that both need `built` (shard 0 through `chained`): built once -----
+    # ---- two shards at once that both need `built` at the start (--only built,chained: shard 0
+    # builds it for itself, shard 1 for `chained`): the lock makes it built once -------------------
     import subprocess
     conc = os.path.join(tmp, "conc")
     cfgc = write_config(tmp, "conc.yaml", os.path.join(conc, "results.h5"), alex_size=64)
-    procs = [subprocess.Popen([os.environ["XFER"], "run", cfgc, "--shard", f"{i}/2", "--output",
+    procs = [subprocess.Popen([os.environ["XFER"], "run", cfgc, "--only", "built,chained",
+                               "--shard", f"{i}/2", "--output",
                                os.path.join(conc, f"shard-{i}.h5"), "--no-plots"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
              for i in range(2)]
@@ -185,8 +187,8 @@ try:
     check(all(p.returncode == 0 for p in procs), f"concurrent shards exit 0: {[p.returncode for p in procs]}")
     n_built = sum(e.count("building source built:") for e in errs)
     check(n_built == 1, f"a source two shards need is built once (built {n_built} times)")
-    with h5py.File(os.path.join(conc, "shard-0.h5"), "r") as f:
-        check(f["sources"]["chained"].attrs["status"] == "done", "shard 0's chained source done")
+    with h5py.File(os.path.join(conc, "shard-1.h5"), "r") as f:
+        check(f["sources"]["chained"].attrs["status"] == "done", "shard 1's chained source done")
 
     # ---- a diverging source: failed, the others done, exit 4 -----------------------------------
     out3 = os.path.join(tmp, "nan", "results.h5")
