@@ -27,8 +27,10 @@ void run_progress_batch(const char *what, int epoch, int epochs, int batch, int 
     if (now - g_last_draw < 0.2 && batch != n_batches) return;
     g_last_draw = now;
     int eta = isfinite(eta_s) && eta_s > 0 ? (int)eta_s : 0;
-    fprintf(stderr, "\r\033[K%s  epoch %d/%d  batch %d/%d  %.0f img/s  loss %.4f  ETA %d:%02d",
-            what, epoch, epochs, batch, n_batches, img_per_s, loss, eta / 60, eta % 60);
+    char lossbuf[32] = "";
+    if (isfinite(loss)) snprintf(lossbuf, sizeof lossbuf, "  loss %.4f", loss);
+    fprintf(stderr, "\r\033[K%s  epoch %d/%d  batch %d/%d  %.0f img/s%s  ETA %d:%02d", what, epoch,
+            epochs, batch, n_batches, img_per_s, lossbuf, eta / 60, eta % 60);
     g_bar_shown = 1;
 }
 

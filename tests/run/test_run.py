@@ -4,6 +4,7 @@ rerun that skips finished work, and bad input (exit 2, nothing written)."""
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -11,7 +12,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.environ["XFER_SOURCE_DIR"], "tests", "common"))
-from xfertest import check, finish, xfer  # noqa: E402
+from xfertest import XFER, check, finish, xfer  # noqa: E402
 
 
 CONFIG = """
@@ -139,6 +140,16 @@ try:
     again = curves(out)
     check(all(np.array_equal(full[k][1][c], again[k][1][c]) for k in full for c in full[k][1]),
           "rerun changes nothing")
+
+    # ---- on a terminal: a live progress line (phase, epoch, batch, img/s, loss, ETA) ----------
+    if shutil.which("script"):
+        outp = os.path.join(tmp, "pty", "results.h5")
+        cfgp = write_config(tmp, "pty.yaml", outp, alex_size=64)
+        p = subprocess.run(["script", "-qec", f"{XFER} run {cfgp} --only untrained --no-plots",
+                            "/dev/null"], capture_output=True, text=True, timeout=300)
+        bar = [l for l in p.stdout.split("\r") if "finetune untrained  epoch" in l and "ETA" in l]
+        check(p.returncode == 0 and bar, f"live progress line on a terminal: {p.stdout[-300:]!r}")
+        check(any("batch" in l and "img/s" in l and "loss" in l for l in bar), "bar fields")
 
     # ---- score only, and --only --------------------------------------------------------------
     out2 = os.path.join(tmp, "score", "results.h5")
