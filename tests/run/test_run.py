@@ -186,7 +186,6 @@ try:
 
     # ---- two shards at once that both need `built` at the start (--only built,chained: shard 0
     # builds it for itself, shard 1 for `chained`): the lock makes it built once -------------------
-    import subprocess
     conc = os.path.join(tmp, "conc")
     cfgc = write_config(tmp, "conc.yaml", os.path.join(conc, "results.h5"), alex_size=64)
     procs = [subprocess.Popen([os.environ["XFER"], "run", cfgc, "--only", "built,chained",
