@@ -120,6 +120,9 @@ int cmd_metrics(int argc, char **argv) {
     xfer_metric_file f;
     memset(&f, 0, sizeof f);
     cJSON *root = NULL;
+    FILE *md = NULL;
+    char *md_text = NULL;
+    size_t md_len = 0;
     param_list pl = {0};
     int nchosen = 0;
     if (!chosen || (s_params && !plist) || (s_metrics && !mlist)) {
@@ -159,10 +162,14 @@ int cmd_metrics(int argc, char **argv) {
     }
     f.in.values_checked = 1;
     root = cJSON_CreateObject();
-    if (!json) {
-        printf("| metric | value | mean | better | seconds |\n");
-        printf("|---|---:|---:|---|---:|\n");
+    /* The table is collected and printed whole: on an error stdout stays empty, as with json. */
+    md = open_memstream(&md_text, &md_len);
+    if (!md) {
+        rc = xfer_fail(&err, XFER_EINTERNAL, "out of memory");
+        goto done;
     }
+    fprintf(md, "| metric | value | mean | better | seconds |\n");
+    fprintf(md, "|---|---:|---:|---|---:|\n");
     for (int i = 0; i < nchosen; i++) {
         const xfer_metric_def *m = chosen[i];
         const char *keys[MAX_PARAMS], *vals[MAX_PARAMS];
@@ -184,17 +191,23 @@ int cmd_metrics(int argc, char **argv) {
             if (r.has_mean) cJSON_AddNumberToObject(o, "mean", r.mean);
             cJSON_AddNumberToObject(o, "seconds", dt);
         } else {
-            printf("| %s | %.10g | ", m->name, r.value);
-            if (r.has_mean) printf("%.10g", r.mean);
-            printf(" | %s | %.3f |\n", m->direction > 0 ? "higher" : "lower", dt);
+            fprintf(md, "| %s | %.10g | ", m->name, r.value);
+            if (r.has_mean) fprintf(md, "%.10g", r.mean);
+            fprintf(md, " | %s | %.3f |\n", m->direction > 0 ? "higher" : "lower", dt);
         }
     }
     if (json) {
         char *s = cJSON_Print(root);
         if (s) printf("%s\n", s);
         free(s);
+    } else {
+        fclose(md);
+        md = NULL;
+        fputs(md_text, stdout);
     }
 done:
+    if (md) fclose(md);
+    free(md_text);
     if (rc) fprintf(stderr, "xfer: error: %s\n", err.msg);
     cJSON_Delete(root);
     xfer_metric_file_free(&f);

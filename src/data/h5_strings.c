@@ -81,13 +81,23 @@ int xfer_h5_attr_int(hid_t loc, const char *name, long long value) {
     return rc;
 }
 
+/* 1 when attribute a holds exactly one element (a scalar or a 1-element array): reading more into
+ * one value would overflow it (a crafted cache can declare any shape). */
+static int attr_is_single(hid_t a) {
+    hid_t sp = H5Aget_space(a);
+    if (sp < 0) return 0;
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    H5Sclose(sp);
+    return n == 1;
+}
+
 char *xfer_h5_get_attr_str(hid_t loc, const char *name) {
     if (H5Aexists(loc, name) <= 0) return NULL;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     if (a < 0) return NULL;
     hid_t ft = H5Aget_type(a);
     char *res = NULL;
-    if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0) {
+    if (H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0 && attr_is_single(a)) {
         hid_t t = vlen_str_type();
         char *raw = NULL;
         if (H5Aread(a, t, &raw) >= 0 && raw) {
@@ -105,7 +115,12 @@ int xfer_h5_get_attr_int(hid_t loc, const char *name, long long *value) {
     if (H5Aexists(loc, name) <= 0) return -1;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     if (a < 0) return -1;
-    int rc = H5Aread(a, H5T_NATIVE_LLONG, value) >= 0 ? 0 : -1;
+    hid_t ft = H5Aget_type(a);
+    H5T_class_t cls = ft >= 0 ? H5Tget_class(ft) : H5T_NO_CLASS;
+    if (ft >= 0) H5Tclose(ft);
+    int rc = -1;
+    if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && attr_is_single(a))
+        rc = H5Aread(a, H5T_NATIVE_LLONG, value) >= 0 ? 0 : -1;
     H5Aclose(a);
     return rc;
 }

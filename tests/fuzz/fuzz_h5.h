@@ -81,6 +81,15 @@ static const char *const FZ_NAMES[] = {"status",
                                        ""};
 #define FZ_N_NAMES (sizeof FZ_NAMES / sizeof FZ_NAMES[0])
 
+/* The names edits use (attributes and datasets added under them); a target reading another kind of
+ * file (the dataset cache) sets its own list, so the results/metrics inputs keep their meaning. */
+static const char *const *fz_names = FZ_NAMES;
+static size_t fz_n_names = FZ_N_NAMES;
+static void fz_h5_set_names(const char *const *names, size_t n) {
+    fz_names = names;
+    fz_n_names = n;
+}
+
 #define FZ_MAX_OBJS 256
 typedef struct {
     char *names[FZ_MAX_OBJS];
@@ -226,7 +235,7 @@ static const char *fz_h5_mutate(const char *seed, const uint8_t *data, size_t si
     for (int ops = 0; b.n > 0 && ops < 16; ops++) {
         unsigned op = fz_u8(&b) % 6;
         const char *on = objs.n ? objs.names[fz_u8(&b) % objs.n] : ".";
-        const char *nm = FZ_NAMES[fz_u8(&b) % FZ_N_NAMES];
+        const char *nm = fz_names[fz_u8(&b) % fz_n_names];
         hid_t o = H5Oopen(f, on, H5P_DEFAULT);
         if (o < 0) continue;
         H5O_info_t info;
