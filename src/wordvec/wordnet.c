@@ -93,11 +93,17 @@ bad:
     return xfer_fail(err, XFER_EINPUT, "%s:%ld: malformed synset line", path, lineno);
 }
 
-static int read_data(xfer_wordnet *wn, const char *dir, xfer_err *err) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/data.noun", dir);
+typedef int (*line_parser)(xfer_wordnet *wn, char *line, const char *path, long lineno,
+                           xfer_err *err);
+
+/* Feeds every line of DIR/NAME except the licence header (lines starting with a space) to parse,
+ * with the gloss after '|' cut off when cut_gloss; *path receives the file's path. */
+static int read_wordnet_file(xfer_wordnet *wn, const char *dir, const char *name, const char *what,
+                             int cut_gloss, line_parser parse, char *path, size_t path_size,
+                             xfer_err *err) {
+    snprintf(path, path_size, "%s/%s", dir, name);
     FILE *f = fopen(path, "r");
-    if (!f) return xfer_fail(err, XFER_EINPUT, "%s: cannot open WordNet noun data", path);
+    if (!f) return xfer_fail(err, XFER_EINPUT, "%s: cannot open WordNet %s", path, what);
     char *line = NULL;
     size_t cap = 0;
     long lineno = 0;
@@ -105,12 +111,19 @@ static int read_data(xfer_wordnet *wn, const char *dir, xfer_err *err) {
     while (rc == XFER_OK && getline(&line, &cap, f) >= 0) {
         lineno++;
         if (line[0] == ' ' || line[0] == '\n') continue; /* the licence header */
-        char *bar = strchr(line, '|');
+        char *bar = cut_gloss ? strchr(line, '|') : NULL;
         if (bar) *bar = '\0';
-        rc = parse_data_line(wn, line, path, lineno, err);
+        rc = parse(wn, line, path, lineno, err);
     }
     free(line);
     fclose(f);
+    return rc;
+}
+
+static int read_data(xfer_wordnet *wn, const char *dir, xfer_err *err) {
+    char path[4096];
+    int rc = read_wordnet_file(wn, dir, "data.noun", "noun data", 1, parse_data_line, path,
+                               sizeof path, err);
     if (rc != XFER_OK) return rc;
     if (wn->n == 0) return xfer_fail(err, XFER_EINPUT, "%s: no synsets", path);
     wn->hyp = malloc(((size_t)wn->n_hyp + 1) * sizeof *wn->hyp);
@@ -170,20 +183,8 @@ bad:
 
 static int read_index(xfer_wordnet *wn, const char *dir, xfer_err *err) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/index.noun", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) return xfer_fail(err, XFER_EINPUT, "%s: cannot open WordNet noun index", path);
-    char *line = NULL;
-    size_t cap = 0;
-    long lineno = 0;
-    int rc = XFER_OK;
-    while (rc == XFER_OK && getline(&line, &cap, f) >= 0) {
-        lineno++;
-        if (line[0] == ' ' || line[0] == '\n') continue;
-        rc = parse_index_line(wn, line, path, lineno, err);
-    }
-    free(line);
-    fclose(f);
+    int rc = read_wordnet_file(wn, dir, "index.noun", "noun index", 0, parse_index_line, path,
+                               sizeof path, err);
     if (rc != XFER_OK) return rc;
     if (xfer_strmap_init(&wn->map, (size_t)wn->n_lemmas) != 0)
         return xfer_fail(err, XFER_EINTERNAL, "out of memory");
