@@ -30,17 +30,21 @@ static void known_list(char *buf, size_t size) {
     }
 }
 
-static void parse_params(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_score_cfg *s) {
+/* A mapping of string -> string (score parameters, word synonyms) into two parallel arrays: keys
+ * non-empty and unique, values strings. `pair` says what a pair is ("parameter: value"), `key_is`
+ * what a key should be ("a parameter name"). */
+static void parse_string_map(cfg_ctx *c, yaml_node_t *n, const char *where, const char *pair,
+                             const char *key_is, char ***keys, char ***values, int *count) {
     if (cfg_is_null(n)) return;
     if (!n || n->type != YAML_MAPPING_NODE) {
-        cfg_problem(c, n, "wrong type for %s: got %s (expected a mapping of parameter: value)",
-                    where, cfg_kind(n));
+        cfg_problem(c, n, "wrong type for %s: got %s (expected a mapping of %s)", where,
+                    cfg_kind(n), pair);
         return;
     }
     int len = (int)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-    s->param_keys = calloc(len ? (size_t)len : 1, sizeof *s->param_keys);
-    s->param_values = calloc(len ? (size_t)len : 1, sizeof *s->param_values);
-    if (!s->param_keys || !s->param_values) {
+    *keys = calloc(len ? (size_t)len : 1, sizeof **keys);
+    *values = calloc(len ? (size_t)len : 1, sizeof **values);
+    if (!*keys || !*values) {
         c->oom = true;
         return;
     }
@@ -49,20 +53,29 @@ static void parse_params(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_sco
         yaml_node_t *k = cfg_node(c, p->key), *v = cfg_node(c, p->value);
         const char *key = cfg_scalar(k);
         char q[64], what[CFG_WHERE_MAX];
-        if (!key || cfg_is_null(k)) {
-            cfg_problem(c, k, "a key in %s is %s (expected a parameter name)", where, cfg_kind(k));
+        if (!key || cfg_is_null(k) || !key[0]) {
+            cfg_problem(c, k, "a key in %s is %s (expected %s)", where,
+                        key && !key[0] ? "empty" : cfg_kind(k), key_is);
             continue;
         }
-        if (xfer_score_param(s, key)) {
+        bool dup = false;
+        for (int j = 0; j < *count && !dup; j++)
+            dup = !strcmp((*keys)[j], key);
+        if (dup) {
             cfg_problem(c, k, "duplicate key '%s' in %s", cfg_quote(key, q, sizeof q), where);
             continue;
         }
         cfg_join(what, sizeof what, where, key);
         char *value = NULL;
         if (!cfg_string(c, v, what, &value)) continue;
-        s->param_keys[s->n_params] = cfg_strdup(c, key);
-        s->param_values[s->n_params++] = value;
+        (*keys)[*count] = cfg_strdup(c, key);
+        (*values)[(*count)++] = value;
     }
+}
+
+static void parse_params(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_score_cfg *s) {
+    parse_string_map(c, n, where, "parameter: value", "a parameter name", &s->param_keys,
+                     &s->param_values, &s->n_params);
 }
 
 void cfg_parse_scores(cfg_ctx *c, yaml_node_t *n, xfer_config *cfg) {
@@ -127,43 +140,8 @@ void cfg_parse_scores(cfg_ctx *c, yaml_node_t *n, xfer_config *cfg) {
 }
 
 static void parse_synonyms(cfg_ctx *c, yaml_node_t *n, xfer_wordvec_cfg *w) {
-    const char *where = "word_vectors.synonyms";
-    if (cfg_is_null(n)) return;
-    if (!n || n->type != YAML_MAPPING_NODE) {
-        cfg_problem(c, n, "wrong type for %s: got %s (expected a mapping of word: replacement)",
-                    where, cfg_kind(n));
-        return;
-    }
-    int len = (int)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-    w->synonym_from = calloc(len ? (size_t)len : 1, sizeof *w->synonym_from);
-    w->synonym_to = calloc(len ? (size_t)len : 1, sizeof *w->synonym_to);
-    if (!w->synonym_from || !w->synonym_to) {
-        c->oom = true;
-        return;
-    }
-    for (int i = 0; i < len; i++) {
-        yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
-        yaml_node_t *k = cfg_node(c, p->key), *v = cfg_node(c, p->value);
-        const char *key = cfg_scalar(k);
-        char q[64], what[CFG_WHERE_MAX];
-        if (!key || cfg_is_null(k) || !key[0]) {
-            cfg_problem(c, k, "a key in %s is %s (expected a word)", where,
-                        key && !key[0] ? "empty" : cfg_kind(k));
-            continue;
-        }
-        bool dup = false;
-        for (int j = 0; j < w->n_synonyms && !dup; j++)
-            dup = !strcmp(w->synonym_from[j], key);
-        if (dup) {
-            cfg_problem(c, k, "duplicate key '%s' in %s", cfg_quote(key, q, sizeof q), where);
-            continue;
-        }
-        cfg_join(what, sizeof what, where, key);
-        char *to = NULL;
-        if (!cfg_string(c, v, what, &to)) continue;
-        w->synonym_from[w->n_synonyms] = cfg_strdup(c, key);
-        w->synonym_to[w->n_synonyms++] = to;
-    }
+    parse_string_map(c, n, "word_vectors.synonyms", "word: replacement", "a word", &w->synonym_from,
+                     &w->synonym_to, &w->n_synonyms);
 }
 
 static bool ends_with(const char *s, const char *suffix) {
