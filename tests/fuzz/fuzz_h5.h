@@ -85,7 +85,7 @@ static const char *const FZ_NAMES[] = {"status",
  * file (the dataset cache) sets its own list, so the results/metrics inputs keep their meaning. */
 static const char *const *fz_names = FZ_NAMES;
 static size_t fz_n_names = FZ_N_NAMES;
-static void fz_h5_set_names(const char *const *names, size_t n) {
+static inline void fz_h5_set_names(const char *const *names, size_t n) {
     fz_names = names;
     fz_n_names = n;
 }
