@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model_compare.h"
 #include "test_util.h"
 #include "xfer/nn.h"
 #include "xfer/safetensors.h"
@@ -26,24 +27,6 @@ static void random_batch(xfer_backend *b, float **x, int32_t **y) {
     *y = b->alloc(b, sizeof lab, "y", &e);
     b->upload(b, *x, host, sizeof host);
     b->upload(b, *y, lab, sizeof lab);
-}
-
-static int tensors_equal(xfer_model *a, xfer_model *c, int which) {
-    for (int i = 0; i < xfer_model_n_tensors(a); i++) {
-        const xfer_tensor_info *t = xfer_model_tensor(a, i);
-        if (which && t->kind != XFER_TENSOR_PARAM) continue;
-        float *u = malloc(sizeof(float) * t->numel), *v = malloc(sizeof(float) * t->numel);
-        xfer_err e;
-        xfer_model_get_tensor(a, i, which, u, t->numel, &e);
-        xfer_model_get_tensor(c, i, which, v, t->numel, &e);
-        int same = memcmp(u, v, sizeof(float) * t->numel) == 0;
-        free(u), free(v);
-        if (!same) {
-            fprintf(stderr, "tensor %s (which %d) differs\n", t->name, which);
-            return 0;
-        }
-    }
-    return 1;
 }
 
 static void test_round_trip(xfer_backend *b, xfer_arch arch, float dropout) {
@@ -67,17 +50,17 @@ static void test_round_trip(xfer_backend *b, xfer_arch arch, float dropout) {
     snprintf(path, sizeof path, "ckpt_%d.safetensors", (int)arch);
     const char *names[K] = {"cat", "dog", "emu"};
     CHECK(xfer_model_save_checkpoint(m, path, names, 5, &e) == XFER_OK);
-    CHECK(!tensors_equal(m, m2, 0)); /* different seeds differ before loading */
+    CHECK(!model_tensors_equal(m, m2, 0)); /* different seeds differ before loading */
     int epoch = 0;
     CHECK(xfer_model_load_checkpoint(m2, path, &epoch, &e) == XFER_OK);
     CHECK(epoch == 5);
     CHECK(xfer_model_sgd_started(m2));
     CHECK(xfer_model_rng_counter(m2) == xfer_model_rng_counter(m));
-    CHECK(tensors_equal(m, m2, 0));
-    CHECK(tensors_equal(m, m2, 2));
+    CHECK(model_tensors_equal(m, m2, 0));
+    CHECK(model_tensors_equal(m, m2, 2));
     CHECK(xfer_model_train_step(m, &opt, x, y, N, H, W, &loss, &correct, &e) == XFER_OK);
     CHECK(xfer_model_train_step(m2, &opt, x, y, N, H, W, &loss, &correct, &e) == XFER_OK);
-    CHECK(tensors_equal(m, m2, 0));
+    CHECK(model_tensors_equal(m, m2, 0));
     /* metadata */
     xfer_safetensors st;
     CHECK(xfer_st_open(path, &st, &e) == XFER_OK);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_compare.h"
 #include "test_util.h"
 #include "xfer/nn.h"
 
@@ -42,24 +43,6 @@ static void make_batch(xfer_backend *b, int n, int hw, uint64_t seed, batch *out
     b->upload(b, out->x, host, cnt * sizeof(float));
     b->upload(b, out->y, lab, (size_t)n * sizeof(int32_t));
     free(host);
-}
-
-static int same_tensors(xfer_model *a, xfer_model *c, int which) {
-    for (int i = 0; i < xfer_model_n_tensors(a); i++) {
-        const xfer_tensor_info *t = xfer_model_tensor(a, i);
-        if (which && t->kind != XFER_TENSOR_PARAM) continue;
-        float *u = malloc(sizeof(float) * t->numel), *v = malloc(sizeof(float) * t->numel);
-        xfer_err e;
-        xfer_model_get_tensor(a, i, which, u, t->numel, &e);
-        xfer_model_get_tensor(c, i, which, v, t->numel, &e);
-        int same = memcmp(u, v, sizeof(float) * t->numel) == 0;
-        free(u), free(v);
-        if (!same) {
-            fprintf(stderr, "tensor %s (which %d) differs\n", t->name, which);
-            return 0;
-        }
-    }
-    return 1;
 }
 
 /* The schedule: steps of (batch index, lr); batch 2 is the partial one. */
@@ -111,9 +94,9 @@ static void test_cpu(xfer_arch arch, float dropout, int hw, int nesterov) {
               want_loss);
     CHECK_MSG(got[1] == want_corr, "correct sum %g vs %g", got[1], want_corr);
     if (old && dev) {
-        CHECK(same_tensors(old, dev, 0)); /* parameters and BN statistics */
-        CHECK(same_tensors(old, dev, 1)); /* gradients of the last step */
-        CHECK(same_tensors(old, dev, 2)); /* momentum */
+        CHECK(model_tensors_equal(old, dev, 0)); /* parameters and BN statistics */
+        CHECK(model_tensors_equal(old, dev, 1)); /* gradients of the last step */
+        CHECK(model_tensors_equal(old, dev, 2)); /* momentum */
         CHECK(xfer_model_rng_counter(old) == xfer_model_rng_counter(dev));
         CHECK(xfer_model_graph_replays(dev) == 0); /* the CPU records nothing */
     }
@@ -187,8 +170,8 @@ static void test_cuda(xfer_arch arch, int hw) {
                N_STEPS);
         CHECK(r >= 5);
         CHECK(xfer_model_graph_replays(mp) == 0);
-        CHECK(same_tensors(mg, mp, 0));
-        CHECK(same_tensors(mg, mp, 2));
+        CHECK(model_tensors_equal(mg, mp, 0));
+        CHECK(model_tensors_equal(mg, mp, 2));
         CHECK_MSG(memcmp(sg, sp, sizeof sg) == 0, "sums %.9g %g vs %.9g %g", sg[0], sg[1], sp[0],
                   sp[1]);
     }

@@ -87,21 +87,36 @@ static void col2im(const xfer_conv2d_desc *d, const float *dp, int i0, int cnt, 
     }
 }
 
+/* The patch matrices of forward and backward-filter are built a chunk of images at a time in one
+ * workspace; a pointwise convolution reads its input as is (one chunk, no workspace). Returns 0
+ * when the workspace cannot be had. */
+static int patch_chunking(xfer_backend *b, const xfer_conv2d_desc *d, int *chunk, float **ws) {
+    *chunk = is_pointwise(d) ? d->n : images_per_chunk(d);
+    *ws = is_pointwise(d) ? NULL
+                          : xfer_cpu_workspace(b, (size_t)*chunk * d->oh * d->ow * patch_cols(d));
+    return is_pointwise(d) || *ws;
+}
+
+/* The [cnt*oh*ow, K] patch matrix of images i0 .. i0+cnt-1: the input itself when pointwise, else
+ * im2col into ws. */
+static const float *chunk_patches(const xfer_conv2d_desc *d, const float *x, int i0, int cnt,
+                                  float *ws) {
+    if (is_pointwise(d)) return x + (size_t)i0 * d->h * d->w * d->c;
+    im2col(d, x, i0, cnt, ws);
+    return ws;
+}
+
 void xfer_cpu_conv2d_forward(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
                              const float *w, const float *bias, float *y) {
     const size_t K = patch_cols(d);
     const size_t rows_per_image = (size_t)d->oh * d->ow;
-    const int chunk = is_pointwise(d) ? d->n : images_per_chunk(d);
-    float *p = is_pointwise(d) ? NULL : xfer_cpu_workspace(b, (size_t)chunk * rows_per_image * K);
-    if (!is_pointwise(d) && !p) return;
+    int chunk;
+    float *p;
+    if (!patch_chunking(b, d, &chunk, &p)) return;
     for (int i0 = 0; i0 < d->n; i0 += chunk) {
         int cnt = d->n - i0 < chunk ? d->n - i0 : chunk;
         size_t rows = (size_t)cnt * rows_per_image;
-        const float *patches = x + (size_t)i0 * d->h * d->w * d->c;
-        if (!is_pointwise(d)) {
-            im2col(d, x, i0, cnt, p);
-            patches = p;
-        }
+        const float *patches = chunk_patches(d, x, i0, cnt, p);
         float *yc = y + (size_t)i0 * rows_per_image * d->o;
         float beta = 0.0f;
         if (bias) {
@@ -140,17 +155,13 @@ void xfer_cpu_conv2d_backward_filter(xfer_backend *b, const xfer_conv2d_desc *d,
                                      const float *dy, float *dw, float *dbias) {
     const size_t K = patch_cols(d);
     const size_t rows_per_image = (size_t)d->oh * d->ow;
-    const int chunk = is_pointwise(d) ? d->n : images_per_chunk(d);
-    float *p = is_pointwise(d) ? NULL : xfer_cpu_workspace(b, (size_t)chunk * rows_per_image * K);
-    if (!is_pointwise(d) && !p) return;
+    int chunk;
+    float *p;
+    if (!patch_chunking(b, d, &chunk, &p)) return;
     for (int i0 = 0; i0 < d->n; i0 += chunk) {
         int cnt = d->n - i0 < chunk ? d->n - i0 : chunk;
         size_t rows = (size_t)cnt * rows_per_image;
-        const float *patches = x + (size_t)i0 * d->h * d->w * d->c;
-        if (!is_pointwise(d)) {
-            im2col(d, x, i0, cnt, p);
-            patches = p;
-        }
+        const float *patches = chunk_patches(d, x, i0, cnt, p);
         xfer_cpu_sgemm(1, 0, d->o, (int)K, (int)rows, 1.0f, dy + (size_t)i0 * rows_per_image * d->o,
                        d->o, patches, (int)K, 1.0f, dw, (int)K);
     }
