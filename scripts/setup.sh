@@ -4,14 +4,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Package lists: every array named *_DEPS is installed (add a package to one, or a new *_DEPS
+# array); `scripts/setup.sh --list-packages` prints them all, and scripts/check_test_deps.py (run
+# by .ci/run) checks that they provide every module, command and file the tests use.
 BUILD_DEPS=(build-essential cmake pkg-config libyaml-dev libhdf5-dev libjpeg62-turbo-dev libpng-dev
             zlib1g-dev libopenblas-dev libcjson-dev libomp-dev)
 TEST_DEPS=(python3-torch python3-torchvision python3-numpy python3-h5py python3-matplotlib
            python3-pot python3-scipy python3-pil fasttext dataset-fashion-mnist wordnet-base
-           hdf5-tools clang valgrind)
+           python3-sklearn hdf5-tools clang valgrind)
+
+packages=()
+for list in $(compgen -A arrayvar | grep '_DEPS$'); do
+  declare -n deps=$list
+  packages+=("${deps[@]}")
+  unset -n deps
+done
+if [ "${1:-}" = "--list-packages" ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 
 missing=()
-for p in "${BUILD_DEPS[@]}" "${TEST_DEPS[@]}"; do
+for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
