@@ -101,6 +101,11 @@ typedef struct {
     /* added */
     xfer_mark arch_mark, weights_mark, classes_mark, train_dataset_mark;
     bool init_seed_set; /* init_seed was given */
+    /* optional `prior`: a per-source number known without target data (e.g. the source's
+     * published ImageNet top-1), reported as the `prior` baseline (docs/metrics.md) */
+    bool has_prior;
+    double prior;
+    xfer_mark prior_mark;
 } xfer_source_cfg;
 
 typedef struct {

@@ -36,10 +36,15 @@ typedef struct {
     const char *const *values;
 } xfer_metric_params;
 
+#define XFER_METRIC_MAX_TERMS 4
+
 typedef struct {
-    double value; /* the score; for softmax_max and emd the paper's sum over samples */
+    double value; /* the score; for softmax_max and emd the paper's sum over samples; NaN for a
+                     pool-level metric (its value needs the other sources: xfer_metric_pool) */
     double mean;  /* softmax_max, emd: the mean over samples; otherwise equal to value */
     int has_mean; /* 1 for softmax_max and emd */
+    int n_terms;  /* pool-level metrics: the source's raw terms (def->n_terms of them) */
+    double terms[XFER_METRIC_MAX_TERMS];
 } xfer_metric_result;
 
 enum {
@@ -52,13 +57,19 @@ enum {
 typedef int (*xfer_metric_fn)(const xfer_metric_input *in, const xfer_metric_params *p,
                               xfer_metric_result *out, xfer_err *err);
 
+/* The pool part of a pool-level metric: values [n_sources] from the sources' raw terms
+ * [n_sources, n_terms] (row-major), e.g. min-max normalisation of each term across the sources. */
+typedef void (*xfer_metric_pool_fn)(const double *terms, int n_sources, double *values);
+
 typedef struct {
     const char *name;
-    int direction;  /* +1: higher is better; -1: lower is better */
-    unsigned needs; /* XFER_METRIC_NEEDS_* */
-    xfer_metric_fn compute;
-    const char *params; /* comma-separated accepted parameter keys, "" for none */
+    int direction;          /* +1: higher is better; -1: lower is better */
+    unsigned needs;         /* XFER_METRIC_NEEDS_* */
+    xfer_metric_fn compute; /* per source; for a pool-level metric it fills only the terms */
+    const char *params;     /* comma-separated accepted parameter keys, "" for none */
     const char *summary;
+    int n_terms;              /* pool-level metrics (ncti, etran): terms per source; else 0 */
+    xfer_metric_pool_fn pool; /* pool-level metrics: the pool part; else NULL */
 } xfer_metric_def;
 
 /* The registry, in a fixed order (the default order of `xfer metrics`). */
@@ -72,6 +83,14 @@ const xfer_metric_def *xfer_metric_find(const char *name);
  * p may be NULL. */
 int xfer_metric_compute(const xfer_metric_def *m, const xfer_metric_input *in,
                         const xfer_metric_params *p, xfer_metric_result *out, xfer_err *err);
+
+/* Pool-level metrics: values [n_sources] over the sources given (their terms [n_sources,
+ * m->n_terms]); XFER_EINPUT when m is not pool-level or a term is not finite. */
+int xfer_metric_pool(const xfer_metric_def *m, const double *terms, int n_sources, double *values,
+                     xfer_err *err);
+/* Min-max normalisation of column k of terms [n, n_terms] across the n sources into out [n]; a
+ * column whose values are all equal normalises to 0 (one source, or identical sources). */
+void xfer_metric_minmax(const double *terms, int n, int n_terms, int k, double *out);
 
 /* Validates the inputs present in `in` (all of them, whatever the metric): finite values, labels
  * in range, probabilities non-negative. Called once by xfer_metric_compute per metric; callers
@@ -105,6 +124,9 @@ typedef struct {
     int *labels;
     char **source_classes, **target_classes;
     int n_source_classes, n_target_classes;
+    /* optional scalar datasets `params` and `prior`: the baselines (docs/metrics.md) */
+    double params, prior;
+    int has_params, has_prior;
 } xfer_metric_file;
 
 /* XFER_EINPUT naming the file and dataset for a missing file, wrong rank/type or a shape mismatch.

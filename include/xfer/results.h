@@ -108,6 +108,12 @@ int xfer_results_set_status(xfer_results *r, const char *source, xfer_src_status
 int xfer_results_write_score(xfer_results *r, const char *source, const char *metric, int direction,
                              double value, double seconds, const double *mean, xfer_err *err);
 
+struct xfer_results_score;
+/* The general form: writes s (metric, value, seconds, direction, mean unless NaN, kind, error
+ * unless NULL, terms when n_terms > 0). */
+int xfer_results_write_score_full(xfer_results *r, const char *source,
+                                  const struct xfer_results_score *s, xfer_err *err);
+
 /* Appends one epoch to /sources/<source>/curve (each field dataset grows by one). */
 int xfer_results_append_epoch(xfer_results *r, const char *source, const xfer_results_epoch *row,
                               xfer_err *err);
@@ -124,10 +130,22 @@ int xfer_results_set_complete(xfer_results *r, int complete, xfer_err *err);
 /* ---- reading (report, merge, resume) ----------------------------------------------------------
  */
 
-typedef struct {
+/* What a score dataset is (attribute `kind`, docs/results.md). */
+typedef enum {
+    XFER_SCORE_METRIC = 0,   /* a transferability metric computed from the target data */
+    XFER_SCORE_BASELINE = 1, /* a baseline that needs no target data (params, prior) */
+} xfer_score_kind;
+
+typedef struct xfer_results_score {
     char *metric;
     double value, seconds, mean; /* mean: NaN when absent */
     int direction;               /* +1 / -1 */
+    xfer_score_kind kind;
+    char *error; /* NULL, or why this metric failed on this source (value NaN) */
+    /* A pool-level metric (ncti, etran): the source's raw terms (attribute `terms`); value is then
+     * the pooled score over the sources present, recomputed whenever a results file is read. */
+    size_t n_terms;
+    double *terms;
 } xfer_results_score;
 
 typedef struct {
@@ -155,12 +173,21 @@ enum {
 #define XFER_CORR_N (2 * XFER_CORR_N_BASE) /* then the same against curve_auc (suffix _auc) */
 extern const char *const XFER_CORR_NAMES[XFER_CORR_N];
 
+/* A metric whose values over the sources correlated differ by less than this, relative to their
+ * largest magnitude ((max - min) <= XFER_SATURATION_RTOL * max(|max|, |min|)), does not
+ * discriminate between them (e.g. sfda = 1.0 for every source): its correlations are left empty
+ * (NaN) with that reason, and the report says so instead of ranking (docs/results.md). */
+#define XFER_SATURATION_RTOL 1e-6
+/* 1 when values [n] (finite) do not discriminate in that sense; n < 2 is not saturation. */
+int xfer_results_saturated(const double *values, size_t n);
+
 typedef struct {
     char *arch; /* NULL: over all sources */
     char *metric;
     int direction;
     int64_t n; /* sources used (status done, finite score) */
     double v[XFER_CORR_N];
+    char *reason; /* NULL, or why v is empty (NaN): the metric does not discriminate */
 } xfer_results_corr;
 
 typedef struct {

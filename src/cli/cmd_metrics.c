@@ -135,8 +135,20 @@ int cmd_metrics(int argc, char **argv) {
         xfer_err_prefix(&err, "%s: ground distance from %s: ", pos[0], s_wv);
         goto done;
     }
+    int want_base[2] = {!mlist, !mlist}; /* params, prior */
     if (mlist) {
         for (char *tok = strtok(mlist, ","); tok; tok = strtok(NULL, ",")) {
+            if (!strcmp(tok, "params") || !strcmp(tok, "prior")) {
+                int b = !strcmp(tok, "prior");
+                if (!(b ? f.has_prior : f.has_params)) {
+                    rc = xfer_fail(&err, XFER_EINPUT,
+                                   "--metrics: the baseline %s needs a scalar dataset '%s' in %s",
+                                   tok, tok, pos[0]);
+                    goto done;
+                }
+                want_base[b] = 1;
+                continue;
+            }
             const xfer_metric_def *m = xfer_metric_find(tok);
             if (!m) {
                 rc = xfer_fail(&err, XFER_EINPUT, "--metrics: unknown metric '%s'", tok);
@@ -147,7 +159,7 @@ int cmd_metrics(int argc, char **argv) {
     } else {
         for (int i = 0; i < nm; i++)
             if (has_inputs(&f.in, table[i].needs)) chosen[nchosen++] = &table[i];
-        if (nchosen == 0) {
+        if (nchosen == 0 && !f.has_params && !f.has_prior) {
             rc = xfer_fail(&err, XFER_EINPUT,
                            "%s: no metric has its inputs (labels plus features "
                            "or probs)",
@@ -194,6 +206,19 @@ int cmd_metrics(int argc, char **argv) {
             fprintf(md, "| %s | %.10g | ", m->name, r.value);
             if (r.has_mean) fprintf(md, "%.10g", r.mean);
             fprintf(md, " | %s | %.3f |\n", m->direction > 0 ? "higher" : "lower", dt);
+        }
+    }
+    for (int b = 0; b < 2; b++) { /* the baselines: numbers the file gives, no target data */
+        const char *name = b ? "prior" : "params";
+        double x = b ? f.prior : f.params;
+        if (!want_base[b] || !(b ? f.has_prior : f.has_params)) continue;
+        if (json) {
+            cJSON *o = cJSON_AddObjectToObject(root, name);
+            cJSON_AddNumberToObject(o, "value", x);
+            cJSON_AddStringToObject(o, "kind", "baseline");
+            cJSON_AddNumberToObject(o, "seconds", 0);
+        } else {
+            fprintf(md, "| %s (baseline) | %.10g |  | higher | 0 |\n", name, x);
         }
     }
     if (json) {

@@ -114,6 +114,18 @@ void cfg_crossref(cfg_ctx *c, xfer_config *cfg) {
                            "random)",
                            s->name);
     }
+    /* the prior baseline ranks all sources or none: a partial one would be correlated over a
+     * different set of sources than the metrics */
+    int first_prior = -1;
+    for (int i = 0; i < cfg->n_sources && first_prior < 0; i++)
+        if (cfg->sources[i].prior_mark.line) first_prior = i;
+    for (int i = 0; first_prior >= 0 && i < cfg->n_sources; i++)
+        if (!cfg->sources[i].prior_mark.line)
+            cfg_problem_at(c, cfg->sources[i].mark,
+                           "sources[%d] has no prior, sources[%d] has one at %d:%d (expected a "
+                           "prior on every source or on none)",
+                           i, first_prior, cfg->sources[first_prior].prior_mark.line,
+                           cfg->sources[first_prior].prior_mark.col);
     const xfer_score_cfg *emd = xfer_config_score(cfg, "emd");
     const xfer_wordvec_cfg *w = &cfg->word_vectors;
     if (emd && !w->present)

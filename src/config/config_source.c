@@ -43,10 +43,10 @@ static void parse_train(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_sour
 
 static void parse_source(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_source_cfg *s,
                          const xfer_config *cfg) {
-    enum { NAME, ARCH, WIDTH, WEIGHTS, CLASSES, INIT_SEED, TRAIN, N };
+    enum { NAME, ARCH, WIDTH, WEIGHTS, CLASSES, INIT_SEED, TRAIN, PRIOR, N };
     cfg_field f[N] = {{.key = "name"},    {.key = "arch"},    {.key = "width"},
                       {.key = "weights"}, {.key = "classes"}, {.key = "init_seed"},
-                      {.key = "train"}};
+                      {.key = "train"},   {.key = "prior"}};
     s->width = 1.0;
     s->mark = cfg_mark(n);
     if (!cfg_fields(c, n, where, f, N)) return;
@@ -88,6 +88,11 @@ static void parse_source(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_sou
     if (f[INIT_SEED].val)
         s->init_seed_set = cfg_u64(c, f[INIT_SEED].val, WHAT("init_seed"), &s->init_seed);
     if (f[TRAIN].val) parse_train(c, f[TRAIN].val, WHAT("train"), s);
+    if (f[PRIOR].val) {
+        s->prior_mark = cfg_mark(f[PRIOR].val);
+        s->has_prior = cfg_double(c, f[PRIOR].val, WHAT("prior"),
+                                  (cfg_range){-INFINITY, INFINITY, true, true}, &s->prior);
+    }
     if (f[WEIGHTS].val && f[TRAIN].val)
         cfg_problem(c, f[TRAIN].key_node,
                     "%s has both weights and train (expected exactly one: load weights, or "

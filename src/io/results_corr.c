@@ -2,6 +2,7 @@
  * and curve_auc for the `_auc` fields), over the sources with status done: overall, then per arch.
  * Orientation (score x direction) makes a positive correlation always mean "ranked well". */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,17 @@ static void correlate(const double *x, const double *y, size_t n, double *v) {
     int hit = xfer_top1(x, y, n, &gap);
     v[XFER_CORR_TOP1_HIT] = hit < 0 ? NAN : hit;
     v[XFER_CORR_TOP1_GAP] = gap;
+}
+
+int xfer_results_saturated(const double *values, size_t n) {
+    if (n < 2) return 0;
+    double lo = values[0], hi = values[0];
+    for (size_t i = 1; i < n; i++) {
+        lo = values[i] < lo ? values[i] : lo;
+        hi = values[i] > hi ? values[i] : hi;
+    }
+    double scale = fabs(hi) > fabs(lo) ? fabs(hi) : fabs(lo);
+    return hi - lo <= XFER_SATURATION_RTOL * scale;
 }
 
 static int corr_one(const xfer_results_data *d, const char *arch, const char *metric,
@@ -46,6 +58,15 @@ static int corr_one(const xfer_results_data *d, const char *arch, const char *me
     c->n = (int64_t)m;
     correlate(x, y, m, c->v);
     correlate(x2, y2, m2, c->v + XFER_CORR_N_BASE);
+    if (xfer_results_saturated(x, m) || xfer_results_saturated(x2, m2)) {
+        char why[160];
+        snprintf(why, sizeof why, "does not discriminate: its %lld values differ by <= %g relative",
+                 (long long)(m > m2 ? m : m2), XFER_SATURATION_RTOL);
+        for (int k = 0; k < XFER_CORR_N; k++)
+            c->v[k] = NAN;
+        if (!(c->reason = malloc(strlen(why) + 1))) return -1;
+        strcpy(c->reason, why);
+    }
     c->metric = malloc(strlen(metric) + 1);
     c->arch = arch ? malloc(strlen(arch) + 1) : NULL;
     if (!c->metric || (arch && !c->arch)) return -1;

@@ -3,6 +3,7 @@
  * HDF5 file whatever moment the process dies at. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,7 +326,17 @@ int xfer_results_set_status(xfer_results *r, const char *source, xfer_src_status
 
 int xfer_results_write_score(xfer_results *r, const char *source, const char *metric, int direction,
                              double value, double seconds, const double *mean, xfer_err *err) {
-    RESULTS_OP(rw_score(r->file, source, metric, direction, value, seconds, mean, r->path, err));
+    xfer_results_score s = {.metric = (char *)metric,
+                            .value = value,
+                            .seconds = seconds,
+                            .mean = mean ? *mean : NAN,
+                            .direction = direction};
+    RESULTS_OP(rw_score(r->file, source, &s, r->path, err));
+}
+
+int xfer_results_write_score_full(xfer_results *r, const char *source, const xfer_results_score *s,
+                                  xfer_err *err) {
+    RESULTS_OP(rw_score(r->file, source, s, r->path, err));
 }
 
 int xfer_results_append_epoch(xfer_results *r, const char *source, const xfer_results_epoch *row,

@@ -16,8 +16,8 @@ int rw_target(hid_t f, const xfer_results_target *t, const char *path, xfer_err 
 int rw_add_source(hid_t f, const xfer_results_source_info *s, const char *path, xfer_err *err);
 int rw_status(hid_t f, const char *source, xfer_src_status st, const char *error, const char *path,
               xfer_err *err);
-int rw_score(hid_t f, const char *source, const char *metric, int direction, double value,
-             double seconds, const double *mean, const char *path, xfer_err *err);
+int rw_score(hid_t f, const char *source, const xfer_results_score *s, const char *path,
+             xfer_err *err);
 int rw_append(hid_t f, const char *source, const xfer_results_epoch *rows, size_t n,
               const char *path, xfer_err *err);
 int rw_truncate(hid_t f, const char *source, size_t n, const char *path, xfer_err *err);
@@ -28,6 +28,9 @@ int rw_corr_groups(hid_t f, const xfer_results_corr *c, size_t n, const char *pa
 /* Frees the contents of d (not d itself). */
 void rr_clear(xfer_results_data *d);
 int rr_read(hid_t f, const char *path, xfer_results_data *d, xfer_err *err);
+/* Recomputes the value of every pool-level score (ncti, etran) of d from its sources' terms
+ * (metrics.h, xfer_metric_pool), over the sources that hold them. */
+int rr_pool_scores(xfer_results_data *d, xfer_err *err);
 
 /* Opens path read-only with the HDF5 error stack silenced; XFER_EINPUT naming the file. */
 int rr_open(const char *path, hid_t *out, xfer_err *err);

@@ -15,8 +15,7 @@ static int write_source(hid_t f, const xfer_results_source *s, const char *path,
     int rc = rw_add_source(f, &info, path, err);
     for (size_t k = 0; rc == XFER_OK && k < s->n_scores; k++) {
         const xfer_results_score *sc = &s->scores[k];
-        rc = rw_score(f, s->name, sc->metric, sc->direction, sc->value, sc->seconds,
-                      isnan(sc->mean) ? NULL : &sc->mean, path, err);
+        rc = rw_score(f, s->name, sc, path, err);
     }
     if (rc == XFER_OK && s->n_epochs) {
         xfer_results_epoch *rows = malloc(s->n_epochs * sizeof *rows);
@@ -115,8 +114,11 @@ static int same_source(const xfer_results_source *a, const xfer_results_source *
         return 0;
     for (size_t k = 0; k < a->n_scores; k++) {
         const xfer_results_score *sb = xfer_results_find_score(b, a->scores[k].metric);
-        if (!sb || !same_num(sb->value, a->scores[k].value) ||
-            sb->direction != a->scores[k].direction)
+        const xfer_results_score *sa = &a->scores[k];
+        if (!sb || sb->direction != sa->direction || sb->n_terms != sa->n_terms) return 0;
+        /* a pool-level score's value depends on the shard's other sources: compare its terms */
+        if (sa->n_terms ? !same_doubles(sa->terms, sb->terms, sa->n_terms)
+                        : !same_num(sb->value, sa->value))
             return 0;
     }
     for (size_t i = 0; i < a->n_epochs; i++)
@@ -220,6 +222,9 @@ int xfer_results_merge(const char *out, const char *const *inputs, size_t n_inpu
     if (rc == XFER_OK) {
         acc->complete = complete;
         if (acc->n_sources) qsort(acc->sources, acc->n_sources, sizeof *acc->sources, cmp_source);
+        rc = rr_pool_scores(acc, err); /* over the union of the shards' sources */
+    }
+    if (rc == XFER_OK) {
         rc = xfer_results_write_all(out, acc, overwrite, err);
     }
     xfer_results_data_free(acc);

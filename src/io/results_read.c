@@ -33,8 +33,11 @@ static void free_source(xfer_results_source *s) {
     free(s->weights);
     free(s->chain);
     free(s->error);
-    for (size_t i = 0; i < s->n_scores; i++)
+    for (size_t i = 0; i < s->n_scores; i++) {
         free(s->scores[i].metric);
+        free(s->scores[i].error);
+        free(s->scores[i].terms);
+    }
     free(s->scores);
     free(s->epoch);
     free(s->lr);
@@ -50,6 +53,7 @@ void xfer_results_corr_free(xfer_results_corr *c, size_t n) {
     for (size_t i = 0; i < n; i++) {
         free(c[i].arch);
         free(c[i].metric);
+        free(c[i].reason);
     }
     free(c);
 }
@@ -92,6 +96,27 @@ static int read_scalar_f64(hid_t d, double *out) {
     return ok && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0 ? 0 : -1;
 }
 
+/* The optional `terms` attribute of a pool-level score: a 1-D float array of at most
+ * XFER_RESULTS_MAX_TERMS values; 0 when absent, -1 when malformed. */
+#define XFER_RESULTS_MAX_TERMS 16
+static int read_terms(hid_t d, xfer_results_score *o) {
+    if (H5Aexists(d, "terms") <= 0) return 0;
+    hid_t a = H5Aopen(d, "terms", H5P_DEFAULT);
+    hid_t sp = a < 0 ? -1 : H5Aget_space(a), t = a < 0 ? -1 : H5Aget_type(a);
+    hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    int ok = t >= 0 && H5Tget_class(t) == H5T_FLOAT && n >= 1 && n <= XFER_RESULTS_MAX_TERMS &&
+             H5Sget_simple_extent_ndims(sp) == 1;
+    if (ok) {
+        o->terms = malloc((size_t)n * sizeof *o->terms);
+        ok = o->terms && H5Aread(a, H5T_NATIVE_DOUBLE, o->terms) >= 0;
+        if (ok) o->n_terms = (size_t)n;
+    }
+    if (t >= 0) H5Tclose(t);
+    if (sp >= 0) H5Sclose(sp);
+    if (a >= 0) H5Aclose(a);
+    return ok ? 0 : -1;
+}
+
 static int read_scores(hid_t g, xfer_results_source *s, const char *path, xfer_err *err) {
     hid_t sc = H5Gopen2(g, "scores", H5P_DEFAULT);
     if (sc < 0) return bad_file(err, path, "a source has no scores group");
@@ -118,6 +143,19 @@ static int read_scores(hid_t g, xfer_results_source *s, const char *path, xfer_e
             rc = XFER_EINPUT;
         }
         if (d >= 0 && H5Aexists(d, "mean") > 0) rh5_get_f64(d, "mean", &o->mean);
+        if (rc == XFER_OK && H5Aexists(d, "kind") > 0) {
+            char *kind = NULL;
+            if (rh5_get_str(d, "kind", &kind) == 0 && !strcmp(kind, "baseline"))
+                o->kind = XFER_SCORE_BASELINE;
+            free(kind);
+        }
+        if (rc == XFER_OK && H5Aexists(d, "error") > 0 && rh5_get_str(d, "error", &o->error) < 0)
+            o->error = NULL;
+        if (rc == XFER_OK && read_terms(d, o) < 0) {
+            xfer_fail(err, XFER_EINPUT, "%s: malformed terms of /sources/%s/scores/%s", path,
+                      s->name, o->metric);
+            rc = XFER_EINPUT;
+        }
         o->direction = dir < 0 ? -1 : 1;
         if (d >= 0) H5Dclose(d);
     }
@@ -198,6 +236,8 @@ static int read_corr_group(hid_t g, const char *arch, const char *metric, xfer_r
     c->direction = dir < 0 ? -1 : 1;
     for (int k = 0; k < XFER_CORR_N; k++)
         if (rh5_get_f64(g, XFER_CORR_NAMES[k], &c->v[k]) < 0) return -1;
+    if (H5Aexists(g, "empty_reason") > 0 && rh5_get_str(g, "empty_reason", &c->reason) < 0)
+        return -1;
     return 0;
 }
 
@@ -276,7 +316,8 @@ int rr_read(hid_t f, const char *path, xfer_results_data *d, xfer_err *err) {
             rc = read_source(f, &d->sources[i], path, err);
         if (rc) return rc;
     }
-    return read_corr(f, d, path, err);
+    rc = read_corr(f, d, path, err);
+    return rc ? rc : rr_pool_scores(d, err);
 }
 
 int xfer_results_read(const char *path, xfer_results_data **out, xfer_err *err) {

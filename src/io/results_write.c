@@ -204,10 +204,22 @@ int rw_status(hid_t f, const char *source, xfer_src_status st, const char *error
     return rc;
 }
 
-int rw_score(hid_t f, const char *source, const char *metric, int direction, double value,
-             double seconds, const double *mean, const char *path, xfer_err *err) {
+/* The `terms` attribute of a pool-level score: a float64 array. */
+static int set_terms(hid_t d, const double *v, size_t n) {
+    hsize_t dim = n;
+    hid_t sp = H5Screate_simple(1, &dim, NULL);
+    hid_t a = sp < 0 ? -1 : H5Acreate2(d, "terms", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = a < 0 || H5Awrite(a, H5T_NATIVE_DOUBLE, v) < 0;
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    return bad ? -1 : 0;
+}
+
+int rw_score(hid_t f, const char *source, const xfer_results_score *s, const char *path,
+             xfer_err *err) {
+    const char *metric = s->metric;
     if (check_name("metric", metric, path, err)) return err->code;
-    if (direction != 1 && direction != -1)
+    if (s->direction != 1 && s->direction != -1)
         return xfer_fail(err, XFER_EINTERNAL, "%s: metric '%s': direction must be +1 or -1", path,
                          metric);
     hid_t g = open_source(f, source, path, err);
@@ -222,9 +234,13 @@ int rw_score(hid_t f, const char *source, const char *metric, int direction, dou
     hid_t d =
         sp < 0 ? -1
                : H5Dcreate2(sc, metric, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    bad = d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value) < 0 ||
-          rh5_set_f64(d, "seconds", seconds) < 0 || rh5_set_i64(d, "direction", direction) < 0 ||
-          (mean && rh5_set_f64(d, "mean", *mean) < 0);
+    bad = d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s->value) < 0 ||
+          rh5_set_f64(d, "seconds", s->seconds) < 0 ||
+          rh5_set_i64(d, "direction", s->direction) < 0 ||
+          (!isnan(s->mean) && rh5_set_f64(d, "mean", s->mean) < 0) ||
+          (s->kind == XFER_SCORE_BASELINE && rh5_set_str(d, "kind", "baseline") < 0) ||
+          (s->error && rh5_set_str(d, "error", s->error) < 0) ||
+          (s->n_terms && set_terms(d, s->terms, s->n_terms) < 0);
     if (d >= 0) H5Dclose(d);
     if (sp >= 0) H5Sclose(sp);
     if (sc >= 0) H5Gclose(sc);
@@ -234,6 +250,23 @@ int rw_score(hid_t f, const char *source, const char *metric, int direction, dou
         snprintf(what, sizeof what, "/sources/%s/scores/%s", source, metric);
         return h5fail(err, path, "writing", what);
     }
+    return XFER_OK;
+}
+
+/* Rewrites the value of every pool-level score of d (recomputed by rr_read) in f. */
+static int rw_pool_values(hid_t f, const xfer_results_data *d, const char *path, xfer_err *err) {
+    for (size_t i = 0; i < d->n_sources; i++)
+        for (size_t k = 0; k < d->sources[i].n_scores; k++) {
+            const xfer_results_score *s = &d->sources[i].scores[k];
+            if (!s->n_terms) continue;
+            char what[512];
+            snprintf(what, sizeof what, "/sources/%s/scores/%s", d->sources[i].name, s->metric);
+            hid_t ds = H5Dopen2(f, what, H5P_DEFAULT);
+            int bad = ds < 0 ||
+                      H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s->value) < 0;
+            if (ds >= 0) H5Dclose(ds);
+            if (bad) return h5fail(err, path, "writing", what);
+        }
     return XFER_OK;
 }
 
@@ -281,6 +314,7 @@ static int write_corr_attrs(hid_t g, const xfer_results_corr *c) {
     if (rh5_set_i64(g, "n", c->n) < 0 || rh5_set_i64(g, "direction", c->direction) < 0) return -1;
     for (int k = 0; k < XFER_CORR_N; k++)
         if (rh5_set_f64(g, XFER_CORR_NAMES[k], c->v[k]) < 0) return -1;
+    if (c->reason && rh5_set_str(g, "empty_reason", c->reason) < 0) return -1;
     return 0;
 }
 
@@ -315,6 +349,7 @@ int rw_correlations(hid_t f, const char *path, xfer_err *err) {
     int rc = rr_read(f, path, &d, err);
     xfer_results_corr *c = NULL;
     size_t n = 0;
+    if (rc == XFER_OK) rc = rw_pool_values(f, &d, path, err);
     if (rc == XFER_OK) rc = xfer_results_compute_corr(&d, &c, &n, err);
     if (rc == XFER_OK) rc = rw_corr_groups(f, c, n, path, err);
     xfer_results_corr_free(c, n);

@@ -36,7 +36,7 @@ int report_csv(FILE *o, const report_view *v, const char *path) {
     fputs("arch,source,chain,weights,status,error,", o);
     for (size_t k = 0; k < v->n_metrics; k++)
         field(o, v->metrics[k], 0);
-    fputs("best_test_acc,best_epoch,epochs_to_95pct,curve_auc,best\n", o);
+    fputs("best_test_acc,best_epoch,epochs_to_95pct,curve_auc,best,not_ranked,score_errors\n", o);
     for (size_t a = 0; a < v->n_archs; a++)
         for (size_t i = 0; i < d->n_sources; i++) {
             const xfer_results_source *s = &d->sources[i];
@@ -61,19 +61,39 @@ int report_csv(FILE *o, const report_view *v, const char *path) {
                     fprintf(o, "%s%s", first ? "" : ";", v->metrics[k]);
                     first = 0;
                 }
-            fputc('\n', o);
+            fputc(',', o);
+            first = 1; /* the metrics that do not discriminate within this arch */
+            for (size_t k = 0; k < v->n_metrics; k++)
+                if (v->saturated[a * v->n_metrics + k] &&
+                    xfer_results_find_score(s, v->metrics[k])) {
+                    fprintf(o, "%s%s", first ? "" : ";", v->metrics[k]);
+                    first = 0;
+                }
+            fputc(',', o);
+            char errs[2048];
+            size_t len = 0;
+            errs[0] = 0;
+            for (size_t k = 0; k < s->n_scores && len < sizeof errs; k++)
+                if (s->scores[k].error)
+                    len +=
+                        (size_t)snprintf(errs + len, sizeof errs - len, "%s%s: %s", len ? "; " : "",
+                                         s->scores[k].metric, s->scores[k].error);
+            field(o, errs, 1);
         }
     fputs("\nscope,metric,direction,n", o);
     for (int k = 0; k < XFER_CORR_N; k++)
         fprintf(o, ",%s", XFER_CORR_NAMES[k]);
-    fputc('\n', o);
+    fputs(",kind,empty_reason\n", o);
     for (size_t i = 0; i < v->n_corr; i++) {
         const xfer_results_corr *c = &v->corr[i];
         field(o, c->arch ? c->arch : "all", 0);
         field(o, c->metric, 0);
         fprintf(o, "%d,%lld,", c->direction, (long long)c->n);
         for (int k = 0; k < XFER_CORR_N; k++)
-            number(o, c->v[k], k == XFER_CORR_N - 1);
+            number(o, c->v[k], 0);
+        int k_m = report_metric_index(v, c->metric);
+        field(o, k_m >= 0 && v->baseline[k_m] ? "baseline" : "metric", 0);
+        field(o, c->reason ? c->reason : "", 1);
     }
     return XFER_OK;
 }

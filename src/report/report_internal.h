@@ -22,12 +22,25 @@ typedef struct {
     /* best[i * n_metrics + k]: source i has the best oriented score of metric k in its arch */
     unsigned char *best;
     unsigned char *best_acc; /* per source: the best best_test_acc in its arch */
+    unsigned char *baseline; /* per metric: a baseline needing no target data (params, prior) */
+    /* saturated[a * n_metrics + k]: metric k does not discriminate between the sources of arch a
+     * (xfer_results_saturated): no best mark, the report says so */
+    unsigned char *saturated;
+    double *values; /* scratch [n_sources] */
     size_t n_done, n_status[4];
     /* correlations: the file's own, or computed now when the file has none */
     const xfer_results_corr *corr;
     size_t n_corr;
     xfer_results_corr *computed;
 } report_view;
+
+/* The reason a correlation row is empty, or NULL. */
+#define REPORT_SATURATION_NOTE                                                                     \
+    "does not discriminate between these sources (its values differ by at most %g relative): "     \
+    "not ranked"
+
+/* The index of metric name in v->metrics, or -1. */
+int report_metric_index(const report_view *v, const char *name);
 
 int report_view_init(report_view *v, const xfer_results_data *d, xfer_err *err);
 void report_view_free(report_view *v);

@@ -32,6 +32,10 @@ static cJSON *source_json(const report_view *v, size_t i) {
         cJSON_AddItemToObject(m, "seconds", num(sc->seconds));
         cJSON_AddNumberToObject(m, "direction", sc->direction);
         if (!isnan(sc->mean)) cJSON_AddItemToObject(m, "mean", num(sc->mean));
+        cJSON_AddStringToObject(m, "kind", sc->kind == XFER_SCORE_BASELINE ? "baseline" : "metric");
+        if (sc->error) cJSON_AddStringToObject(m, "error", sc->error);
+        if (sc->n_terms)
+            cJSON_AddItemToObject(m, "terms", cJSON_CreateDoubleArray(sc->terms, (int)sc->n_terms));
         cJSON_AddItemToObject(scores, sc->metric, m);
     }
     cJSON_AddItemToObject(o, "scores", scores);
@@ -44,12 +48,23 @@ static cJSON *source_json(const report_view *v, size_t i) {
         if (v->best[i * v->n_metrics + k])
             cJSON_AddItemToArray(best, cJSON_CreateString(v->metrics[k]));
     cJSON_AddItemToObject(o, "best_score_in_arch", best);
+    cJSON *flat = cJSON_CreateArray();
+    size_t a = 0;
+    while (a < v->n_archs && strcmp(v->archs[a], s->arch))
+        a++;
+    for (size_t k = 0; a < v->n_archs && k < v->n_metrics; k++)
+        if (v->saturated[a * v->n_metrics + k] && xfer_results_find_score(s, v->metrics[k]))
+            cJSON_AddItemToArray(flat, cJSON_CreateString(v->metrics[k]));
+    cJSON_AddItemToObject(o, "not_ranked_in_arch", flat);
     cJSON_AddBoolToObject(o, "best_acc_in_arch", v->best_acc[i]);
     return o;
 }
 
-static cJSON *corr_json(const xfer_results_corr *c) {
+static cJSON *corr_json(const report_view *v, const xfer_results_corr *c) {
     cJSON *o = cJSON_CreateObject();
+    int k_m = report_metric_index(v, c->metric);
+    cJSON_AddStringToObject(o, "kind", k_m >= 0 && v->baseline[k_m] ? "baseline" : "metric");
+    if (c->reason) cJSON_AddStringToObject(o, "empty_reason", c->reason);
     cJSON_AddNumberToObject(o, "n", (double)c->n);
     cJSON_AddNumberToObject(o, "direction", c->direction);
     for (int k = 0; k < XFER_CORR_N; k++)
@@ -102,7 +117,7 @@ int report_json(FILE *out, const report_view *v, const char *path, xfer_err *err
                 cJSON_AddItemToObject(by, c->arch, parent);
             }
         }
-        cJSON_AddItemToObject(parent, c->metric, corr_json(c));
+        cJSON_AddItemToObject(parent, c->metric, corr_json(v, c));
     }
     cJSON_AddItemToObject(corr, "overall", all);
     cJSON_AddItemToObject(corr, "by_arch", by);

@@ -78,7 +78,8 @@ static void table1(FILE *o, const report_view *v) {
     for (size_t a = 0; a < v->n_archs; a++) {
         fprintf(o, "\n### %s\n\n| source | chain | status |", v->archs[a]);
         for (size_t k = 0; k < v->n_metrics; k++)
-            fprintf(o, " %s %s |", v->metrics[k], v->direction[k] < 0 ? "↓" : "↑");
+            fprintf(o, " %s%s %s |", v->metrics[k], v->baseline[k] ? " (baseline)" : "",
+                    v->direction[k] < 0 ? "↓" : "↑");
         fputs(" max acc | best epoch | epochs to 95% | curve AUC |\n|---|---|---|", o);
         for (size_t k = 0; k < v->n_metrics; k++)
             fputs("---:|", o);
@@ -94,6 +95,8 @@ static void table1(FILE *o, const report_view *v) {
                 const xfer_results_score *sc = xfer_results_find_score(s, v->metrics[k]);
                 if (!sc)
                     fputs(" |", o);
+                else if (sc->error)
+                    fputs(" failed |", o);
                 else
                     num(o, sc->value, "%.6g", v->best[i * v->n_metrics + k]);
             }
@@ -105,9 +108,29 @@ static void table1(FILE *o, const report_view *v) {
         }
     }
     fputs("\n`*` marks the best score of each metric within the architecture (↑ higher is better, "
-          "↓ lower is better) and the best accuracy.\n",
+          "↓ lower is better) and the best accuracy. Baselines need no target data: `params` is "
+          "the source's parameter count, `prior` the number its config gives; a metric that does "
+          "not beat them adds little.\n",
           o);
     int any = 0;
+    for (size_t a = 0; a < v->n_archs; a++)
+        for (size_t k = 0; k < v->n_metrics; k++)
+            if (v->saturated[a * v->n_metrics + k]) {
+                fprintf(o, "%s- %s (%s) " REPORT_SATURATION_NOTE ".\n",
+                        any ? "" : "\nScores that cannot tell the sources apart:\n\n",
+                        v->metrics[k], v->archs[a], XFER_SATURATION_RTOL);
+                any = 1;
+            }
+    any = 0;
+    for (size_t i = 0; i < d->n_sources; i++)
+        for (size_t k = 0; k < d->sources[i].n_scores; k++)
+            if (d->sources[i].scores[k].error) {
+                fprintf(o, "%s- %s, %s: %s\n", any ? "" : "\nFailed scores:\n\n",
+                        d->sources[i].name, d->sources[i].scores[k].metric,
+                        d->sources[i].scores[k].error);
+                any = 1;
+            }
+    any = 0;
     for (size_t i = 0; i < d->n_sources; i++)
         if (d->sources[i].status == XFER_SRC_FAILED) {
             fprintf(o, "%s- %s failed: %s\n", any ? "" : "\nFailed sources:\n\n",
@@ -138,7 +161,11 @@ static void corr_table(FILE *o, const report_view *v) {
         const xfer_results_corr *c = &v->corr[i];
         fputc('|', o);
         cell(o, c->arch ? c->arch : "all");
-        cell(o, c->metric);
+        int k_m = report_metric_index(v, c->metric);
+        if (k_m >= 0 && v->baseline[k_m])
+            fprintf(o, " %s (baseline) |", c->metric);
+        else
+            cell(o, c->metric);
         fprintf(o, " %lld |", (long long)c->n);
         for (int k = 0; k < XFER_CORR_N; k++) {
             int is_hit = k % XFER_CORR_N_BASE == XFER_CORR_TOP1_HIT;
@@ -149,6 +176,14 @@ static void corr_table(FILE *o, const report_view *v) {
         }
         fputc('\n', o);
     }
+    int any = 0;
+    for (size_t i = 0; i < v->n_corr; i++)
+        if (v->corr[i].reason) {
+            fprintf(o, "%s- %s (%s): %s; its correlations are left empty.\n",
+                    any ? "" : "\nEmpty rows:\n\n", v->corr[i].metric,
+                    v->corr[i].arch ? v->corr[i].arch : "all", v->corr[i].reason);
+            any = 1;
+        }
 }
 
 int report_md(FILE *out, const report_view *v, const char *path) {

@@ -30,6 +30,17 @@ static void mark_best(report_view *v) {
             if (!strcmp(d->sources[i].arch, v->archs[a]) && d->sources[i].best_test_acc == best_acc)
                 v->best_acc[i] = 1;
         for (size_t k = 0; k < v->n_metrics; k++) {
+            size_t m = 0;
+            for (size_t i = 0; i < d->n_sources; i++) {
+                const xfer_results_score *sc =
+                    xfer_results_find_score(&d->sources[i], v->metrics[k]);
+                if (!strcmp(d->sources[i].arch, v->archs[a]) && sc && isfinite(sc->value))
+                    v->values[m++] = sc->value;
+            }
+            if (xfer_results_saturated(v->values, m)) {
+                v->saturated[a * v->n_metrics + k] = 1;
+                continue;
+            }
             double best = NAN;
             for (int pass = 0; pass < 2; pass++)
                 for (size_t i = 0; i < d->n_sources; i++) {
@@ -43,6 +54,12 @@ static void mark_best(report_view *v) {
                 }
         }
     }
+}
+
+int report_metric_index(const report_view *v, const char *name) {
+    for (size_t k = 0; k < v->n_metrics; k++)
+        if (!strcmp(v->metrics[k], name)) return (int)k;
+    return -1;
 }
 
 int report_view_init(report_view *v, const xfer_results_data *d, xfer_err *err) {
@@ -64,7 +81,11 @@ int report_view_init(report_view *v, const xfer_results_data *d, xfer_err *err) 
         v->direction = calloc(nm, sizeof *v->direction);
         v->best = calloc(ns * nm, 1);
         v->best_acc = calloc(ns, 1);
-        bad = !v->direction || !v->best || !v->best_acc;
+        v->baseline = calloc(nm, 1);
+        v->saturated = calloc((v->n_archs ? v->n_archs : 1) * nm, 1);
+        v->values = calloc(ns, sizeof *v->values);
+        bad = !v->direction || !v->best || !v->best_acc || !v->baseline || !v->saturated ||
+              !v->values;
     }
     if (bad) {
         report_view_free(v);
@@ -76,6 +97,7 @@ int report_view_init(report_view *v, const xfer_results_data *d, xfer_err *err) 
             const xfer_results_score *sc = xfer_results_find_score(&d->sources[i], v->metrics[k]);
             if (sc) {
                 v->direction[k] = sc->direction;
+                v->baseline[k] = sc->kind == XFER_SCORE_BASELINE;
                 break;
             }
         }
@@ -101,6 +123,9 @@ void report_view_free(report_view *v) {
     free(v->direction);
     free(v->best);
     free(v->best_acc);
+    free(v->baseline);
+    free(v->saturated);
+    free(v->values);
     xfer_results_corr_free(v->computed, v->computed ? v->n_corr : 0);
     memset(v, 0, sizeof *v);
 }

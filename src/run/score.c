@@ -136,13 +136,46 @@ int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights
         xfer_metric_params p = {sc->n_params, (const char *const *)sc->param_keys,
                                 (const char *const *)sc->param_values};
         xfer_metric_result r;
-        rc = xfer_metric_compute(def, &in, &p, &r, err);
-        if (rc == XFER_EINPUT) rc = err->code = XFER_EFAILED; /* inputs are the run's own */
-        if (rc != XFER_OK) break;
+        xfer_err merr = {0};
+        int mrc = xfer_metric_compute(def, &in, &p, &r, &merr);
+        if (mrc != XFER_OK && mrc != XFER_EINPUT) { /* out of memory, LAPACK failure: stop */
+            *err = merr;
+            rc = mrc;
+            break;
+        }
         double secs = run_now() - ts;
-        rc = xfer_results_write_score(c->res, src->name, sc->name, def->direction, r.value, secs,
-                                      r.has_mean ? &r.mean : NULL, err);
-        xfer_note("  %-12s %14.6g  (%.2fs)", sc->name, r.value, secs);
+        /* a metric the target's data cannot support (a class with one image ...) fails only that
+         * score: its value is NaN and the reason is kept for the report */
+        xfer_results_score rs = {.metric = sc->name,
+                                 .value = mrc ? NAN : r.value,
+                                 .seconds = secs,
+                                 .mean = !mrc && r.has_mean ? r.mean : NAN,
+                                 .direction = def->direction,
+                                 .error = mrc ? merr.msg : NULL,
+                                 .n_terms = mrc ? 0 : (size_t)r.n_terms,
+                                 .terms = r.terms};
+        rc = xfer_results_write_score_full(c->res, src->name, &rs, err);
+        if (mrc)
+            xfer_warn("  %-12s failed: %s", sc->name, merr.msg);
+        else if (def->pool)
+            xfer_note("  %-12s (pooled over the sources; %d terms)  (%.2fs)", sc->name, r.n_terms,
+                      secs);
+        else
+            xfer_note("  %-12s %14.6g  (%.2fs)", sc->name, r.value, secs);
+    }
+    /* the baselines that need no target data (docs/metrics.md) */
+    if (rc == XFER_OK) {
+        xfer_results_score bs = {.metric = "params",
+                                 .value = (double)xfer_model_n_params(m),
+                                 .mean = NAN,
+                                 .direction = +1,
+                                 .kind = XFER_SCORE_BASELINE};
+        rc = xfer_results_write_score_full(c->res, src->name, &bs, err);
+        if (rc == XFER_OK && src->has_prior) {
+            bs.metric = "prior";
+            bs.value = src->prior;
+            rc = xfer_results_write_score_full(c->res, src->name, &bs, err);
+        }
     }
     if (rc == XFER_OK) rc = xfer_results_set_status(c->res, src->name, XFER_SRC_SCORED, NULL, err);
     if (rc == XFER_OK)

@@ -1,4 +1,5 @@
 /* Reads the input file of `xfer metrics` (layout in include/xfer/metrics.h, docs/metrics.md). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,26 @@ void xfer_metric_file_free(xfer_metric_file *f) {
 
 static int exists(hid_t file, const char *name) {
     return H5Lexists(file, name, H5P_DEFAULT) > 0;
+}
+
+/* An optional scalar baseline (`params`, `prior`): one finite number. */
+static int read_baseline(hid_t file, const char *path, const char *name, double *out, int *has,
+                         xfer_err *err) {
+    *has = 0;
+    if (!exists(file, name)) return XFER_OK;
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+    hid_t sp = ds < 0 ? -1 : H5Dget_space(ds), ty = ds < 0 ? -1 : H5Dget_type(ds);
+    int ok = sp >= 0 && ty >= 0 && H5Sget_simple_extent_npoints(sp) == 1 &&
+             (H5Tget_class(ty) == H5T_FLOAT || H5Tget_class(ty) == H5T_INTEGER) &&
+             H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0 &&
+             isfinite(*out);
+    if (ty >= 0) H5Tclose(ty);
+    if (sp >= 0) H5Sclose(sp);
+    if (ds >= 0) H5Dclose(ds);
+    if (!ok)
+        return xfer_fail(err, XFER_EINPUT, "%s: dataset '%s' is not one finite number", path, name);
+    *has = 1;
+    return XFER_OK;
 }
 
 /* Reads a dataset of rank `rank` (1 or 2) as native type mem; dims[0..rank-1] out. */
@@ -241,6 +262,9 @@ int xfer_metric_file_load(const char *path, xfer_metric_file *f, xfer_err *err) 
                        path, maxl, XFER_METRIC_FILE_MAX_CLASSES);
         goto done;
     }
+    if ((rc = read_baseline(file, path, "params", &f->params, &f->has_params, err)) ||
+        (rc = read_baseline(file, path, "prior", &f->prior, &f->has_prior, err)))
+        goto done;
     in->ct = ct_dist ? ct_dist : f->target_classes ? f->n_target_classes : maxl + 1;
     in->n = n;
     in->labels = f->labels;

@@ -15,23 +15,27 @@
 
 static const xfer_metric_def k_metrics[] = {
     {"softmax_max", +1, P, xfer_metric_softmax_max, "",
-     "sum of the largest source probability (paper, Sec. 3.1)"},
+     "sum of the largest source probability (paper, Sec. 3.1)", 0, NULL},
     {"emd", -1, P | L | G, xfer_metric_emd, "",
-     "sum of EMD(theta_i, onehot(y_i)) under the class-name ground distance (paper, Sec. 3.2)"},
-    {"leep", +1, P | L, xfer_metric_leep, "", "log expected empirical prediction (Nguyen 2020)"},
-    {"nce", +1, P | L, xfer_metric_nce, "", "negative conditional entropy (Tran 2019)"},
-    {"hscore", +1, F | L, xfer_metric_hscore, "rcond", "H-score (Bao 2019)"},
+     "sum of EMD(theta_i, onehot(y_i)) under the class-name ground distance (paper, Sec. 3.2)", 0,
+     NULL},
+    {"leep", +1, P | L, xfer_metric_leep, "", "log expected empirical prediction (Nguyen 2020)", 0,
+     NULL},
+    {"nce", +1, P | L, xfer_metric_nce, "", "negative conditional entropy (Tran 2019)", 0, NULL},
+    {"hscore", +1, F | L, xfer_metric_hscore, "rcond", "H-score (Bao 2019)", 0, NULL},
     {"hscore_reg", +1, F | L, xfer_metric_hscore_reg, "rcond",
-     "H-score with Ledoit-Wolf shrinkage (Ibrahim 2022)"},
-    {"logme", +1, F | L, xfer_metric_logme, "max_iter,tol", "log maximum evidence (You 2021)"},
+     "H-score with Ledoit-Wolf shrinkage (Ibrahim 2022)", 0, NULL},
+    {"logme", +1, F | L, xfer_metric_logme, "max_iter,tol", "log maximum evidence (You 2021)", 0,
+     NULL},
     {"gbc", +1, F | L, xfer_metric_gbc, "covariance,pca_dim",
-     "Gaussian Bhattacharyya coefficient (Pandy 2022)"},
-    {"transrate", +1, F | L, xfer_metric_transrate, "eps", "TransRate (Huang 2022)"},
-    {"sfda", +1, F | L, xfer_metric_sfda, "", "self-challenging Fisher discriminant (Shao 2022)"},
+     "Gaussian Bhattacharyya coefficient (Pandy 2022)", 0, NULL},
+    {"transrate", +1, F | L, xfer_metric_transrate, "eps", "TransRate (Huang 2022)", 0, NULL},
+    {"sfda", +1, F | L, xfer_metric_sfda, "", "self-challenging Fisher discriminant (Shao 2022)", 0,
+     NULL},
     {"nleep", +1, F | L, xfer_metric_nleep, "var_frac,components_per_class,seed,max_iter,tol",
-     "Gaussian LEEP (Li 2021)"},
+     "Gaussian LEEP (Li 2021)", 0, NULL},
     {"parc", +1, F | L, xfer_metric_parc, "pca_dim",
-     "pairwise annotation representation comparison (Bolya 2021)"},
+     "pairwise annotation representation comparison (Bolya 2021)", 0, NULL},
 };
 
 const xfer_metric_def *xfer_metric_table(int *count) {
@@ -149,11 +153,44 @@ int xfer_metric_compute(const xfer_metric_def *m, const xfer_metric_input *in,
     out->has_mean = 0;
     if (xfer_metric_check_inputs(in, m->needs, m->name, err)) return err->code;
     if (check_param_keys(m, p, err)) return err->code;
+    out->n_terms = 0;
     int rc = m->compute(in, p, out, err);
     if (rc == XFER_OK && !out->has_mean) out->mean = out->value;
+    if (rc == XFER_OK && m->pool) {
+        if (out->n_terms != m->n_terms)
+            return xfer_fail(err, XFER_EINTERNAL, "%s: %d terms (expected %d)", m->name,
+                             out->n_terms, m->n_terms);
+        for (int k = 0; k < out->n_terms; k++)
+            if (!isfinite(out->terms[k]))
+                return xfer_fail(err, XFER_EINPUT, "%s: term %d is not finite (%g)", m->name, k,
+                                 out->terms[k]);
+        return rc;
+    }
     if (rc == XFER_OK && !isfinite(out->value))
         return xfer_fail(err, XFER_EINPUT, "%s: the score is not finite (%g)", m->name, out->value);
     return rc;
+}
+
+void xfer_metric_minmax(const double *terms, int n, int n_terms, int k, double *out) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        double x = terms[(size_t)i * n_terms + k];
+        lo = x < lo ? x : lo;
+        hi = x > hi ? x : hi;
+    }
+    for (int i = 0; i < n; i++)
+        out[i] = hi > lo ? (terms[(size_t)i * n_terms + k] - lo) / (hi - lo) : 0.0;
+}
+
+int xfer_metric_pool(const xfer_metric_def *m, const double *terms, int n_sources, double *values,
+                     xfer_err *err) {
+    if (!m->pool) return xfer_fail(err, XFER_EINPUT, "%s is not a pool-level metric", m->name);
+    for (size_t i = 0; i < (size_t)n_sources * m->n_terms; i++)
+        if (!isfinite(terms[i]))
+            return xfer_fail(err, XFER_EINPUT, "%s: source %zu's term %zu is not finite", m->name,
+                             i / m->n_terms, i % m->n_terms);
+    if (n_sources > 0) m->pool(terms, n_sources, values);
+    return XFER_OK;
 }
 
 static const char *param_get(const xfer_metric_params *p, const char *key) {

@@ -33,21 +33,25 @@ datasets:
     cache_size: 24
 sources:
   - name: untrained
+    prior: 10
     arch: resnet18
     width: 0.125
     weights: random
     classes: {classes}
   - name: built
+    prior: 60
     arch: resnet18
     width: 0.125
     train: {{from: random, dataset: other, epochs: 2, batch_size: 16,
             optimizer: {{sgd: {{lr: 0.05, momentum: 0.9}}}}}}
   - name: chained
+    prior: 70.5
     arch: resnet18
     width: 0.125
     train: {{from: built, dataset: other, epochs: 1, batch_size: 16,
             optimizer: {{sgd: {{lr: {chain_lr}, momentum: 0.9}}}}}}
   - name: alex
+    prior: 20
     arch: alexnet
     width: 0.125
     weights: random
@@ -126,6 +130,26 @@ try:
             check(np.allclose(lr, [0.01, 0.01, 0.001]), f"{name}: StepLR lr {lr}")
             for m in ["softmax_max", "leep", "nce", "logme", "hscore"]:
                 check(m in g["scores"], f"{name}: score {m}")
+        # the baselines: prior from the config, params counted from the network (here from the
+        # built source's saved tensors, running statistics excluded)
+        priors = {"untrained": 10, "built": 60, "chained": 70.5, "alex": 20}
+        for name, pr in priors.items():
+            sc = f["sources"][name]["scores"]
+            check(sc["prior"][()] == pr and sc["prior"].attrs["kind"] == "baseline",
+                  f"{name}: prior baseline")
+            check(sc["params"].attrs["kind"] == "baseline", f"{name}: params is a baseline")
+            check("kind" not in sc["leep"].attrs, f"{name}: leep is a metric")
+        st = os.path.join(tmp, "full", "sources", "built.safetensors")
+        with open(st, "rb") as fh:
+            hlen = int.from_bytes(fh.read(8), "little")
+            hdr = json.loads(fh.read(hlen))
+        n_par = sum(int(np.prod(v["shape"])) for k, v in hdr.items() if k != "__metadata__" and
+                    not k.startswith("momentum.") and
+                    not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+        got = f["sources"]["built"]["scores"]["params"][()]
+        check(got == n_par, f"built: params {got} = the tensors' {n_par}")
+        check("prior" in f["correlations"] and "params" in f["correlations"],
+              "baselines are correlated")
         check(f["sources"]["chained"].attrs["chain"] == "random>other>other",
               f"chain: {f['sources']['chained'].attrs['chain']}")
         check("softmax_max" in f["correlations"], "correlations written")

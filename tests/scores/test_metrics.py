@@ -222,6 +222,19 @@ def errors(tmp, rng):
     check(rc == 0, f"--word-vectors run: {err}")
     if rc == 0:
         close(o["emd"]["value"], refs.emd(p, y, Dw), "emd with word-vector ground distance")
+    eb = os.path.join(tmp, "baselines.h5")
+    # The baselines: scalar `params` / `prior` datasets are reported as they are, marked.
+    write(eb, features=f, labels=y, params=np.int64(11689512), prior=np.float64(69.76))
+    rc, o, err = run(eb)
+    check(rc == 0 and o["params"] == {"value": 11689512, "kind": "baseline", "seconds": 0} and
+          o["prior"]["value"] == 69.76 and o["prior"]["kind"] == "baseline", f"baselines: {o} {err}")
+    rc, o, err = run(eb, "--metrics", "prior")
+    check(rc == 0 and list(o) == ["prior"], f"--metrics prior: {o} {err}")
+    write(eb, features=f, labels=y, prior=np.float64(np.nan))
+    expect_error(eb, [], "dataset 'prior' is not one finite number", "NaN prior")
+    write(eb, features=f, labels=y)
+    expect_error(eb, ["--metrics", "params"], "the baseline params needs a scalar dataset 'params'",
+                 "missing params")
     r = subprocess.run([XFER, "metrics", e, "--format", "md"], capture_output=True, text=True)
     check(r.returncode == 0 and "| leep |" in r.stdout and "| metric |" in r.stdout,
           f"md table: {r.stdout!r} {r.stderr!r}")
