@@ -7,6 +7,10 @@
  *   DB(i,j) = 1/8 sum_k (mu_ik - mu_jk)^2 / var_k + 1/2 (sum_k log var_k
  *             - 1/2 sum_k log var_ik - 1/2 sum_k log var_jk),
  * and GBC = -sum_{i != j} exp(-DB(i,j)) over the classes present. Higher (closer to 0) is better.
+ * `covariance = spherical_google` is Google's stable_transfer default (transferability/gbc.py):
+ * each dimension's variance floored first, then averaged into one scalar s_c per class, and the
+ * log-det term counted once: DB = 1/8 sum_k dmu_k^2 / s + 1/2 (log s - 1/2 log s_i - 1/2 log s_j)
+ * (the Bhattacharyya distance of N(mu, s I_k) has k times that term, as `spherical` computes).
  * Each class needs at least two samples. */
 #include <math.h>
 #include <stdlib.h>
@@ -19,10 +23,10 @@
 
 int xfer_metric_gbc(const xfer_metric_input *in, const xfer_metric_params *p,
                     xfer_metric_result *out, xfer_err *err) {
-    int spherical;
+    int spherical; /* 0 diagonal, 1 spherical, 2 spherical_google */
     long pca_dim;
-    if (xfer_metric_param_choice(p, "gbc", "covariance", "diagonal|spherical", 0, &spherical,
-                                 err) ||
+    if (xfer_metric_param_choice(p, "gbc", "covariance", "diagonal|spherical|spherical_google", 0,
+                                 &spherical, err) ||
         xfer_metric_param_int(p, "gbc", "pca_dim", GBC_PCA_DIM_DEFAULT, 1, 1 << 20, &pca_dim, err))
         return err->code;
     const int n = in->n, d = in->d, ct = in->ct;
@@ -58,9 +62,18 @@ int xfer_metric_gbc(const xfer_metric_input *in, const xfer_metric_params *p,
     for (int c = 0; c < ct; c++) {
         double *v = var + (size_t)c * k, mean = 0;
         if (cnt[c] == 0) continue;
-        for (int j = 0; j < k; j++)
-            mean += (v[j] /= cnt[c]);
+        for (int j = 0; j < k; j++) {
+            v[j] /= cnt[c];
+            if (spherical == 2 && v[j] < GBC_VAR_FLOOR) v[j] = GBC_VAR_FLOOR; /* floor first */
+            mean += v[j];
+        }
         mean /= k;
+        if (spherical == 2) { /* one scalar variance, its log counted once */
+            for (int j = 0; j < k; j++)
+                v[j] = mean;
+            logv[c] = log(mean);
+            continue;
+        }
         for (int j = 0; j < k; j++) {
             if (spherical) v[j] = mean;
             if (v[j] < GBC_VAR_FLOOR) v[j] = GBC_VAR_FLOOR;
@@ -81,6 +94,7 @@ int xfer_metric_gbc(const xfer_metric_input *in, const xfer_metric_params *p,
                 maha += dm * dm / v;
                 logavg += log(v);
             }
+            if (spherical == 2) logavg = log(0.5 * (va[0] + vb[0]));
             double db = maha / 8 + 0.5 * (logavg - 0.5 * (logv[a] + logv[b]));
             sum += 2 * exp(-db);
         }

@@ -7,7 +7,10 @@
  *   alpha <- gamma / (|m|^2 + eps);  beta <- (N - gamma) / (|y - F m|^2 + eps),
  * at most LOGME_MAX_ITER updates, stopping when alpha/beta changes by <= LOGME_TOL relatively;
  * evidence_c = [D/2 log alpha + N/2 log beta - 1/2 sum_j log(alpha + beta s_j)
- *               - beta/2 (|y - F m|^2 + eps) - alpha/2 (|m|^2 + eps) - N/2 log 2 pi] / N,
+ *               - beta/2 |y - F m|^2 - alpha/2 |m|^2 - N/2 log 2 pi] / N
+ * with the last alpha, beta and the |m|^2, |y - F m|^2 they were computed from (the paper and the
+ * authors' default _fit_fixed_point in thuml/LogME's LogME.py: no eps in the evidence; only the
+ * older _fit_icml adds it there),
  * |m|^2 = sum u_j^2 and |y - F m|^2 = y.y - 2 u.t + sum s_j u_j^2 in the eigenbasis (O(D) per
  * iteration). LogME = the mean of evidence_c over the Ct classes. float64 throughout. Higher is
  * better. */
@@ -19,8 +22,10 @@
 #include "scores_internal.h"
 
 #define LOGME_MAX_ITER 11 /* the published code: "should converge after at most 10 steps" */
-#define LOGME_TOL 1e-3    /* relative change of alpha/beta (issue 5; the public code uses 1e-2) */
-#define LOGME_EPS 1e-5    /* the published code's epsilon in the alpha and beta updates */
+/* relative change of alpha/beta: the authors' default _fit_fixed_point stops at <= 1e-3 (the
+ * older _fit_icml at < 1e-2) */
+#define LOGME_TOL 1e-3
+#define LOGME_EPS 1e-5 /* the published code's epsilon in the alpha and beta updates only */
 #define LOGME_LOG_2PI 1.8378770664093454836 /* log(2 pi) */
 
 static double class_evidence(const double *s, const double *t, int d, int n, double yy,
@@ -47,8 +52,7 @@ static double class_evidence(const double *s, const double *t, int d, int n, dou
     double ev = d / 2.0 * log(alpha) + n / 2.0 * log(beta);
     for (int j = 0; j < d; j++)
         ev -= 0.5 * log(alpha + beta * s[j]);
-    ev -= beta / 2.0 * (beta_de + LOGME_EPS) + alpha / 2.0 * (alpha_de + LOGME_EPS) +
-          n / 2.0 * LOGME_LOG_2PI;
+    ev -= beta / 2.0 * beta_de + alpha / 2.0 * alpha_de + n / 2.0 * LOGME_LOG_2PI;
     return ev / n;
 }
 

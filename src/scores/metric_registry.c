@@ -29,7 +29,7 @@ static const xfer_metric_def k_metrics[] = {
      NULL},
     {"gbc", +1, F | L, xfer_metric_gbc, "covariance,pca_dim",
      "Gaussian Bhattacharyya coefficient (Pandy 2022)", 0, NULL},
-    {"transrate", +1, F | L, xfer_metric_transrate, "eps", "TransRate (Huang 2022)", 0, NULL},
+    {"transrate", +1, F | L, xfer_metric_transrate, "eps,variant", "TransRate (Huang 2022)", 0, NULL},
     {"sfda", +1, F | L, xfer_metric_sfda, "", "self-challenging Fisher discriminant (Shao 2022)", 0,
      NULL},
     {"nleep", +1, F | L, xfer_metric_nleep, "var_frac,components_per_class,seed,max_iter,tol",

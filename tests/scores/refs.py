@@ -68,7 +68,9 @@ def hscore_reg(f, y):
 
 def logme(f, y, ct, max_iter=11, tol=1e-3, eps=1e-5):
     """Evidence of Bayesian linear regression with the alpha/beta fixed point; the posterior mean
-    and the residual are formed explicitly (A = alpha I + beta F^T F solved directly)."""
+    and the residual are formed explicitly (A = alpha I + beta F^T F solved directly). Follows
+    thuml/LogME, LogME.py, LogME._fit_fixed_point (the default): eps only in the alpha/beta
+    updates, not in the evidence; stop at a relative change of alpha/beta <= 1e-3."""
     f = f.astype(np.float64)
     n, d = f.shape
     FtF = f.T @ f
@@ -91,7 +93,7 @@ def logme(f, y, ct, max_iter=11, tol=1e-3, eps=1e-5):
                 break
             lam = new_lam
         ev = (d / 2 * np.log(alpha) + n / 2 * np.log(beta) - 0.5 * np.sum(np.log(alpha + beta * s))
-              - beta / 2 * (beta_de + eps) - alpha / 2 * (alpha_de + eps) - n / 2 * np.log(2 * np.pi))
+              - beta / 2 * beta_de - alpha / 2 * alpha_de - n / 2 * np.log(2 * np.pi))
         out.append(ev / n)
     return float(np.mean(out))
 
@@ -106,8 +108,10 @@ def pca(f, k=None, var_frac=None):
     return x @ vt[:k].T
 
 
-def gbc(f, y, ct, spherical=False, pca_dim=64):
+def gbc(f, y, ct, spherical=False, pca_dim=64, google=False):
     z = pca(f.astype(np.float64), pca_dim)
+    if google:
+        return _gbc_google(z, y)
     mus, vars_ = {}, {}
     for c in np.unique(y):
         zc = z[y == c]
@@ -134,7 +138,9 @@ def _coding_rate(z, eps):
     return 0.5 * np.linalg.slogdet(np.eye(d) + z.T @ z / (n * eps))[1]
 
 
-def transrate(f, y, ct, eps=1e-4):
+def transrate(f, y, ct, eps=1e-4, variant="authors"):
+    if variant == "authors":
+        return transrate_authors(f, y, eps)
     z = f.astype(np.float64)
     z = z - z.mean(axis=0, keepdims=True)
     r = _coding_rate(z, eps)
@@ -242,3 +248,45 @@ def parc(f, y, pca_dim=32):
     r2 = np.round(1 - np.corrcoef(onehot), 12)
     iu = np.triu_indices(len(y), 1)
     return float(scipy.stats.spearmanr(r1[iu], r2[iu])[0] * 100)
+
+
+def transrate_authors(f, y, eps=1e-4):
+    """Follows Long-Kai/TransRate: generate_transrate/transrate.py (pre_transrate: rows of the
+    centred features normalised, eigenvalues of Z^T Z/n and of each Z_c^T Z_c/n_c by SVD, rank by
+    matrix_rank) and extract_result_utils.py (process_transrate_logs with its defaults:
+    reg 1, all eigenvalues, residual 'weight' (empty), no eigenvalue normalisation, divided by the
+    rank), TransRate = rz - rzc."""
+    z = f.astype(np.float64)
+    z = z - z.mean(axis=0, keepdims=True)
+    z = z / np.linalg.norm(z, 2, -1)[:, None]
+    n, d = z.shape
+    zz = z.T @ z / n
+    eig_z = np.linalg.svd(zz, compute_uv=False)
+    rank_z = np.linalg.matrix_rank(zz)
+    rz = np.sum(np.log(1 + eig_z / eps)) / rank_z / 2
+    rzc = 0.0
+    for c in np.unique(y):
+        zc = z[y == c]
+        eig_c = np.linalg.svd(zc.T @ zc / len(zc), compute_uv=False)
+        rzc += np.sum(np.log(1 + np.abs(eig_c) / eps)) / rank_z * len(zc) / n / 2
+    return float(rz - rzc)
+
+
+def _gbc_google(z, y):
+    """GBC with spherical Gaussians as google-research/google-research computes it by default
+    (stable_transfer/transferability/gbc.py): per-dimension variances floored at 1e-4, averaged
+    into a scalar, the Bhattacharyya distance's log term of those scalars counted once."""
+    stats = {}
+    for c in np.unique(y):
+        zc = z[y == c]
+        stats[c] = (zc.mean(axis=0), np.mean(np.maximum(zc.var(axis=0), 1e-4)))
+    total = 0.0
+    for a in stats:
+        for b in stats:
+            if a == b:
+                continue
+            (m1, s1), (m2, s2) = stats[a], stats[b]
+            avg = (s1 + s2) / 2
+            db = np.sum((m1 - m2) ** 2 / avg) / 8 + 0.5 * (np.log(avg) - 0.5 * np.log(s1) - 0.5 * np.log(s2))
+            total += np.exp(-db)
+    return -total

@@ -111,6 +111,15 @@ def main():
             close(o2["gbc"]["value"], refs.gbc(f32, y, ct, spherical=True), f"{label} gbc spherical")
             close(o2["transrate"]["value"], refs.transrate(f32, y, ct, eps=0.01), f"{label} transrate eps")
             close(o2["nleep"]["value"], refs.nleep(f32, y, ct, seed=7), f"{label} nleep seed 7")
+        rc, o5, err = run(path, "--metrics", "gbc", "--params", "gbc.covariance=spherical_google")
+        check(rc == 0, f"{label}: gbc spherical_google: {err}")
+        if rc == 0:
+            close(o5["gbc"]["value"], refs.gbc(f32, y, ct, google=True), f"{label} gbc google")
+        rc, o4, err = run(path, "--metrics", "transrate", "--params", "transrate.variant=tllib")
+        check(rc == 0, f"{label}: transrate tllib: {err}")
+        if rc == 0:
+            close(o4["transrate"]["value"], refs.transrate(f32, y, ct, variant="tllib"),
+                  f"{label} transrate tllib")
         if label == "structured":
             import ot
             # The paper's EMD against POT's exact solver, sample by sample.
