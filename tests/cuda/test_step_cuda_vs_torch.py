@@ -1,7 +1,7 @@
 """`xfer step --device cuda` against PyTorch: runs the engine's tests/nn/test_step_vs_torch.py
-unchanged (same models, batches, 3 SGD steps and tolerances: logits and loss 1e-4, gradients 1e-3,
-parameters and BN statistics 1e-4) with its xfer command switched from --device cpu to --device
-cuda. Prints "skipped: no CUDA device" and exits 77 where `xfer info` lists no CUDA device."""
+unchanged (same models, batches, 3 SGD steps, and the same bound: per tensor, xfer's error against
+torch float64 within FACTOR x torch float32's error + FLOOR) with its xfer command switched from
+--device cpu to --device cuda. Prints "skipped: no CUDA device" and exits 77 where `xfer info` lists no CUDA device."""
 import os
 import runpy
 import subprocess

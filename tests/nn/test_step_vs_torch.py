@@ -1,7 +1,21 @@
-"""`xfer step` against PyTorch itself (issue 3's acceptance): torchvision models with random
-weights and BN statistics, one random batch, the same 3 SGD steps (momentum 0.9, wd 5e-4) in torch
-and in xfer; logits and loss within 1e-4, every gradient within 1e-3, parameters and BN running
-statistics after the steps within 1e-4 (relative L2 errors). Fails loudly without torch."""
+"""`xfer step` against PyTorch, measuring xfer and not the case's own conditioning (issue 12).
+
+  test_step_vs_torch.py CASE...     (CASES below; any other torchvision architecture name runs
+                                     with the default set-up, NAME_eval in eval mode)
+
+Each case: a torchvision model with random weights and BN statistics, one random batch, the same
+STEPS SGD steps (lr 0.01, momentum 0.9, weight decay 5e-4) run three times on the same inputs
+and initial weights: torch float64 (the truth), torch float32 and `xfer step` (float32). For every
+tensor (logits and every gradient of the first step, the losses of all steps, every parameter
+and BN running statistic after the last step) both float32 results are compared with float64
+(relative L2 errors), and the test requires
+
+    err_xfer <= FACTOR * err_torch32 + FLOOR
+
+printing the two errors side by side. A case that torch float32 itself cannot follow (err_torch32
+above COND_MAX somewhere) is refused as ill-conditioned: it would measure chaos, not xfer.
+Fails loudly without torch."""
+import copy
 import os
 import subprocess
 import sys
@@ -13,6 +27,7 @@ import st_util  # noqa: E402
 try:
     import numpy as np
     import torch
+    import torch.fx
     import torch.nn.functional as F
     import torchvision
 except ImportError as e:  # the acceptance test must not pass silently
@@ -20,9 +35,20 @@ except ImportError as e:  # the acceptance test must not pass silently
     print("0 passed, 1 failed")
     sys.exit(1)
 
-TOL_OUT = 1e-4    # logits, loss
-TOL_GRAD = 1e-3   # every gradient tensor
-TOL_PARAM = 1e-4  # parameters and BN running statistics after the steps
+# The bound. err_torch32 is what float32 arithmetic costs on this case (one sample of it: torch's
+# kernels, this CPU). xfer sums in other orders (im2col + OpenBLAS GEMM, its own BN and loss
+# reductions), so its rounding error is of the same order but not the same number: on the cases
+# below the xfer/torch32 ratio stays under 2 on every tensor whose error is above FLOOR (AMD EPYC
+# with AVX-512; see the printout). FACTOR 16 leaves room for other CPUs' kernels; an engine bug (a wrong eps, momentum, a missing
+# term) moves a tensor by 1e-5..1e-1, hundreds to thousands of times err_torch32 (docs/engine.md
+# lists the planted bugs and the checks that caught them).
+FACTOR = 16.0
+# Tensors that float32 gets almost exactly (a bias gradient that is one short sum, a loss) have
+# err_torch32 ~1e-8, where any different summation order costs more: FLOOR = 2e-6, ~32 units of
+# float32 rounding (2^-24), is far below what a bug changes.
+FLOOR = 2e-6
+# A case is well conditioned when float32 torch follows float64 torch to 1e-4 on every tensor.
+COND_MAX = 1e-4
 LR, MOMENTUM, WD = 0.01, 0.9, 5e-4
 STEPS = int(os.environ.get("XFER_TEST_STEPS", "3"))
 THREADS = 2
@@ -57,53 +83,75 @@ def randomize_bn(model, gen):
                 m.running_var.uniform_(0.5, 1.5, generator=gen)
 
 
+def convs_into_bn(model):
+    """(conv, bn) pairs where the convolution's only use is the BatchNorm (found by tracing)."""
+    try:
+        graph = torch.fx.symbolic_trace(model).graph
+    except Exception as e:  # an untraceable model is simply not conditioned
+        print(f"note: {type(model).__name__} cannot be traced ({e}); weights left as they are")
+        return []
+    mods = dict(model.named_modules())
+    pairs = []
+    for n in graph.nodes:
+        if n.op == "call_module" and isinstance(mods[n.target], torch.nn.Conv2d) and \
+                len(n.users) == 1:
+            u = next(iter(n.users))
+            if u.op == "call_module" and isinstance(mods[u.target], torch.nn.BatchNorm2d):
+                pairs.append((mods[n.target], mods[u.target]))
+    return pairs
+
+
 # At torchvision's initialisation a tiny random batch gives ResNet gradients 15-50x the weights'
 # norm (BN makes the loss invariant to a convolution's scale, so small weights mean large
-# gradients): 3 SGD steps at lr 0.01 are then chaotic, and torch float32 itself differs from
-# torch float64 by ~1e-2 on ResNet-34. Scaling the convolutions (each followed by BN) by 10 leaves
-# the function unchanged and reaches the well-conditioned regime of trained weights (float32 vs
-# float64 ~1e-7), so the comparison measures xfer, not chaos.
+# gradients): 3 SGD steps at lr 0.01 then move the weights by tens of percent, the trajectory
+# passes ReLU kinks and max-pool ties within float32 rounding, and the result depends on the last
+# bits of the CPU's kernels (torch float32 vs float64 ~1e-2 on ResNet-34). Scaling every
+# convolution that feeds a BN by 10 (and, for eval mode, that BN's running mean by 10 and
+# running variance by 100) leaves the function unchanged (up to eps) and reaches the
+# well-conditioned regime of trained weights, so the comparison measures xfer, not chaos.
 CONV_SCALE = 10.0
 
 
-def condition(model):
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.Conv2d):
-                m.weight.mul_(CONV_SCALE)
+def condition(model, scale):
+    for conv, bn in convs_into_bn(model):
+        with torch.no_grad():
+            conv.weight.mul_(scale)
+            if conv.bias is not None:
+                conv.bias.mul_(scale)
+            bn.running_mean.mul_(scale)
+            bn.running_var.mul_(scale * scale)
 
 
-def run_case(arch, n, size, classes, extra, train=True):
-    gen = torch.Generator().manual_seed(1234)
-    torch.manual_seed(1234)
-    if arch == "alexnet":
-        model = torchvision.models.alexnet(num_classes=classes, dropout=0.0)
+# name -> set-up. arch: torchvision's name; n, size, classes: the batch; train: BN mode;
+# scale: CONV_SCALE or 1 (no BN to absorb it); kwargs: for the torchvision constructor;
+# extra: for `xfer step`.
+DEFAULT = dict(n=2, size=64, classes=10, train=True, scale=CONV_SCALE, kwargs={}, extra=[])
+CASES = {
+    "alexnet": dict(arch="alexnet", n=2, size=224, scale=1.0, kwargs={"dropout": 0.0},
+                    extra=["--dropout", "0"]),
+    "resnet18": dict(arch="resnet18", n=4),
+    "resnet34": dict(arch="resnet34", n=2, classes=7),
+    # eval mode: BN normalises with the running statistics (and leaves them alone), gradients
+    # flow through constant statistics
+    "resnet18_eval": dict(arch="resnet18", n=4, train=False),
+}
+
+
+def case_setup(name):
+    if name in CASES:
+        spec = CASES[name]
+    elif name.endswith("_eval"):
+        spec = dict(arch=name[:-5], train=False)
     else:
-        model = getattr(torchvision.models, arch)(num_classes=classes)
-    randomize_bn(model, gen)
-    if arch != "alexnet" and train:  # eval-mode BN would not absorb the scale
-        condition(model)
-    x = torch.randn(n, 3, size, size, generator=gen)
-    y = torch.randint(0, classes, (n,), generator=gen)
-    with tempfile.TemporaryDirectory() as d:
-        wpath, bpath, opath = (os.path.join(d, f) for f in ("w.safetensors", "b.safetensors",
-                                                           "o.safetensors"))
-        st_util.save(wpath, st_util.state_dict_arrays(model))  # includes num_batches_tracked
-        st_util.save(bpath, {"images": x.numpy(), "labels": y.numpy().astype(np.int64)})
-        cmd = [os.environ["XFER"], "step", "--device", "cpu", "--arch", arch, "--num-classes",
-               str(classes), "--weights", wpath, "--batch", bpath, "--out", opath, "--steps",
-               str(STEPS), "--lr", str(LR), "--momentum", str(MOMENTUM), "--weight-decay",
-               str(WD), "--threads", str(THREADS)] + extra
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        check(r.returncode == 0, f"{arch}: xfer step exit {r.returncode}: {r.stderr}")
-        if r.returncode != 0:
-            return
-        out, _ = st_util.load(opath)
+        spec = dict(arch=name)
+    return {**DEFAULT, **spec}
 
-    torch.set_num_threads(THREADS)
+
+def torch_steps(model, x, y, train):
+    """STEPS SGD steps; the tensors `xfer step` writes, as float64 arrays."""
     model.train(train)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WD)
-    losses = []
+    out, losses = {}, []
     for s in range(STEPS):
         opt.zero_grad()
         logits = model(x)
@@ -111,46 +159,90 @@ def run_case(arch, n, size, classes, extra, train=True):
         loss.backward()
         losses.append(loss.item())
         if s == 0:
-            e = rel(out["logits"], logits.detach().numpy())
-            check(e <= TOL_OUT, f"{arch}: logits rel error {e:.3g}")
-            grads = {k: p.grad.detach().numpy().copy() for k, p in model.named_parameters()}
+            out["logits"] = logits.detach().double().numpy()
+            for k, p in model.named_parameters():
+                out["grad." + k] = p.grad.detach().double().numpy().copy()
         opt.step()
-    e = rel(out["loss"], np.array(losses))
-    check(e <= TOL_OUT, f"{arch}: loss rel error {e:.3g} ({out['loss']} vs {losses})")
-    worst = (0.0, "")
-    for k, g in grads.items():
-        key = "grad." + k
-        if key not in out:
-            check(False, f"{arch}: {key} missing from the output")
-            continue
-        e = rel(out[key], g)
-        worst = max(worst, (e, k))
-        check(e <= TOL_GRAD, f"{arch}: {key} rel error {e:.3g}")
-    sd = model.state_dict()
-    worst_p = (0.0, "")
-    for k, v in sd.items():
-        if k.endswith("num_batches_tracked"):
-            continue
-        key = ("buffer." if "running_" in k else "param.") + k
-        if key not in out:
-            check(False, f"{arch}: {key} missing from the output")
-            continue
-        e = rel(out[key], v.numpy())
-        worst_p = max(worst_p, (e, k))
-        check(e <= TOL_PARAM, f"{arch}: {key} after {STEPS} steps rel error {e:.3g}")
-    print(f"{arch} {'train' if train else 'eval'} {n}x3x{size}x{size}: loss {losses[0]:.5f}; worst grad {worst[1]} "
-          f"{worst[0]:.2e}; worst param/buffer {worst_p[1]} {worst_p[0]:.2e}")
+    out["loss"] = np.array(losses)
+    for k, v in model.state_dict().items():
+        if not k.endswith("num_batches_tracked"):
+            out[("buffer." if "running_" in k else "param.") + k] = v.detach().double().numpy()
+    return out
 
 
-cases = {
-    "alexnet": ("alexnet", 2, 224, 10, ["--dropout", "0"]),
-    "resnet18": ("resnet18", 4, 64, 10, []),
-    "resnet34": ("resnet34", 2, 64, 7, []),
-    # eval mode: BN normalises with the running statistics (and leaves them alone), gradients
-    # flow through constant statistics
-    "resnet18_eval": ("resnet18", 4, 64, 10, ["--mode", "eval"], False),
-}
-for name in sys.argv[1:] or cases:
-    run_case(*cases[name])
+def xfer_steps(model, spec, x, y):
+    with tempfile.TemporaryDirectory() as d:
+        wpath, bpath, opath = (os.path.join(d, f) for f in ("w.safetensors", "b.safetensors",
+                                                           "o.safetensors"))
+        st_util.save(wpath, st_util.state_dict_arrays(model))  # includes num_batches_tracked
+        st_util.save(bpath, {"images": x.numpy(), "labels": y.numpy().astype(np.int64)})
+        mode = [] if spec["train"] else ["--mode", "eval"]
+        cmd = [os.environ["XFER"], "step", "--device", "cpu", "--arch", spec["arch"],
+               "--num-classes", str(spec["classes"]), "--weights", wpath, "--batch", bpath,
+               "--out", opath, "--steps", str(STEPS), "--lr", str(LR), "--momentum",
+               str(MOMENTUM), "--weight-decay", str(WD), "--threads", str(THREADS)] + mode + \
+            spec["extra"]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            return None, f"xfer step exit {r.returncode}: {r.stderr.strip()}"
+        out, _ = st_util.load(opath)
+        return out, None
+
+
+def run_case(name):
+    spec = case_setup(name)
+    arch = spec["arch"]
+    gen = torch.Generator().manual_seed(1234)
+    torch.manual_seed(1234)
+    model = getattr(torchvision.models, arch)(num_classes=spec["classes"], **spec["kwargs"])
+    randomize_bn(model, gen)
+    if spec["scale"] != 1.0:
+        condition(model, spec["scale"])
+    x = torch.randn(spec["n"], 3, spec["size"], spec["size"], generator=gen)
+    y = torch.randint(0, spec["classes"], (spec["n"],), generator=gen)
+    torch.set_num_threads(THREADS)
+
+    xo, err = xfer_steps(model, spec, x, y)
+    check(xo is not None, f"{name}: {err}")
+    if xo is None:
+        return
+    ref = torch_steps(copy.deepcopy(model).double(), x.double(), y, spec["train"])
+    t32 = torch_steps(copy.deepcopy(model), x, y, spec["train"])
+
+    rows = []
+    for key in ref:
+        if key not in xo:
+            check(False, f"{name}: {key} missing from xfer's output")
+            continue
+        et, ex = rel(t32[key], ref[key]), rel(xo[key], ref[key])
+        rows.append((key, et, ex))
+    worst_t = max(rows, key=lambda r: r[1])
+    check(worst_t[1] <= COND_MAX, f"{name}: ill-conditioned case: torch float32 vs float64 "
+          f"{worst_t[1]:.2e} on {worst_t[0]} (> {COND_MAX:g}): choose another set-up")
+    bad = 0
+    print(f"{name} ({arch}, {'train' if spec['train'] else 'eval'}, {spec['n']}x3x{spec['size']}"
+          f"x{spec['size']}, {STEPS} steps, loss {ref['loss'][0]:.5f}): relative error vs torch "
+          f"float64, bound {FACTOR:g} x torch32 + {FLOOR:g}")
+    print(f"  {'tensor':45s} {'torch32':>9s} {'xfer':>9s} {'ratio':>7s}")
+    for key, et, ex in rows:
+        ok = ex <= FACTOR * et + FLOOR
+        bad += not ok
+        check(ok, f"{name}: {key}: xfer {ex:.2e} > {FACTOR:g} x torch32 {et:.2e} + {FLOOR:g}")
+        print(f"  {key:45s} {et:9.2e} {ex:9.2e} {ex / max(et, 1e-30):7.2f}"
+              f"{'' if ok else '  FAILED'}")
+    for group in ("grad.", "param.", "buffer."):
+        g = [r for r in rows if r[0].startswith(group)]
+        if not g:
+            continue
+        wt, wx = max(g, key=lambda r: r[1]), max(g, key=lambda r: r[2])
+        wr = max((r for r in g if r[1] > FLOOR), key=lambda r: r[2] / r[1], default=None)
+        print(f"  worst {group:7s} torch32 {wt[1]:.2e} ({wt[0]}); xfer {wx[2]:.2e} ({wx[0]}, "
+              f"torch32 there {wx[1]:.2e})" +
+              (f"; largest ratio above the floor {wr[2] / wr[1]:.2f} ({wr[0]})" if wr else ""))
+    print(f"  {len(rows)} tensors, {len(rows) - bad} within the bound")
+
+
+for case in sys.argv[1:] or CASES:
+    run_case(case)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
