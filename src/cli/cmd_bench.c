@@ -64,7 +64,7 @@ int cmd_bench(int argc, char **argv) {
         {"warmup", XFER_OPT_INT, &warmup, "N", "untimed repeats first (default 1)"},
         {"classes", XFER_OPT_INT, &classes, "K", "classes of the head (default 1000)"},
         {"width", XFER_OPT_DOUBLE, &width, "X", "channel multiplier (default 1)"},
-        {"threads", XFER_OPT_INT, &threads, "N", "CPU threads (default: all)"},
+        {"threads", XFER_OPT_INT, &threads, "N", "CPU threads (default: the CPUs this process may use)"},
         {"precision", XFER_OPT_STRING, &precision, "P",
          "fp32 | tf32 | bf16 (CUDA; the CPU computes in fp32; default fp32)"},
     };

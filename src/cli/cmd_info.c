@@ -13,12 +13,13 @@
 #endif
 
 #include "commands.h"
+#include "xfer/cpus.h"
 #include "xfer/cuda_info.h"
 #include "xfer/version.h"
 
 int cmd_info(int argc, char **argv) {
-    static const xfer_cmd_spec spec = {"info", "", "Print versions, backends and CUDA devices.",
-                                       NULL, NULL, 0, 0, 0};
+    static const xfer_cmd_spec spec = {
+        "info", "", "Print versions, backends and CUDA devices.", NULL, NULL, 0, 0, 0};
     const char *pos[8];
     int npos = 0;
     int rc = xfer_cmd_parse(&spec, argc > 8 ? 8 : argc, argv, pos, &npos);
@@ -30,7 +31,8 @@ int cmd_info(int argc, char **argv) {
     printf("xfer %s\n", XFER_VERSION);
     printf("backends: cpu%s\n", ci.compiled ? ", cuda" : "");
     if (ci.compiled) {
-        printf("CUDA runtime: %d.%d\n", ci.runtime_version / 1000, (ci.runtime_version % 1000) / 10);
+        printf("CUDA runtime: %d.%d\n", ci.runtime_version / 1000,
+               (ci.runtime_version % 1000) / 10);
         if (ci.driver_version)
             printf("CUDA driver: %d.%d\n", ci.driver_version / 1000,
                    (ci.driver_version % 1000) / 10);
@@ -58,7 +60,8 @@ int cmd_info(int argc, char **argv) {
 #ifdef LIBJPEG_TURBO_VERSION
 #define XFER_STR2(x) #x
 #define XFER_STR(x) XFER_STR2(x)
-    printf("libjpeg-turbo: %s (jpeglib API %d)\n", XFER_STR(LIBJPEG_TURBO_VERSION), JPEG_LIB_VERSION);
+    printf("libjpeg-turbo: %s (jpeglib API %d)\n", XFER_STR(LIBJPEG_TURBO_VERSION),
+           JPEG_LIB_VERSION);
 #else
     printf("libjpeg: API %d\n", JPEG_LIB_VERSION);
 #endif
@@ -67,5 +70,7 @@ int cmd_info(int argc, char **argv) {
 #ifdef _OPENMP
     printf("OpenMP threads: %d\n", omp_get_max_threads());
 #endif
+    printf("default threads: %d (CPUs this process may use; 0: OMP_NUM_THREADS decides)\n",
+           xfer_default_threads());
     return XFER_OK;
 }

@@ -107,7 +107,7 @@ int cmd_step(int argc, char **argv) {
         {"dropout", XFER_OPT_DOUBLE, &dropout, "P", "AlexNet dropout probability (default 0.5)"},
         {"width", XFER_OPT_DOUBLE, &width, "X", "channel multiplier (default 1)"},
         {"seed", XFER_OPT_INT, &seed, "N", "initialisation and dropout seed (default 0)"},
-        {"threads", XFER_OPT_INT, &threads, "N", "CPU threads (default: all)"},
+        {"threads", XFER_OPT_INT, &threads, "N", "CPU threads (default: the CPUs this process may use)"},
         {"precision", XFER_OPT_STRING, &precision, "P",
          "fp32 | tf32 | bf16 (CUDA; the CPU computes in fp32; default fp32)"},
     };

@@ -2,10 +2,12 @@
 
 #include "engine_cli.h"
 #include "opts.h"
+#include "xfer/cpus.h"
 #include "xfer/cuda_backend.h"
 
 xfer_backend *xfer_cli_backend(int threads, xfer_err *err) {
     xfer_backend *b = xfer_backend_get(g_xfer_cli.device, err);
+    if (threads <= 0) threads = xfer_default_threads();
     if (b && b->set_threads) b->set_threads(b, threads);
     return b;
 }

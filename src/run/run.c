@@ -15,6 +15,7 @@
 #include "xfer/cuda_backend.h"
 #include "xfer/cuda_info.h"
 #include "xfer/log.h"
+#include "xfer/plan.h"
 #include "xfer/report.h"
 #include "xfer/version.h"
 
@@ -50,14 +51,24 @@ static int select_sources(const run_ctx *c, int *sel, xfer_err *err) {
             }
         free(dup);
     }
-    int k = 0, count = 0;
-    for (int i = 0; i < cfg->n_sources; i++) {
-        sel[i] = 0;
-        if (o->only && !in_list(o->only, cfg->sources[i].name)) continue;
-        if (o->shard_n > 1 && k++ % o->shard_n != o->shard_i) continue;
-        sel[i] = 1;
-        count++;
+    int count = 0;
+    for (int i = 0; i < cfg->n_sources; i++)
+        sel[i] = !o->only || in_list(o->only, cfg->sources[i].name);
+    if (o->shard_n > 1) { /* balanced by estimated cost, chains kept together (shard_plan.c) */
+        xfer_shard_plan p;
+        int rc = xfer_shard_plan_make(cfg, sel, o->shard_n, &p, err);
+        if (rc != XFER_OK) return rc;
+        for (int i = 0; i < cfg->n_sources; i++)
+            sel[i] = p.shard[i] == o->shard_i;
+        if (xfer_log_get_level() >= XFER_LOG_NORMAL) {
+            fflush(stdout);
+            fputs("xfer: ", stderr);
+            xfer_shard_plan_print(stderr, cfg, &p, o->shard_i);
+        }
+        xfer_shard_plan_free(&p);
     }
+    for (int i = 0; i < cfg->n_sources; i++)
+        count += sel[i];
     if (count == 0) xfer_note("this shard has no sources");
     return XFER_OK;
 }
@@ -164,8 +175,18 @@ static int write_report(const run_ctx *c, xfer_err *err) {
     xfer_results_data *d = NULL;
     int rc = xfer_results_read(c->output, &d, err);
     if (rc != XFER_OK) return rc;
-    char *md = run_path(c, NULL, c->outdir, "/report.md");
-    char *tmp = run_path(c, NULL, c->outdir, "/report.md.tmp");
+    /* A shard's report is <results stem>.report.md: report.md is the merged run's (or the
+     * unsharded run's), which the shards of a sweep must not overwrite. */
+    char name[256] = "/report.md";
+    if (c->opts->shard_n > 1) {
+        const char *base = strrchr(c->output, '/');
+        base = base ? base + 1 : c->output;
+        size_t stem = strlen(base);
+        if (stem > 3 && strcmp(base + stem - 3, ".h5") == 0) stem -= 3;
+        snprintf(name, sizeof name, "/%.*s.report.md", (int)(stem < 200 ? stem : 200), base);
+    }
+    char *md = run_path(c, NULL, c->outdir, name);
+    char *tmp = md ? run_path(c, NULL, md, ".tmp") : NULL;
     FILE *f = tmp ? fopen(tmp, "w") : NULL;
     if (f) {
         rc = xfer_report_write(f, d, c->output, XFER_REPORT_MD, err);
@@ -287,7 +308,10 @@ int xfer_run(const xfer_config *cfg, const xfer_run_opts *opts, xfer_err *err) {
         }
     }
     if (rc == XFER_OK) rc = write_report(&c, err);
-    if (rc == XFER_OK && opts->plots && !opts->score_only) draw_plots(&c);
+    if (rc == XFER_OK && opts->plots && !opts->score_only && opts->shard_n > 1)
+        xfer_note("no plots for a shard: `xfer merge` the shards, then scripts/plot.py draws them");
+    else if (rc == XFER_OK && opts->plots && !opts->score_only)
+        draw_plots(&c);
     if (c.log_json) fclose(c.log_json);
     xfer_results_data_free(old);
     run_datasets_free(&c);

@@ -208,15 +208,15 @@ try:
     rc, so, se = xfer("run", cfg, "--shard", "2/2")
     check(rc == 2 and "shard" in se, "bad --shard: exit 2")
 
-    # ---- two shards at once that both need `built` at the start (--only built,chained: shard 0
-    # builds it for itself, shard 1 for `chained`): the lock makes it built once -------------------
+    # ---- two runs at once that both need `built` at the start (--only built: for itself, --only
+    # chained: as its parent; shards keep a chain together, so two runs stand in for two shards
+    # of different selections): the lock makes it built once ------------------------------------
     conc = os.path.join(tmp, "conc")
     cfgc = write_config(tmp, "conc.yaml", os.path.join(conc, "results.h5"), alex_size=64)
-    procs = [subprocess.Popen([os.environ["XFER"], "run", cfgc, "--only", "built,chained",
-                               "--shard", f"{i}/2", "--output",
+    procs = [subprocess.Popen([os.environ["XFER"], "run", cfgc, "--only", name, "--output",
                                os.path.join(conc, f"shard-{i}.h5"), "--no-plots"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-             for i in range(2)]
+             for i, name in enumerate(("built", "chained"))]
     errs = [p.communicate(timeout=300)[1] for p in procs]
     check(all(p.returncode == 0 for p in procs), f"concurrent shards exit 0: {[p.returncode for p in procs]}")
     n_built = sum(e.count("building source built:") for e in errs)
