@@ -11,7 +11,7 @@ BUILD_DEPS=(build-essential cmake pkg-config libyaml-dev libhdf5-dev libjpeg62-t
             zlib1g-dev libopenblas-dev libcjson-dev libomp-dev)
 TEST_DEPS=(python3-torch python3-torchvision python3-numpy python3-h5py python3-matplotlib
            python3-pot python3-scipy python3-pil fasttext dataset-fashion-mnist wordnet-base
-           python3-sklearn hdf5-tools clang valgrind slurm-wlm munge)
+           python3-sklearn hdf5-tools clang valgrind slurm-wlm munge iproute2)
 
 packages=()
 for list in $(compgen -A arrayvar | grep '_DEPS$'); do

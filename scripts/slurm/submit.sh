@@ -111,12 +111,10 @@ if command -v sinfo >/dev/null; then
 fi
 has_gpu=0
 [[ "$node_gres" == *gpu* ]] && has_gpu=1
-if [ -z "$gpus" ]; then
-    case $device in
-    cuda) gpus=1 ;;
-    auto) gpus=$has_gpu ;;
-    *) gpus=0 ;;
-    esac
+if [ -z "$gpus" ]; then # device cuda: 1, auto: 1 where the partition has GPUs, cpu: 0
+    gpus=0
+    [ "$device" = cuda ] && gpus=1
+    [ "$device" = auto ] && gpus=$has_gpu
 fi
 if [ -z "$cpus" ]; then
     cpus=4
@@ -125,9 +123,12 @@ fi
 [ -n "$mem" ] || mem="$(((${est_mb:-1024} + 255) / 256 * 256))M"
 [[ "$mem" =~ ^[0-9]+[KkMmGgTt]?$ ]] || die "--mem: '$mem' is not a size like 4096M or 4G"
 to_mb() { # sbatch sizes: plain number = MB, K/M/G/T suffixes
-    local v=${1%[KkMmGgTt]} u=${1##*[0-9]}
-    case $u in K | k) echo $((v / 1024)) ;; "" | M | m) echo "$v" ;; G | g) echo $((v * 1024)) ;;
-    T | t) echo $((v * 1024 * 1024)) ;; esac
+    local v=${1%[KkMmGgTt]} u
+    u=$(tr '[:lower:]' '[:upper:]' <<<"${1##*[0-9]}")
+    local scale=1
+    [ "$u" = G ] && scale=1024
+    [ "$u" = T ] && scale=$((1024 * 1024))
+    if [ "$u" = K ]; then echo $((v / 1024)); else echo $((v * scale)); fi
 }
 where=${partition:-the default partition}
 if [ -n "$node_cpus" ] && [ "$cpus" -gt "$node_cpus" ]; then

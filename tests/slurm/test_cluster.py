@@ -271,7 +271,7 @@ def run_checks(c, tmp):
 def main():
     if not cluster.installed():
         print("skipped: Slurm is not installed (slurmctld, slurmd, munged, sbatch); "
-              "scripts/setup.sh installs slurm-wlm and munge")
+              "the project's setup script installs slurm-wlm and munge")
         return 77
     if os.environ.get("XFER_SLURM_NETNS") != "1":
         probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True) \
