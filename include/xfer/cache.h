@@ -6,6 +6,8 @@
  *   /labels       int32 [N]           0 .. n_classes-1
  *   /paths        string [N]          source of each image (file path, "<idx file>#k", ...)
  *   /class_names  string [n_classes]  display names
+ *   /bad_paths    string [n_bad]      images skipped as bad (on_bad_image: warn)
+ *   /bad_images   string [n_bad]      their warnings ("PATH: why")
  *   attributes on /: xfer_cache_version (int), dataset (string), kind (string), cache_size (int),
  *   parameters (string), fingerprint (string: 16 hex digits), n_bad (int), n_skipped (int),
  *   n_listed (int: images listed before bad ones were dropped). */
@@ -40,9 +42,11 @@ typedef struct {
 char *xfer_cache_path(const xfer_dataset_cfg *cfg, const char *output);
 
 /* Decodes the dataset into cache_path unless a valid cache (same parameters and source
- * fingerprint) is there. Writes to a temporary name in the same folder and renames it; on any
- * error no file is left behind. Bad images are warned about ("xfer: warning: PATH: why") and
- * skipped, or with on_bad_image: error fail with XFER_EINPUT. */
+ * fingerprint; under on_bad_image: error, no skipped images either -- those are decoded again and
+ * the first that still fails is an XFER_EINPUT naming it, the cache left as it is) is there. On
+ * reuse the images the cache skipped are warned about again. Writes to a temporary name in the same
+ * folder and renames it; on any error no file is left behind. Bad images are warned about ("xfer:
+ * warning: PATH: why") and skipped, or with on_bad_image: error fail with XFER_EINPUT. */
 int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
                          const xfer_prepare_opts *opts, xfer_prepare_result *res, xfer_err *err);
 

@@ -91,11 +91,31 @@ static char *parameters_string(const xfer_dataset_cfg *cfg) {
     return s;
 }
 
-/* 1 when the file at path is a complete cache with these parameters and fingerprint. */
-static int cache_is_valid(const char *path, const char *params, const char *fp, int *n, int *bad,
-                          int *skipped, const char **why) {
+/* What an existing cache says about itself. */
+typedef struct {
+    int n, bad, skipped;
+    char **bad_paths, **bad_msgs; /* [bad]: the images skipped when it was made, and why */
+} cache_info;
+
+static void free_strings(char **v, int n) {
+    for (int i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void cache_info_free(cache_info *ci) {
+    free_strings(ci->bad_paths, ci->bad);
+    free_strings(ci->bad_msgs, ci->bad);
+    memset(ci, 0, sizeof *ci);
+}
+
+/* 1 when the file at path is a complete cache with these parameters and fingerprint (and, when
+ * it skipped bad images, their list); fills ci then. */
+static int cache_is_valid(const char *path, const char *params, const char *fp, cache_info *ci,
+                          const char **why) {
     struct stat st;
     *why = NULL;
+    memset(ci, 0, sizeof *ci);
     if (stat(path, &st) != 0) return 0;
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
@@ -117,19 +137,50 @@ static int cache_is_valid(const char *path, const char *params, const char *fp, 
             hid_t sp = H5Dget_space(d);
             hsize_t dims[1] = {0};
             H5Sget_simple_extent_dims(sp, dims, NULL);
-            *n = (int)dims[0];
+            ci->n = (int)dims[0];
             H5Sclose(sp);
             H5Dclose(d);
         }
         xfer_h5_get_attr_int(f, "n_bad", &nb);
         xfer_h5_get_attr_int(f, "n_skipped", &ns);
-        *bad = (int)nb;
-        *skipped = (int)ns;
+        ci->skipped = (int)ns;
     }
+    if (ok && nb > 0) {
+        int np = 0, nm = 0;
+        int r1 = xfer_h5_read_strings(f, "bad_paths", &ci->bad_paths, &np);
+        int r2 = xfer_h5_read_strings(f, "bad_images", &ci->bad_msgs, &nm);
+        ci->bad = np < nm ? np : nm;
+        if (r1 != 0 || r2 != 0 || np != nb || nm != nb)
+            ok = 0, *why = "no list of the bad images it skipped";
+    }
+    if (!ok) cache_info_free(ci);
     free(p);
     free(g);
     H5Fclose(f);
     return ok;
+}
+
+/* A cache made under on_bad_image: warn that skipped images, asked for under error: decodes the
+ * images it skipped again. XFER_OK when all of them decode now (the cache is then rebuilt), else
+ * XFER_EINPUT naming the first that still fails; the cache is left as it is either way. */
+static int recheck_bad_images(const xfer_dataset_cfg *cfg, const char *cache_path,
+                              const cache_info *ci, int S, xfer_err *err) {
+    for (int i = 0; i < ci->bad; i++) {
+        xfer_rgb img = {0};
+        xfer_err e;
+        xfer_err_clear(&e);
+        int rc = cfg->kind == XFER_DS_IMAGE_FOLDER
+                     ? xfer_image_decode_file(ci->bad_paths[i], S, &img, &e)
+                     : xfer_fail(&e, XFER_EINPUT, "%s", ci->bad_msgs[i]);
+        xfer_rgb_free(&img);
+        if (rc == XFER_EINTERNAL) return xfer_fail(err, rc, "%s", e.msg);
+        if (rc != XFER_OK)
+            return xfer_fail(err, XFER_EINPUT,
+                             "%s (on_bad_image: error; the cache %s, made under on_bad_image: "
+                             "warn, skipped it and is left as it is)",
+                             e.msg, cache_path);
+    }
+    return XFER_OK;
 }
 
 int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
@@ -143,7 +194,7 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
     char *params = parameters_string(cfg);
     char *tmp = NULL;
     int32_t *labels = NULL;
-    char **paths = NULL;
+    char **paths = NULL, **bad_paths = NULL, **bad_msgs = NULL;
     hid_t f = -1, dimg = -1;
     H5E_auto2_t old_fn;
     void *old_data;
@@ -154,11 +205,24 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
         goto done;
     }
     const char *why = o.force ? "--force" : NULL;
-    if (!o.force && cache_is_valid(cache_path, params, ds.fingerprint, &res->n_images, &res->n_bad,
-                                   &res->n_skipped, &why)) {
-        res->reused = 1;
-        xfer_note("dataset %s: reusing cache %s (%d images)", cfg->name, cache_path, res->n_images);
-        goto done;
+    cache_info ci;
+    if (!o.force && cache_is_valid(cache_path, params, ds.fingerprint, &ci, &why)) {
+        if (ci.bad > 0 && cfg->on_bad_image == XFER_BAD_IMAGE_ERROR) {
+            rc = recheck_bad_images(cfg, cache_path, &ci, S, err);
+            cache_info_free(&ci);
+            if (rc != XFER_OK) goto done;
+            why = "the bad images it skipped decode now";
+        } else {
+            res->reused = 1;
+            res->n_images = ci.n;
+            res->n_bad = ci.bad;
+            res->n_skipped = ci.skipped;
+            xfer_note("dataset %s: reusing cache %s (%d images)", cfg->name, cache_path, ci.n);
+            for (int i = 0; i < ci.bad; i++)
+                xfer_warn("dataset %s: the cache skipped %s", cfg->name, ci.bad_msgs[i]);
+            cache_info_free(&ci);
+            goto done;
+        }
     }
     if (why) xfer_note("dataset %s: rebuilding cache %s (%s)", cfg->name, cache_path, why);
     rc = mkdirs_for(cache_path, err);
@@ -167,7 +231,9 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
     tmp = malloc(tl);
     labels = malloc((size_t)(ds.n ? ds.n : 1) * sizeof *labels);
     paths = malloc((size_t)(ds.n ? ds.n : 1) * sizeof *paths);
-    if (!tmp || !labels || !paths) {
+    bad_paths = malloc((size_t)(ds.n ? ds.n : 1) * sizeof *bad_paths);
+    bad_msgs = calloc((size_t)(ds.n ? ds.n : 1), sizeof *bad_msgs);
+    if (!tmp || !labels || !paths || !bad_paths || !bad_msgs) {
         rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
         goto done;
     }
@@ -194,7 +260,8 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
     if (o.threads > 0) omp_set_num_threads(o.threads);
 #endif
     double t0 = now_s();
-    xfer_prepare_pipe pipe = {&ds, cfg, S, dimg, tmp, show_bar, labels, paths, 0, 0};
+    xfer_prepare_pipe pipe = {&ds,    cfg,   S,         dimg,     tmp, show_bar,
+                              labels, paths, bad_paths, bad_msgs, 0,   0};
     rc = xfer_prepare_pipe_run(&pipe, err);
     res->n_bad = pipe.n_bad;
     if (rc != XFER_OK) goto done;
@@ -223,6 +290,8 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
         int bad = w < 0;
         bad |= xfer_h5_write_strings(f, "paths", paths, n_good) != 0;
         bad |= xfer_h5_write_strings(f, "class_names", ds.class_names, ds.n_classes) != 0;
+        bad |= xfer_h5_write_strings(f, "bad_paths", bad_paths, res->n_bad) != 0;
+        bad |= xfer_h5_write_strings(f, "bad_images", bad_msgs, res->n_bad) != 0;
         bad |= xfer_h5_attr_int(f, "xfer_cache_version", XFER_CACHE_VERSION) != 0;
         bad |= xfer_h5_attr_str(f, "dataset", cfg->name) != 0;
         bad |= xfer_h5_attr_str(f, "kind", kind_name(cfg->kind)) != 0;
@@ -265,6 +334,8 @@ done:
     free(tmp);
     free(labels);
     free(paths);
+    free(bad_paths);
+    free_strings(bad_msgs, ds.n);
     free(params);
     xfer_dataset_free(&ds);
     return rc;

@@ -114,6 +114,9 @@ static int write_block(pipe_state *s, int b) {
             if (p->cfg->on_bad_image == XFER_BAD_IMAGE_ERROR)
                 return xfer_fail(&s->err, XFER_EINPUT, "%s (on_bad_image: error)", e->msg);
             xfer_warn("%s; skipped", e->msg);
+            if (!(p->bad_msgs[p->n_bad] = strdup(e->msg)))
+                return xfer_fail(&s->err, XFER_EINTERNAL, "out of memory");
+            p->bad_paths[p->n_bad] = p->ds->paths[b * BLOCK + j];
             p->n_bad++;
             continue;
         }

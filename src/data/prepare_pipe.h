@@ -13,8 +13,10 @@ typedef struct {
     hid_t dimg;        /* /images, chunked [ds->n, S, S, 3] */
     const char *where; /* file named in write errors */
     int show_bar;
-    int32_t *labels; /* out: [ds->n], the first n_good filled */
-    char **paths;    /* out: [ds->n], borrowed from ds */
+    int32_t *labels;  /* out: [ds->n], the first n_good filled */
+    char **paths;     /* out: [ds->n], borrowed from ds */
+    char **bad_paths; /* out: [ds->n], the first n_bad filled, borrowed from ds */
+    char **bad_msgs;  /* out: [ds->n], the first n_bad filled: the warnings, heap strings */
     int n_good, n_bad;
 } xfer_prepare_pipe;
 

@@ -113,6 +113,24 @@ def bad_case(name, make):
         n = f["labels"].shape[0] if rc == 0 else -1
     T.check(rc == 0 and "warning" in err and os.path.basename(target) in err and nbad == 1 and n == per,
             "%s: warned, skipped, counted (rc %d, n_bad %d, n %d): %s" % (name, rc, nbad, n, err.strip()))
+    if rc == 0:
+        with h5py.File(c) as f:
+            bp = [x.decode() for x in f["bad_paths"][:]]
+            bm = [x.decode() for x in f["bad_images"][:]]
+        T.check(bp == [target] and len(bm) == 1 and os.path.basename(target) in bm[0],
+                "%s: the cache records the skipped file and why: %s %s" % (name, bp, bm))
+        # the same cache asked for under on_bad_image: error: re-checked, refused, left as it is
+        before = open(c, "rb").read(), os.stat(c).st_mtime_ns
+        rc3, out3, err3 = T.tool("prepare", "root=" + d, "size=28", "cache=" + c, "onbad=error")
+        T.check(rc3 == 2 and os.path.basename(target) in err3 and "left as it is" in err3
+                and (open(c, "rb").read(), os.stat(c).st_mtime_ns) == before
+                and os.listdir(os.path.dirname(c)) == ["c.h5"],
+                "%s: a warn cache that skipped it is not reused under error: exit 2 naming the "
+                "file, cache untouched (%d, %s)" % (name, rc3, err3.strip()))
+        rc4, out4, err4 = T.tool("prepare", "root=" + d, "size=28", "cache=" + c)
+        T.check(rc4 == 0 and "reusing" in err4 and os.path.basename(target) in err4,
+                "%s: reused under warn, naming the file it skipped (%d, %s)"
+                % (name, rc4, err4.strip()))
     c2 = os.path.join(tmp, "cache_err_" + name.replace(" ", "_"), "c.h5")
     rc, out, err = T.tool("prepare", "root=" + d, "size=28", "cache=" + c2, "onbad=error")
     left = os.listdir(os.path.dirname(c2)) if os.path.isdir(os.path.dirname(c2)) else []
