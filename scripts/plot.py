@@ -2,7 +2,8 @@
 """Plots of an xfer results file (docs/results.md): per architecture, test accuracy vs epoch of every
 source (the paper's Fig. 2/4) and a zoomed view of the top sources (Fig. 3/5); per metric, a scatter
 of score vs best test accuracy with Kendall's tau in the title. Writes PNG files into DIR:
-curves_<arch>.png, curves_top_<arch>.png, scatter_<metric>.png.
+curves_<arch>.png, curves_top_<arch>.png, scatter_<metric>.png. In a pruned sweep (/prune) a cross
+marks where each pruned source stopped and dotted lines the rungs' epochs.
 
 Needs h5py and matplotlib (Debian: python3-h5py, python3-matplotlib). Exit status: 0 ok, 2 bad input."""
 import argparse
@@ -55,6 +56,16 @@ def load(path):
                 for m, g in f["correlations"].items():
                     kendall[m] = (float(g.attrs["kendall"]), int(g.attrs["n"]))
             complete = int(f.attrs.get("complete", 0))
+            rungs, pruned_at = set(), {}
+            if "prune" in f:
+                p = f["prune"]
+                for e, n, k in zip(p["epoch"][()], p["source"].asstr()[()], p["kept"][()]):
+                    rungs.add(int(e))
+                    if int(k) == 0:
+                        pruned_at[n] = int(e)
+            for s in sources:
+                s["pruned_at"] = pruned_at.get(s["name"])
+                s["rungs"] = sorted(rungs)
         except (KeyError, OSError, ValueError, TypeError) as e:
             die("%s: not a valid xfer results file (%s)" % (path, e))
     return sources, kendall, complete
@@ -75,9 +86,18 @@ def curves(plt, out_dir, arch, srcs, top, suffix):
         if not s["epoch"]:
             continue
         label = s["name"] + ("" if s["status"] == "done" else " (%s)" % s["status"])
-        ax.plot(s["epoch"], s["test_acc"], marker="o", markersize=3, label=label)
+        at = s.get("pruned_at")
+        if at is not None:
+            label = s["name"] + " (pruned @ %d%s)" % (at, "" if s["status"] == "pruned" else
+                                                       ", finished later")
+        line, = ax.plot(s["epoch"], s["test_acc"], marker="o", markersize=3, label=label)
+        if at is not None and at in s["epoch"]:
+            ax.plot([at], [s["test_acc"][s["epoch"].index(at)]], marker="X", markersize=10,
+                    color=line.get_color(), markeredgecolor="black", linestyle="none")
         tail = s["test_acc"][len(s["test_acc"]) // 2:]
         lo, hi = min(lo, min(tail)), max(hi, max(s["test_acc"]))
+    for e in (srcs[0].get("rungs") or []) if srcs else []:
+        ax.axvline(e, color="grey", linestyle=":", linewidth=0.8)
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy")
     if top:

@@ -131,11 +131,29 @@ typedef struct {
     xfer_mark path_mark, wordnet_dir_mark;
 } xfer_wordvec_cfg;
 
+/* target.finetune.prune: successive halving over the sweep (docs/config.md, docs/run.md). */
+typedef enum { XFER_PRUNE_NONE = 0, XFER_PRUNE_SUCCESSIVE_HALVING } xfer_prune_method;
+typedef enum { XFER_PRUNE_TEST_ACC = 0, XFER_PRUNE_CURVE_AUC } xfer_prune_metric;
+typedef enum { XFER_PRUNE_SCOPE_EXPERIMENT = 0, XFER_PRUNE_SCOPE_SHARD } xfer_prune_scope;
+typedef struct {
+    bool present;             /* the block was given */
+    xfer_mark mark;           /* the block's position */
+    xfer_prune_method method; /* default none: every source fine-tuned for every epoch */
+    int eta;                  /* default 3: a rung keeps the top 1/eta */
+    int min_epochs;           /* default 1: the first rung */
+    xfer_prune_metric metric; /* default test_acc */
+    char *seed_by;            /* a score name, or NULL */
+    int keep_at_least;        /* default 1 */
+    xfer_prune_scope scope;   /* default experiment (all shards) */
+    xfer_mark method_mark, seed_by_mark, keep_mark;
+} xfer_prune_cfg;
+
 typedef struct {
     char *dataset;
     xfer_mark mark;
     xfer_recipe_cfg finetune;
     xfer_mark dataset_mark; /* added: the value of target.dataset */
+    xfer_prune_cfg prune;   /* added: target.finetune.prune */
 } xfer_target_cfg;
 
 typedef struct {
@@ -155,6 +173,9 @@ typedef struct {
     int n_scores;
     xfer_wordvec_cfg word_vectors;
     bool output_set; /* added: output was given (else the default above) */
+    /* added: the document in a canonical form without target.finetune.prune (resuming a results
+     * file with other pruning settings compares it) */
+    char *canon_sans_prune;
 } xfer_config;
 
 /* Reads, parses and validates a config file. On failure fills err with every problem found, one
@@ -191,6 +212,15 @@ const char *xfer_class_distance_name(xfer_class_distance d);
 
 /* Fills r with the paper's recipe (the defaults listed in xfer_recipe_cfg). */
 void xfer_recipe_defaults(xfer_recipe_cfg *r);
+
+/* Pruning: the method's and metric's names as written in YAML; whether two prune blocks decide
+ * alike (every key equal); the rung epochs of a successive-halving sweep of `epochs` (min_epochs *
+ * eta^k below epochs, at most `cap`), returning their count. */
+const char *xfer_prune_method_name(xfer_prune_method m);
+const char *xfer_prune_metric_name(xfer_prune_metric m);
+const char *xfer_prune_scope_name(xfer_prune_scope s);
+bool xfer_prune_same(const xfer_prune_cfg *a, const xfer_prune_cfg *b);
+int xfer_prune_rungs(const xfer_prune_cfg *p, int epochs, int *rungs, int cap);
 
 /* The score names a config may list, NULL-terminated (the scores module implements each). */
 extern const char *const xfer_known_scores[];

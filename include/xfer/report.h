@@ -17,5 +17,10 @@ int xfer_report_parse_format(const char *s, xfer_report_format *out);
 /* Writes the report of d (read from path, which is named in the output) to out. */
 int xfer_report_write(FILE *out, const xfer_results_data *d, const char *path,
                       xfer_report_format fmt, xfer_err *err);
+/* The same, with a pruned sweep compared against its full sweep's results (full, read from
+ * full_path; NULL: no comparison): did the full sweep's best source survive, the regret. */
+int xfer_report_write_compare(FILE *out, const xfer_results_data *d, const char *path,
+                              const xfer_results_data *full, const char *full_path,
+                              xfer_report_format fmt, xfer_err *err);
 
 #endif

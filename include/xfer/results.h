@@ -24,7 +24,9 @@ typedef enum {
     XFER_SRC_SCORED = 1,  /* scores written, fine-tune not finished */
     XFER_SRC_DONE = 2,    /* fine-tuned; best_test_acc etc. are final */
     XFER_SRC_FAILED = 3,  /* stopped with `error` (NaN loss, bad weights ...) */
+    XFER_SRC_PRUNED = 4,  /* stopped at a successive-halving rung: curve and checkpoint kept */
 } xfer_src_status;
+#define XFER_SRC_N_STATUS 5
 
 const char *xfer_src_status_name(xfer_src_status s);
 /* Returns 0 and sets *out, or -1 for an unknown name. */
@@ -121,6 +123,28 @@ int xfer_results_append_epoch(xfer_results *r, const char *source, const xfer_re
 int xfer_results_truncate_curve(xfer_results *r, const char *source, size_t n_epochs,
                                 xfer_err *err);
 
+/* /prune: the settings of a successive-halving sweep and its rung decisions (written only when
+ * pruning is on; docs/results.md). One row per source that reached a rung. */
+typedef struct {
+    int64_t rung, epoch; /* rung index (0-based) and its epoch */
+    char *source;
+    double value; /* the ranking value at the rung (test_acc or curve_auc up to epoch) */
+    int64_t kept; /* 1: went on, 0: pruned here */
+} xfer_results_rung_row;
+
+typedef struct {
+    char *method, *metric, *scope, *seed_by;        /* seed_by "" when none */
+    int64_t eta, min_epochs, keep_at_least, epochs; /* epochs: the full fine-tune */
+    size_t n_rows;
+    xfer_results_rung_row *rows; /* by rung, then source name */
+} xfer_results_prune;
+
+void xfer_results_prune_free(xfer_results_prune *p);
+/* (Re)writes /prune from p (rows sorted by rung, then source). */
+int xfer_results_write_prune(xfer_results *r, const xfer_results_prune *p, xfer_err *err);
+/* Replaces the root attribute config (a resume with other pruning settings, docs/run.md). */
+int xfer_results_set_config(xfer_results *r, const char *config, xfer_err *err);
+
 /* Recomputes /correlations and /correlations_by_arch from the sources with status done. */
 int xfer_results_write_correlations(xfer_results *r, xfer_err *err);
 
@@ -202,7 +226,8 @@ typedef struct {
     size_t n_sources;
     xfer_results_source *sources; /* in the file's (name) order */
     size_t n_corr;
-    xfer_results_corr *corr; /* overall first, then by arch; as stored in the file */
+    xfer_results_corr *corr;   /* overall first, then by arch; as stored in the file */
+    xfer_results_prune *prune; /* /prune, or NULL: no pruning */
 } xfer_results_data;
 
 /* Reads a whole results file (no lock needed). A missing, truncated or foreign file: XFER_EINPUT

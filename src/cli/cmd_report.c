@@ -7,10 +7,12 @@
 #include "xfer/results.h"
 
 int cmd_report(int argc, char **argv) {
-    static const char *format;
-    format = NULL;
+    static const char *format, *compare;
+    format = compare = NULL;
     static const xfer_opt opts[] = {
         {"format", XFER_OPT_STRING, &format, "md|csv|json", "output format (default md)"},
+        {"compare", XFER_OPT_STRING, &compare, "FULL.h5",
+         "a pruned sweep against its full sweep: best source survived? regret"},
     };
     static const xfer_cmd_spec spec = {
         "report",
@@ -37,10 +39,17 @@ int cmd_report(int argc, char **argv) {
     }
     xfer_err err;
     xfer_err_clear(&err);
-    xfer_results_data *d = NULL;
+    xfer_results_data *d = NULL, *full = NULL;
     rc = xfer_results_read(path, &d, &err);
-    if (rc == XFER_OK) rc = xfer_report_write(stdout, d, path, fmt, &err);
+    if (rc == XFER_OK && compare) rc = xfer_results_read(compare, &full, &err);
+    if (rc == XFER_OK && full && (!d->prune || full->prune))
+        fprintf(stderr,
+                "xfer: warning: --compare: expected a pruned sweep (%s%s) against a full "
+                "one (%s%s)\n",
+                path, d->prune ? "" : " is not pruned", compare, full->prune ? " is pruned" : "");
+    if (rc == XFER_OK) rc = xfer_report_write_compare(stdout, d, path, full, compare, fmt, &err);
     xfer_results_data_free(d);
+    xfer_results_data_free(full);
     if (rc != XFER_OK) fprintf(stderr, "xfer: error: %s\n", err.msg);
     return rc;
 }

@@ -126,6 +126,7 @@ void cfg_crossref(cfg_ctx *c, xfer_config *cfg) {
                            "prior on every source or on none)",
                            i, first_prior, cfg->sources[first_prior].prior_mark.line,
                            cfg->sources[first_prior].prior_mark.col);
+    cfg_check_prune(c, cfg);
     const xfer_score_cfg *emd = xfer_config_score(cfg, "emd");
     const xfer_wordvec_cfg *w = &cfg->word_vectors;
     if (emd && !w->present)

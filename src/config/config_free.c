@@ -38,6 +38,8 @@ void xfer_config_free(xfer_config *cfg) {
         free_source(&cfg->sources[i]);
     free(cfg->sources);
     free(cfg->target.dataset);
+    free(cfg->target.prune.seed_by);
+    free(cfg->canon_sans_prune);
     for (int i = 0; i < cfg->n_scores; i++) {
         free(cfg->scores[i].name);
         cfg_free_strings(cfg->scores[i].param_keys, cfg->scores[i].n_params);

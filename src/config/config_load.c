@@ -152,6 +152,7 @@ int xfer_config_load_string(const char *text, size_t len, const char *name, xfer
                        "sources and target)");
     } else {
         parse_top(&c, root, cfg);
+        cfg->canon_sans_prune = cfg_canon_sans_prune(&c, root);
         if (root2)
             cfg_problem_at(&c, cfg_mark(root2),
                            "a second YAML document (expected one document per config)");

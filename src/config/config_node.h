@@ -112,5 +112,11 @@ extern const char *const cfg_recipe_keys[CFG_R_N];
 void cfg_parse_recipe(cfg_ctx *c, const cfg_field *fields, const char *where, xfer_recipe_cfg *r);
 /* Checks between sections: names referenced, train.from cycles, emd's word vectors. */
 void cfg_crossref(cfg_ctx *c, xfer_config *cfg);
+/* target.finetune.prune (config_prune.c): the block (n may be NULL: the defaults) after the recipe
+ * r it belongs to; its checks against the sources and scores; the canonical document without it
+ * (heap string, NULL when too large). */
+void cfg_parse_prune(cfg_ctx *c, yaml_node_t *n, const xfer_recipe_cfg *r, xfer_prune_cfg *p);
+void cfg_check_prune(cfg_ctx *c, const xfer_config *cfg);
+char *cfg_canon_sans_prune(cfg_ctx *c, yaml_node_t *root);
 
 #endif

@@ -136,21 +136,24 @@ void cfg_parse_target(cfg_ctx *c, yaml_node_t *n, xfer_config *cfg) {
     xfer_target_cfg *t = &cfg->target;
     t->mark = cfg_mark(n);
     xfer_recipe_defaults(&t->finetune);
+    cfg_parse_prune(c, NULL, &t->finetune, &t->prune); /* the defaults */
     if (!cfg_fields(c, n, "target", f, N)) return;
     if (cfg_require(c, n, "target", &f[DATASET]) &&
         cfg_string(c, f[DATASET].val, "target.dataset", &t->dataset))
         t->dataset_mark = cfg_mark(f[DATASET].val);
-    cfg_field r[CFG_R_N];
+    cfg_field r[CFG_R_N + 1]; /* the recipe keys and prune */
     for (int i = 0; i < CFG_R_N; i++)
         r[i].key = cfg_recipe_keys[i];
+    r[CFG_R_N].key = "prune";
     if (f[FINETUNE].val) {
         t->finetune.mark = cfg_mark(f[FINETUNE].val);
-        if (!cfg_fields(c, f[FINETUNE].val, "target.finetune", r, CFG_R_N)) return;
+        if (!cfg_fields(c, f[FINETUNE].val, "target.finetune", r, CFG_R_N + 1)) return;
     } else {
-        for (int i = 0; i < CFG_R_N; i++)
+        for (int i = 0; i <= CFG_R_N; i++)
             r[i].val = r[i].key_node = NULL;
     }
     xfer_mark m = t->finetune.mark;
     cfg_parse_recipe(c, r, "target.finetune", &t->finetune);
     t->finetune.mark = m;
+    cfg_parse_prune(c, r[CFG_R_N].val, &t->finetune, &t->prune);
 }

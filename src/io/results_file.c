@@ -353,6 +353,16 @@ int xfer_results_write_correlations(xfer_results *r, xfer_err *err) {
     RESULTS_OP(rw_correlations(r->file, r->path, err));
 }
 
+int xfer_results_write_prune(xfer_results *r, const xfer_results_prune *p, xfer_err *err) {
+    RESULTS_OP(rw_prune(r->file, p, r->path, err));
+}
+
+int xfer_results_set_config(xfer_results *r, const char *config, xfer_err *err) {
+    RESULTS_OP(rh5_set_str(r->file, "config", config) < 0
+                   ? xfer_fail(err, XFER_EINTERNAL, "%s: HDF5 error writing the config", r->path)
+                   : XFER_OK);
+}
+
 int xfer_results_set_complete(xfer_results *r, int complete, xfer_err *err) {
     RESULTS_OP(rw_complete(r->file, complete, r->path, err));
 }

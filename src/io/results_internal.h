@@ -25,6 +25,12 @@ int rw_truncate(hid_t f, const char *source, size_t n, const char *path, xfer_er
 int rw_correlations(hid_t f, const char *path, xfer_err *err);
 int rw_corr_groups(hid_t f, const xfer_results_corr *c, size_t n, const char *path, xfer_err *err);
 
+/* /prune (results_prune.c): write, read into d->prune (NULL when absent), and merge shard b's rows
+ * into a's (identical settings; a row present in both must be equal). */
+int rw_prune(hid_t f, const xfer_results_prune *p, const char *path, xfer_err *err);
+int rr_read_prune(hid_t f, xfer_results_data *d, const char *path, xfer_err *err);
+int rr_merge_prune(xfer_results_data *a, xfer_results_data *b, const char *b_path, xfer_err *err);
+
 /* Frees the contents of d (not d itself). */
 void rr_clear(xfer_results_data *d);
 int rr_read(hid_t f, const char *path, xfer_results_data *d, xfer_err *err);

@@ -59,6 +59,7 @@ static int write_data(hid_t f, const xfer_results_data *d, const char *path, xfe
     }
     for (size_t i = 0; rc == XFER_OK && i < d->n_sources; i++)
         rc = write_source(f, &d->sources[i], path, err);
+    if (rc == XFER_OK && d->prune) rc = rw_prune(f, d->prune, path, err);
     if (rc == XFER_OK) rc = rw_correlations(f, path, err);
     return rc;
 }
@@ -217,6 +218,7 @@ int xfer_results_merge(const char *out, const char *const *inputs, size_t n_inpu
             }
             rc = take_sources(acc, d, inputs[i], err);
         }
+        if (rc == XFER_OK) rc = rr_merge_prune(acc, d, inputs[i], err);
         xfer_results_data_free(d);
     }
     if (rc == XFER_OK) {

@@ -72,6 +72,7 @@ void rr_clear(xfer_results_data *d) {
         free_source(&d->sources[i]);
     free(d->sources);
     xfer_results_corr_free(d->corr, d->n_corr);
+    xfer_results_prune_free(d->prune);
     memset(d, 0, sizeof *d);
 }
 
@@ -317,7 +318,8 @@ int rr_read(hid_t f, const char *path, xfer_results_data *d, xfer_err *err) {
         if (rc) return rc;
     }
     rc = read_corr(f, d, path, err);
-    return rc ? rc : rr_pool_scores(d, err);
+    if (rc == XFER_OK) rc = rr_pool_scores(d, err);
+    return rc ? rc : rr_read_prune(f, d, path, err);
 }
 
 int xfer_results_read(const char *path, xfer_results_data **out, xfer_err *err) {

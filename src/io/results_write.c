@@ -14,14 +14,15 @@ const char *const RES_CURVE_NAMES[RES_CURVE_FIELDS] = {
 /* epochs_to_95pct: the first epoch reaching this fraction of the best test accuracy. */
 #define RES_CONVERGED_FRACTION 0.95
 
-static const char *const STATUS_NAMES[] = {"pending", "scored", "done", "failed"};
+static const char *const STATUS_NAMES[XFER_SRC_N_STATUS] = {"pending", "scored", "done", "failed",
+                                                            "pruned"};
 
 const char *xfer_src_status_name(xfer_src_status s) {
-    return (unsigned)s < 4 ? STATUS_NAMES[s] : "unknown";
+    return (unsigned)s < XFER_SRC_N_STATUS ? STATUS_NAMES[s] : "unknown";
 }
 
 int xfer_src_status_parse(const char *name, xfer_src_status *out) {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < XFER_SRC_N_STATUS; i++)
         if (name && strcmp(name, STATUS_NAMES[i]) == 0) {
             *out = (xfer_src_status)i;
             return 0;
@@ -190,7 +191,7 @@ static int write_summary(hid_t g, const char *path, const char *source, xfer_err
 
 int rw_status(hid_t f, const char *source, xfer_src_status st, const char *error, const char *path,
               xfer_err *err) {
-    if ((unsigned)st > XFER_SRC_FAILED)
+    if ((unsigned)st >= XFER_SRC_N_STATUS)
         return xfer_fail(err, XFER_EINTERNAL, "%s: invalid status %d for source '%s'", path,
                          (int)st, source);
     hid_t g = open_source(f, source, path, err);

@@ -27,11 +27,14 @@ typedef struct {
      * (xfer_results_saturated): no best mark, the report says so */
     unsigned char *saturated;
     double *values; /* scratch [n_sources] */
-    size_t n_done, n_status[4];
+    size_t n_done, n_status[XFER_SRC_N_STATUS];
     /* correlations: the file's own, or computed now when the file has none */
     const xfer_results_corr *corr;
     size_t n_corr;
     xfer_results_corr *computed;
+    /* `--compare FULL.h5`: the full sweep's results, or NULL */
+    const xfer_results_data *full;
+    const char *full_path;
 } report_view;
 
 /* The reason a correlation row is empty, or NULL. */
@@ -44,6 +47,20 @@ int report_metric_index(const report_view *v, const char *name);
 
 int report_view_init(report_view *v, const xfer_results_data *d, xfer_err *err);
 void report_view_free(report_view *v);
+
+/* Pruning (report_prune.c): the status cell ("pruned @ 3"), the figures, the md section and the
+ * correlation note (nothing without /prune), the JSON object (NULL without /prune). */
+typedef struct {
+    long long trained, full, full_trained, n_train; /* epochs; full_trained: in the FULL file */
+    const xfer_results_source *best_full, *best_here;
+    int survived;
+    double regret;
+} report_prune_figures;
+const char *report_status_text(const xfer_results_source *s, char *buf, size_t size);
+void report_prune_summary(const report_view *v, report_prune_figures *f);
+void report_md_prune(FILE *o, const report_view *v);
+void report_md_prune_corr_note(FILE *o, const report_view *v);
+struct cJSON *report_json_prune(const report_view *v);
 
 int report_md(FILE *out, const report_view *v, const char *path);
 int report_csv(FILE *out, const report_view *v, const char *path);

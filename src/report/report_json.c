@@ -92,9 +92,10 @@ int report_json(FILE *out, const report_view *v, const char *path, xfer_err *err
         cJSON_AddItemToObject(root, "target", t);
     }
     cJSON *counts = cJSON_CreateObject();
-    for (int st = 0; st < 4; st++)
-        cJSON_AddNumberToObject(counts, xfer_src_status_name((xfer_src_status)st),
-                                (double)v->n_status[st]);
+    for (int st = 0; st < XFER_SRC_N_STATUS; st++)
+        if (st != XFER_SRC_PRUNED || d->prune || v->n_status[st])
+            cJSON_AddNumberToObject(counts, xfer_src_status_name((xfer_src_status)st),
+                                    (double)v->n_status[st]);
     cJSON_AddItemToObject(root, "status_counts", counts);
     cJSON *metrics = cJSON_CreateObject();
     for (size_t k = 0; k < v->n_metrics; k++)
@@ -124,6 +125,8 @@ int report_json(FILE *out, const report_view *v, const char *path, xfer_err *err
     cJSON_AddBoolToObject(corr, "stored_in_file", d->n_corr > 0);
     cJSON_AddStringToObject(corr, "note", REPORT_ORIENTATION_NOTE);
     cJSON_AddItemToObject(root, "correlations", corr);
+    cJSON *prune = report_json_prune(v);
+    if (prune) cJSON_AddItemToObject(root, "prune", prune);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return xfer_fail(err, XFER_EINTERNAL, "out of memory formatting the JSON report");

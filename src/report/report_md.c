@@ -53,7 +53,7 @@ static void header(FILE *o, const report_view *v, const char *path) {
         fprintf(o, " Target: %s (%lld train, %lld test images, %lld classes).", d->dataset,
                 (long long)d->n_train, (long long)d->n_test, (long long)d->n_classes);
     fputs("\n\n", o);
-    if (!d->complete || v->n_done != d->n_sources) {
+    if (!d->complete || v->n_done + v->n_status[XFER_SRC_PRUNED] != d->n_sources) {
         if (!d->complete)
             fprintf(o,
                     "> **Incomplete results** (complete = 0: the run has not finished or was "
@@ -61,8 +61,9 @@ static void header(FILE *o, const report_view *v, const char *path) {
                     v->n_done, d->n_sources);
         else
             fprintf(o, "> **Not every source is done**: %zu of %zu.", v->n_done, d->n_sources);
-        static const char *const what[] = {"pending", "scored (not fine-tuned)", "", "failed"};
-        for (int st = 0; st < 4; st++)
+        static const char *const what[XFER_SRC_N_STATUS] = {"pending", "scored (not fine-tuned)",
+                                                            "", "failed", "pruned"};
+        for (int st = 0; st < XFER_SRC_N_STATUS; st++)
             if (st != XFER_SRC_DONE && v->n_status[st]) {
                 fprintf(o, " %s: ", what[st]);
                 list_status(o, d, (xfer_src_status)st);
@@ -90,7 +91,8 @@ static void table1(FILE *o, const report_view *v) {
             fputc('|', o);
             cell(o, s->name);
             cell(o, s->chain);
-            cell(o, xfer_src_status_name(s->status));
+            char st[48];
+            cell(o, report_status_text(s, st, sizeof st));
             for (size_t k = 0; k < v->n_metrics; k++) {
                 const xfer_results_score *sc = xfer_results_find_score(s, v->metrics[k]);
                 if (!sc)
@@ -142,6 +144,7 @@ static void table1(FILE *o, const report_view *v) {
 
 static void corr_table(FILE *o, const report_view *v) {
     fputs("\n## Rank correlations\n\n" REPORT_ORIENTATION_NOTE "\n\n", o);
+    report_md_prune_corr_note(o, v);
     if (!v->d->n_corr)
         fputs("(The file holds no correlations yet: these were computed now from its done "
               "sources.)\n\n",
@@ -189,6 +192,7 @@ static void corr_table(FILE *o, const report_view *v) {
 int report_md(FILE *out, const report_view *v, const char *path) {
     header(out, v, path);
     table1(out, v);
+    report_md_prune(out, v);
     corr_table(out, v);
     return XFER_OK;
 }

@@ -71,7 +71,7 @@ int report_view_init(report_view *v, const xfer_results_data *d, xfer_err *err) 
         bad = xfer_strset_add(&v->archs, &v->n_archs, s->arch) < 0;
         for (size_t k = 0; !bad && k < s->n_scores; k++)
             bad = xfer_strset_add(&v->metrics, &v->n_metrics, s->scores[k].metric) < 0;
-        if ((unsigned)s->status < 4) v->n_status[s->status]++;
+        if ((unsigned)s->status < XFER_SRC_N_STATUS) v->n_status[s->status]++;
     }
     v->n_done = v->n_status[XFER_SRC_DONE];
     if (!bad) {
@@ -132,9 +132,17 @@ void report_view_free(report_view *v) {
 
 int xfer_report_write(FILE *out, const xfer_results_data *d, const char *path,
                       xfer_report_format fmt, xfer_err *err) {
+    return xfer_report_write_compare(out, d, path, NULL, NULL, fmt, err);
+}
+
+int xfer_report_write_compare(FILE *out, const xfer_results_data *d, const char *path,
+                              const xfer_results_data *full, const char *full_path,
+                              xfer_report_format fmt, xfer_err *err) {
     report_view v;
     int rc = report_view_init(&v, d, err);
     if (rc) return rc;
+    v.full = full;
+    v.full_path = full_path;
     if (fmt == XFER_REPORT_JSON)
         rc = report_json(out, &v, path, err);
     else if (fmt == XFER_REPORT_CSV)

@@ -43,7 +43,8 @@ int run_finetune_source(run_ctx *c, const xfer_source_cfg *src, const char *weig
                              cfg->seed,
                              last,
                              best,
-                             (const char *const *)t->set.class_names};
+                             (const char *const *)t->set.class_names,
+                             c->finetune_until};
         rc = run_fit(c, m, &spec, r, err);
     }
     free(what);

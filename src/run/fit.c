@@ -229,7 +229,12 @@ int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r,
     /* the CPU reads each batch's loss (the curves stay bitwise those of the per-batch path);
      * a GPU reads the device sums every PROGRESS_EVERY batches and at the end of the epoch */
     const int per_batch = b->kind != XFER_DEVICE_CUDA;
-    for (int epoch = start + 1; rc == XFER_OK && epoch <= rc_->epochs; epoch++) {
+    const int last_epoch =
+        s->stop_epoch > 0 && s->stop_epoch < rc_->epochs ? s->stop_epoch : rc_->epochs;
+    /* tests only (docs/run.md): slow every epoch down, e.g. one of two concurrent shards */
+    const char *slow = getenv("XFER_TEST_EPOCH_SLEEP_MS");
+    for (int epoch = start + 1; rc == XFER_OK && epoch <= last_epoch; epoch++) {
+        if (slow && atoi(slow) > 0) run_sleep_ms(atoi(slow));
         double t0 = run_now();
         opt.lr = xfer_steplr_lr(&sched, epoch - 1);
         run_batches_start_epoch(trb, epoch);

@@ -37,8 +37,9 @@ static int in_list(const char *list, const char *name) {
     return 0;
 }
 
-/* Which sources this run takes: --only, then every shard_n-th from shard_i. */
-static int select_sources(const run_ctx *c, int *sel, xfer_err *err) {
+/* Which sources this run takes: --only, then every shard_n-th from shard_i; in_exp: --only alone
+ * (the sources of every shard). */
+static int select_sources(const run_ctx *c, int *sel, int *in_exp, xfer_err *err) {
     const xfer_config *cfg = c->cfg;
     const xfer_run_opts *o = c->opts;
     if (o->only) { /* every name in --only must exist */
@@ -53,7 +54,7 @@ static int select_sources(const run_ctx *c, int *sel, xfer_err *err) {
     }
     int count = 0;
     for (int i = 0; i < cfg->n_sources; i++)
-        sel[i] = !o->only || in_list(o->only, cfg->sources[i].name);
+        sel[i] = in_exp[i] = !o->only || in_list(o->only, cfg->sources[i].name);
     if (o->shard_n > 1) { /* balanced by estimated cost, chains kept together (shard_plan.c) */
         xfer_shard_plan p;
         int rc = xfer_shard_plan_make(cfg, sel, o->shard_n, &p, err);
@@ -79,7 +80,9 @@ static int open_results(run_ctx *c, const char *device, xfer_results_data **old,
     if (run_file_exists(c->output)) {
         int rc = xfer_results_read(c->output, old, err);
         if (rc != XFER_OK) return rc;
-        if (!(*old)->config || strcmp((*old)->config, cfg->text) != 0) {
+        /* another config, unless only its pruning settings changed (prune.c) */
+        int changed = !(*old)->config || strcmp((*old)->config, cfg->text) != 0;
+        if (changed && (!(*old)->config || !run_prune_resumable(cfg, (*old)->config))) {
             xfer_results_data_free(*old);
             *old = NULL;
             return xfer_fail(err, XFER_EINPUT,
@@ -88,7 +91,13 @@ static int open_results(run_ctx *c, const char *device, xfer_results_data **old,
                              c->output);
         }
         xfer_note("resuming %s", c->output);
-        return xfer_results_open(c->output, &c->res, err);
+        rc = xfer_results_open(c->output, &c->res, err);
+        if (rc == XFER_OK && changed) {
+            xfer_note("%s: only the pruning settings changed; the file takes this config",
+                      c->output);
+            rc = xfer_results_set_config(c->res, cfg->text, err);
+        }
+        return rc;
     }
     xfer_results_meta meta = {
         NULL, cfg->text, NULL, device, xfer_precision_name(cfg->precision), (int64_t)cfg->seed};
@@ -144,6 +153,17 @@ static int run_one(run_ctx *c, const xfer_source_cfg *src, xfer_src_status statu
     }
     free(weights);
     return rc;
+}
+
+int run_record_failure(run_ctx *c, const xfer_source_cfg *s, int src_rc, const xfer_err *se,
+                       int *n_failed, int *n_bad_input, xfer_err *err) {
+    /* The source failed (NaN loss, bad weights, ...): record why, go on with the others. */
+    xfer_warn("source %s failed: %s", s->name, se->msg);
+    if (src_rc == XFER_EINPUT)
+        (*n_bad_input)++;
+    else
+        (*n_failed)++;
+    return xfer_results_set_status(c->res, s->name, XFER_SRC_FAILED, se->msg, err);
 }
 
 static void draw_plots(const run_ctx *c) {
@@ -218,11 +238,12 @@ int xfer_run(const xfer_config *cfg, const xfer_run_opts *opts, xfer_err *err) {
     free(tmp);
     c.ds = calloc((size_t)cfg->n_datasets + 1, sizeof *c.ds);
     int *sel = calloc((size_t)cfg->n_sources + 1, sizeof *sel);
+    int *in_exp = calloc((size_t)cfg->n_sources + 1, sizeof *in_exp);
     xfer_results_data *old = NULL;
-    int rc = (c.output && c.outdir && c.ds && sel)
+    int rc = (c.output && c.outdir && c.ds && sel && in_exp)
                  ? XFER_OK
                  : xfer_fail(err, XFER_EINTERNAL, "out of memory");
-    if (rc == XFER_OK) rc = select_sources(&c, sel, err);
+    if (rc == XFER_OK) rc = select_sources(&c, sel, in_exp, err);
     if (rc == XFER_OK) rc = xfer_config_check_files(cfg, 1, err);
     if (rc == XFER_OK) rc = run_mkdirs(c.outdir, err);
     xfer_device_kind dev = opts->device_set ? opts->device : cfg->device;
@@ -263,7 +284,10 @@ int xfer_run(const xfer_config *cfg, const xfer_run_opts *opts, xfer_err *err) {
         free(chain);
     }
     int n_failed = 0, n_bad_input = 0;
-    for (int i = 0; rc == XFER_OK && i < cfg->n_sources; i++) {
+    const int pruning = cfg->target.prune.method != XFER_PRUNE_NONE && !opts->score_only;
+    if (rc == XFER_OK && pruning)
+        rc = run_prune_sweep(&c, sel, in_exp, old, &n_failed, &n_bad_input, err);
+    for (int i = 0; rc == XFER_OK && !pruning && i < cfg->n_sources; i++) {
         if (!sel[i]) continue;
         const xfer_source_cfg *s = &cfg->sources[i];
         const xfer_results_source *prev = old ? xfer_results_find_source(old, s->name) : NULL;
@@ -282,17 +306,7 @@ int xfer_run(const xfer_config *cfg, const xfer_run_opts *opts, xfer_err *err) {
             rc = src_rc;
             break;
         }
-        /* The source failed (NaN loss, bad weights, ...): record why, go on with the others. */
-        xfer_warn("source %s failed: %s", s->name, se.msg);
-        if (src_rc == XFER_EINPUT)
-            n_bad_input++;
-        else
-            n_failed++;
-        xfer_err e2;
-        if (xfer_results_set_status(c.res, s->name, XFER_SRC_FAILED, se.msg, &e2) != XFER_OK) {
-            *err = e2;
-            rc = e2.code;
-        }
+        rc = run_record_failure(&c, s, src_rc, &se, &n_failed, &n_bad_input, err);
     }
     if (rc == XFER_OK) rc = xfer_results_write_correlations(c.res, err);
     if (rc == XFER_OK) {
@@ -317,6 +331,7 @@ int xfer_run(const xfer_config *cfg, const xfer_run_opts *opts, xfer_err *err) {
     run_datasets_free(&c);
     if (c.b) xfer_backend_release(c.b);
     free(sel);
+    free(in_exp);
     free(c.output);
     free(c.outdir);
     if (rc == XFER_OK && n_bad_input) {

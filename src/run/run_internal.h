@@ -29,6 +29,7 @@ typedef struct {
     run_dataset *ds; /* [cfg->n_datasets] */
     xfer_results *res;
     FILE *log_json;
+    int finetune_until; /* > 0: fine-tunes stop after this epoch (a pruning rung, prune.c) */
 } run_ctx;
 
 /* ---- datasets (datasets.c) ---- */
@@ -53,6 +54,7 @@ typedef struct {
     const char *last_ckpt;          /* resume checkpoint, written after every epoch */
     const char *best_ckpt;          /* best test accuracy so far */
     const char *const *class_names; /* stored in the checkpoints */
+    int stop_epoch;                 /* > 0: stop after this epoch (before the recipe's last) */
 } run_fit_spec;
 
 typedef struct {
@@ -83,6 +85,20 @@ int run_finetune_source(run_ctx *c, const xfer_source_cfg *src, const char *weig
 /* Removes a finished fine-tune's resume checkpoint (the best one stays). */
 void run_finetune_cleanup(run_ctx *c, const xfer_source_cfg *src);
 
+/* Records a source's failure (status failed with the reason, a warning, the counters: bad input
+ * or failed). Returns the results file's error, or XFER_OK. */
+int run_record_failure(run_ctx *c, const xfer_source_cfg *s, int src_rc, const xfer_err *se,
+                       int *n_failed, int *n_bad_input, xfer_err *err);
+
+/* ---- successive halving over the sweep (prune.c) ---- */
+/* Whether a results file written with config text old_text may be resumed by c's config: the same
+ * but for target.finetune.prune, and pruning either off now or set alike. */
+int run_prune_resumable(const xfer_config *cfg, const char *old_text);
+/* Fine-tunes the selected sources (sel) rung by rung, pruning per target.finetune.prune; in_exp
+ * marks the sources of the whole experiment (every shard's). old: the results file as it was. */
+int run_prune_sweep(run_ctx *c, const int *sel, const int *in_exp, const xfer_results_data *old,
+                    int *n_failed, int *n_bad_input, xfer_err *err);
+
 /* ---- progress (progress.c) ---- */
 void run_progress_batch(const char *what, int epoch, int epochs, int batch, int n_batches,
                         double img_per_s, double loss, double eta_s);
@@ -94,5 +110,6 @@ void run_progress_clear(void);
 /* Frees a list of strings. */
 void run_free_strings(char **s, int n);
 double run_now(void);
+void run_sleep_ms(int ms);
 
 #endif

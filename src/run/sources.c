@@ -96,9 +96,15 @@ static int build_source(run_ctx *c, const xfer_source_cfg *src, const char *fina
         xfer_note("building source %s: %s on %s, %d epochs", src->name,
                   parent && parent[0] ? parent : "random init", src->train_dataset,
                   src->train.epochs);
-        run_fit_spec spec = {
-            what,           NULL, &src->train, d,
-            src->init_seed, last, best,        (const char *const *)d->set.class_names};
+        run_fit_spec spec = {what,
+                             NULL,
+                             &src->train,
+                             d,
+                             src->init_seed,
+                             last,
+                             best,
+                             (const char *const *)d->set.class_names,
+                             0};
         run_fit_result fr;
         rc = run_fit(c, m, &spec, &fr, err);
         if (rc == XFER_OK && !run_file_exists(best))
