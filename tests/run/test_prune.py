@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import h5py
 import numpy as np
@@ -208,8 +209,34 @@ try:
     sd = os.path.join(tmp, "shards")
     # one config for both shards (merge refuses different ones); the outputs from --output
     shard_cfg = write(sd, "c.yaml", SH)
-    procs = [run(shard_cfg, "--quiet", "--shard", f"{i}/2", "--output", os.path.join(sd, f"s{i}.h5"),
-                 env={"XFER_TEST_EPOCH_SLEEP_MS": "150"} if i == 1 else None) for i in range(2)]
+    def shard(i):
+        return run(shard_cfg, "--quiet", "--shard", f"{i}/2", "--output",
+                   os.path.join(sd, f"s{i}.h5"),
+                   env={"XFER_TEST_EPOCH_SLEEP_MS": "150"} if i == 1 else None)
+
+    # shard 0 alone first: it publishes its rung-1 records, then must wait for shard 1's sources
+    # (the waiting rule, docs/run.md): nothing is decided while shard 1 has not run
+    p0 = shard(0)
+    recdir, t0, published = os.path.join(sd, "prune"), time.monotonic(), False
+    while p0.poll() is None and time.monotonic() - t0 < 300 and not published:
+        time.sleep(0.1)
+        try:
+            with h5py.File(os.path.join(sd, "s0.h5"), "r") as f:
+                mine0 = set(f["sources"])
+            recs0 = {n.split("-", 1)[1] for d in os.listdir(recdir)
+                     for n in os.listdir(os.path.join(recdir, d)) if n.startswith("r0-")}
+            published = bool(mine0) and recs0 >= mine0
+        except (OSError, KeyError):
+            pass
+    decided_alone = []
+    for _ in range(20):  # two seconds of looking: a shard that did not wait would decide now
+        time.sleep(0.1)
+        with h5py.File(os.path.join(sd, "s0.h5"), "r") as f:
+            decided_alone.append(len(f["prune/rung"]) if "prune" in f else 0)
+    check(published and p0.poll() is None and not any(decided_alone),
+          f"shard 0 alone published its rung-1 records and waits undecided "
+          f"({published}, running {p0.poll() is None}, rows {max(decided_alone)})")
+    procs = [p0, shard(1)]  # shard 1 slowed down
     outs = [p.communicate(timeout=600) for p in procs]
     check(all(p.returncode == 0 for p in procs),
           f"shards exit 0: {[p.returncode for p in procs]} {[o[1][-1500:] for o in outs]}")
