@@ -179,6 +179,8 @@ static int read_record(const char *path, int *failed, double *value, double *see
     return 1;
 }
 
+static int left_out(psweep *w, psrc *s, int rung, xfer_err *err);
+
 /* Publishes this process's record of source s at a rung: a temporary file renamed into place. An
  * existing record is final and is read back instead (the value every shard used). */
 static int publish(psweep *w, int rung, psrc *s, xfer_err *err) {
@@ -188,12 +190,9 @@ static int publish(psweep *w, int rung, psrc *s, xfer_err *err) {
     double value = NAN, seed = NAN;
     int rc = XFER_OK;
     if (read_record(path, &failed, &value, &seed) == 1) {
-        if (failed) {
-            s->state = P_FAILED;
-        } else {
-            s->value = value;
-        }
         free(path);
+        if (failed && s->state == P_ALIVE) return left_out(w, s, rung, err);
+        if (!failed) s->value = value;
         return XFER_OK;
     }
     size_t n = strlen(path) + 32;
@@ -266,6 +265,17 @@ static int wait_for_rung(psweep *w, int rung, int epoch, xfer_err *err) {
 static int fail_source(psweep *w, psrc *s, int src_rc, const xfer_err *se, xfer_err *err) {
     s->state = P_FAILED;
     return run_record_failure(w->c, s->s, src_rc, se, w->n_failed, w->n_bad, err);
+}
+
+/* A source of this process that a rung was decided without (it had failed before it, in an
+ * earlier run): it stays failed; `method: none` finishes it. */
+static int left_out(psweep *w, psrc *s, int rung, xfer_err *err) {
+    xfer_err se;
+    xfer_fail(&se, XFER_EFAILED,
+              "%s: failed before pruning rung %d, which was decided without it; rerun with "
+              "prune method none to finish it",
+              s->s->name, rung + 1);
+    return fail_source(w, s, XFER_EFAILED, &se, err);
 }
 
 /* Fine-tunes source s up to epoch `until` (0: to the end). XFER_OK also when the source failed
@@ -419,6 +429,8 @@ static int sweep(psweep *w, const xfer_results_data *old, xfer_err *err) {
     for (int k = 0; rc == XFER_OK && k < n_rungs; k++) {
         if (count_alive(w) <= w->p->keep_at_least) break;
         if (stored_decision(w, k)) {
+            for (int i = 0; rc == XFER_OK && i < w->n; i++)
+                if (w->v[i].mine && w->v[i].state == P_OUT) rc = left_out(w, &w->v[i], k, err);
             failures_known(w);
             continue;
         }

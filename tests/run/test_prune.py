@@ -263,6 +263,35 @@ try:
     check(p.returncode == 0 and r0 and {r[2] for r in r0} == mine and len(mine) < len(NAMES) and
           not os.path.exists(os.path.join(sc, "prune")),
           f"scope shard: decided over this shard's sources alone: {r0}")
+    # ---- a source that failed before rung 1 stays out of the decided rungs --------------------
+    lo = os.path.join(tmp, "late")
+    weights = os.path.join(lo, "late.safetensors")
+    with open(os.path.join(tmp, "classes.txt"), "w") as f:
+        f.write("a\nb\nc\n")
+    late = SOURCES + (f"\n  - {{name: late, arch: resnet18, width: 0.125, weights: {weights}, "
+                      f"classes: {os.path.join(tmp, 'classes.txt')}}}")
+    os.makedirs(lo)
+    with open(weights, "wb") as f:
+        f.write(b"not a safetensors file")
+    lcfg = os.path.join(lo, "c.yaml")
+    with open(lcfg, "w") as f:
+        f.write(CONFIG.format(out=os.path.join(lo, "results.h5"), sources=late, prune=SH))
+    p = run(lcfg, "--quiet")
+    _, se = p.communicate(timeout=600)
+    check(p.returncode == 2 and rows(os.path.join(lo, "results.h5")) == want_rows,
+          f"bad weights: exit 2, the others pruned as without it: {p.returncode} {se[-300:]}")
+    # the weights appear (a 3-class network of the same arch): the source scores, but every rung
+    # was decided without it
+    shutil.copy(os.path.join(sh_dir, "checkpoints", "results", f"{survivors[0]}.best.safetensors"),
+                weights)
+    p = run(lcfg, "--quiet")
+    _, se = p.communicate(timeout=600)
+    with h5py.File(os.path.join(lo, "results.h5"), "r") as f:
+        g = f["sources/late"]
+        st, er, n = g.attrs["status"], g.attrs["error"], len(g["curve/epoch"])
+    check(p.returncode == 4 and st == "failed" and "decided without it" in er and n == 0 and
+          rows(os.path.join(lo, "results.h5")) == want_rows,
+          f"rerun: late source left out of the decided rungs ({p.returncode} {st} {er} {n})")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 finish()
