@@ -4,6 +4,10 @@ source (the paper's Fig. 2/4) and a zoomed view of the top sources (Fig. 3/5); p
 of score vs best test accuracy with Kendall's tau in the title. Writes PNG files into DIR:
 curves_<arch>.png, curves_top_<arch>.png, scatter_<metric>.png. In a pruned sweep (/prune) a cross
 marks where each pruned source stopped and dotted lines the rungs' epochs.
+With several fine-tunes per source
+(the config's `seeds`) a curve is the mean over them with a band from their minimum to their
+maximum, and a scatter point is the mean best accuracy with an error bar of one standard deviation;
+the title then gives the bootstrap 90% interval of tau.
 
 Needs h5py and matplotlib (Debian: python3-h5py, python3-matplotlib). Exit status: 0 ok, 2 bad input."""
 import argparse
@@ -41,7 +45,13 @@ def load(path):
             sources = []
             for name, g in f["sources"].items():
                 c = g["curve"]
+                runs = [[float(v) for v in c["test_acc"][()]]]
+                if "seeds" in g:
+                    for k in sorted(g["seeds"], key=lambda k: int(k) if k.isdigit() else 0):
+                        runs.append([float(v) for v in g["seeds"][k]["curve"]["test_acc"][()]])
                 sources.append({
+                    "runs": runs,
+                    "sd": float(g.attrs.get("best_test_acc_sd", float("nan"))),
                     "name": name,
                     "arch": text(g.attrs["arch"]),
                     "status": text(g.attrs["status"]),
@@ -54,7 +64,9 @@ def load(path):
             kendall = {}
             if "correlations" in f:
                 for m, g in f["correlations"].items():
-                    kendall[m] = (float(g.attrs["kendall"]), int(g.attrs["n"]))
+                    kendall[m] = (float(g.attrs["kendall"]), int(g.attrs["n"]),
+                                  float(g.attrs.get("kendall_lo", float("nan"))),
+                                  float(g.attrs.get("kendall_hi", float("nan"))))
             complete = int(f.attrs.get("complete", 0))
             rungs, pruned_at = set(), {}
             if "prune" in f:
@@ -79,46 +91,74 @@ def save(fig, out_dir, name):
     return path
 
 
+def mean_curve(s):
+    """Epochs, mean, min and max of test_acc over the source's fine-tunes (rows they all have)."""
+    n = min(len(r) for r in s["runs"])
+    ep = s["epoch"][:n]
+    rows = [[r[i] for r in s["runs"] if math.isfinite(r[i])] for i in range(n)]
+    mean = [sum(v) / len(v) if v else float("nan") for v in rows]
+    lo = [min(v) if v else float("nan") for v in rows]
+    hi = [max(v) if v else float("nan") for v in rows]
+    return ep, mean, lo, hi
+
+
+LINESTYLES = ["-", "--", "-.", ":"]
+
+
 def curves(plt, out_dir, arch, srcs, top, suffix):
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    lo, hi = 1.0, 0.0
-    for s in srcs:
-        if not s["epoch"]:
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    lo_y, hi_y = 1.0, 0.0
+    n_seeds = max((len(s["runs"]) for s in srcs), default=1)
+    colours = plt.get_cmap("tab10").colors
+    drawn = [s for s in srcs if s["epoch"]]
+    for k, s in enumerate(sorted(drawn, key=lambda s: -s["best"] if math.isfinite(s["best"]) else 1)):
+        ep, mean, lo, hi = mean_curve(s)
+        if not ep:
             continue
         label = s["name"] + ("" if s["status"] == "done" else " (%s)" % s["status"])
         at = s.get("pruned_at")
         if at is not None:
             label = s["name"] + " (pruned @ %d%s)" % (at, "" if s["status"] == "pruned" else
                                                        ", finished later")
-        line, = ax.plot(s["epoch"], s["test_acc"], marker="o", markersize=3, label=label)
-        if at is not None and at in s["epoch"]:
-            ax.plot([at], [s["test_acc"][s["epoch"].index(at)]], marker="X", markersize=10,
-                    color=line.get_color(), markeredgecolor="black", linestyle="none")
-        tail = s["test_acc"][len(s["test_acc"]) // 2:]
-        lo, hi = min(lo, min(tail)), max(hi, max(s["test_acc"]))
+        if math.isfinite(s["best"]):
+            label += "  %.3f" % s["best"] + (" \u00b1 %.3f" % s["sd"] if math.isfinite(s["sd"]) else "")
+        colour = colours[k % len(colours)]
+        ax.plot(ep, mean, marker="o", markersize=3, color=colour,
+                linestyle=LINESTYLES[(k // len(colours)) % len(LINESTYLES)], label=label)
+        if len(s["runs"]) > 1:
+            ax.fill_between(ep, lo, hi, color=colour, alpha=0.15, linewidth=0)
+        if at is not None and at in ep:
+            ax.plot([at], [mean[ep.index(at)]], marker="X", markersize=10,
+                    color=colour, markeredgecolor="black", linestyle="none")
+        tail = [v for v in mean[len(mean) // 2:] if math.isfinite(v)]
+        if tail:
+            lo_y, hi_y = min(lo_y, min(tail)), max(hi_y, max(v for v in hi if math.isfinite(v)))
     for e in (srcs[0].get("rungs") or []) if srcs else []:
         ax.axvline(e, color="grey", linestyle=":", linewidth=0.8)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy")
+    ax.set_xlabel("fine-tuning epoch")
+    ax.set_ylabel("test accuracy" + (" (mean of %d seeds; band: min to max)" % n_seeds
+                                     if n_seeds > 1 else ""))
     if top:
         ax.set_title("%s: top %d sources (zoomed)" % (arch, len(srcs)))
-        if hi > lo:
-            pad = 0.1 * (hi - lo) + 1e-3
-            ax.set_ylim(lo - pad, hi + pad)
+        if hi_y > lo_y:
+            pad = 0.1 * (hi_y - lo_y) + 1e-3
+            ax.set_ylim(lo_y - pad, hi_y + pad)
     else:
         ax.set_title("%s: test accuracy of every source while fine-tuning" % arch)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              title="source  best acc" + (" (mean \u00b1 sd)" if n_seeds > 1 else ""),
+              title_fontsize=8)
     path = save(fig, out_dir, "curves_%s%s.png" % (suffix, safe(arch)))
     plt.close(fig)
     return path
 
 
 def scatter(plt, out_dir, metric, sources, kendall):
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig, ax = plt.subplots(figsize=(6, 4.8))
     direction = 1
     for arch in sorted({s["arch"] for s in sources}):
-        pts = [(s["scores"][metric][0], s["best"], s["name"]) for s in sources
+        pts = [(s["scores"][metric][0], s["best"], s["sd"], s["name"]) for s in sources
                if s["arch"] == arch and s["status"] == "done" and metric in s["scores"]
                and math.isfinite(s["scores"][metric][0]) and math.isfinite(s["best"])]
         for s in sources:
@@ -126,16 +166,21 @@ def scatter(plt, out_dir, metric, sources, kendall):
                 direction = s["scores"][metric][1]
         if not pts:
             continue
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts], label=arch)
-        for x, y, n in pts:
-            ax.annotate(n, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
-    tau, n = kendall.get(metric, (float("nan"), 0))
-    ax.set_title("%s vs best accuracy: Kendall \u03c4 (oriented) = %s, n = %d" %
-                 (metric, "n/a" if math.isnan(tau) else "%.3f" % tau, n), fontsize=10)
+        err = [p[2] if math.isfinite(p[2]) else 0.0 for p in pts]
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=err if any(err) else None,
+                    fmt="o", capsize=3, label=arch)
+        for x, y, _, n in pts:
+            ax.annotate(n, (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    tau, n, lo, hi = kendall.get(metric, (float("nan"), 0, float("nan"), float("nan")))
+    ci = "" if not (math.isfinite(lo) and math.isfinite(hi)) else ", 90%% CI [%.2f, %.2f]" % (lo, hi)
+    ax.set_title("%s vs best accuracy: Kendall \u03c4 (oriented) = %s%s, n = %d" %
+                 (metric, "n/a" if math.isnan(tau) else "%.2f" % tau, ci, n), fontsize=9)
     ax.set_xlabel("%s (%s is better)" % (metric, "lower" if direction < 0 else "higher"))
-    ax.set_ylabel("best test accuracy")
+    multi = any(len(s["runs"]) > 1 for s in sources)
+    ax.set_ylabel("best test accuracy" + (" (mean \u00b1 sd over seeds)" if multi else ""))
     ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
+    ax.margins(x=0.15, y=0.12)
+    if len({s["arch"] for s in sources}) > 1 and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     path = save(fig, out_dir, "scatter_%s.png" % safe(metric))
     plt.close(fig)

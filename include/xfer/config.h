@@ -156,11 +156,17 @@ typedef struct {
     xfer_prune_cfg prune;   /* added: target.finetune.prune */
 } xfer_target_cfg;
 
+/* The most fine-tunes per source a config may ask for with `seeds`. */
+#define XFER_MAX_SEEDS 100
+
 typedef struct {
     char *path; /* the config file as given */
     char *text; /* its full text (written into the results file) */
     char *experiment;
-    uint64_t seed;            /* default 0 */
+    uint64_t seed; /* default 0 */
+    int n_seeds;   /* `seeds`: fine-tunes per source, 1..XFER_MAX_SEEDS, default 1;
+                      fine-tune i uses seed + i (docs/config.md) */
+    xfer_mark seeds_mark;
     xfer_device_kind device;  /* default auto */
     xfer_precision precision; /* default fp32 */
     char *output;             /* results HDF5 path, default results/<experiment>/results.h5 */

@@ -7,14 +7,14 @@
 #define XFER_MAX_CUDA_DEVICES 16
 
 typedef struct {
-    int compiled;       /* 1 when the CUDA backend is built in */
-    int n_devices;      /* devices usable now (0 with no driver or no GPU) */
+    int compiled;  /* 1 when the CUDA backend is built in */
+    int n_devices; /* devices usable now (0 with no driver or no GPU) */
     char names[XFER_MAX_CUDA_DEVICES][256];
     int cc_major[XFER_MAX_CUDA_DEVICES], cc_minor[XFER_MAX_CUDA_DEVICES];
     size_t memory[XFER_MAX_CUDA_DEVICES]; /* bytes */
-    int runtime_version; /* e.g. 13000 */
-    int driver_version;  /* 0 when no driver */
-    size_t cudnn_version; /* cudnnGetVersion(), e.g. 91900 */
+    int runtime_version;                  /* e.g. 13000 */
+    int driver_version;                   /* 0 when no driver */
+    size_t cudnn_version;                 /* cudnnGetVersion(), e.g. 91900 */
     int cublas_version;
     char why_none[256]; /* why n_devices is 0, e.g. the runtime's error string */
 } xfer_cuda_info;

@@ -18,8 +18,8 @@ typedef enum {
 #define XFER_ERR_MSG_MAX 4096
 
 typedef struct xfer_err {
-    int code;                    /* an xfer_status; XFER_OK when no error */
-    char msg[XFER_ERR_MSG_MAX];  /* human-readable, without a trailing newline */
+    int code;                   /* an xfer_status; XFER_OK when no error */
+    char msg[XFER_ERR_MSG_MAX]; /* human-readable, without a trailing newline */
 } xfer_err;
 
 /* Clears e (may be NULL). */
@@ -27,8 +27,7 @@ void xfer_err_clear(xfer_err *e);
 
 /* Sets e->code and formats e->msg (printf-style); returns code so callers can
  * `return xfer_fail(err, XFER_EINPUT, "%s: ...", path);`. e may be NULL. */
-int xfer_fail(xfer_err *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int xfer_fail(xfer_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prepends context ("while loading X: ") to an existing message; returns e->code. */
 int xfer_err_prefix(xfer_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

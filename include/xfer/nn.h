@@ -78,6 +78,9 @@ int xfer_model_set_tensor(xfer_model *m, int i, int which, const float *host, si
 
 /* Re-initialises the head (Linear default: U(+-1/sqrt(fan_in)) for weight and bias). */
 void xfer_model_reset_head(xfer_model *m);
+/* Changes the model's seed: the stream of later xfer_model_reset_head calls and of dropout
+ * (repeated fine-tunes of one source with different seeds). */
+void xfer_model_set_seed(xfer_model *m, uint64_t seed);
 
 /* Loads weights by torchvision / timm name from a safetensors file. Missing, unexpected and
  * shape-mismatched keys are all reported by name in one XFER_EINPUT error. The head is skipped

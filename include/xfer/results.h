@@ -144,6 +144,18 @@ void xfer_results_prune_free(xfer_results_prune *p);
 int xfer_results_write_prune(xfer_results *r, const xfer_results_prune *p, xfer_err *err);
 /* Replaces the root attribute config (a resume with other pruning settings, docs/run.md). */
 int xfer_results_set_config(xfer_results *r, const char *config, xfer_err *err);
+/* Repeated fine-tunes (the config's `seeds`). Fine-tune i of a source (i = 0 .. seeds-1, with seed
+ * `seed`) writes its curve to /sources/<source>/curve for i = 0 and to
+ * /sources/<source>/seeds/<i>/curve for i >= 1. xfer_results_add_seed registers fine-tune i
+ * (creates seeds/<i> with attribute seed; i = 0 is always there); an existing one with another
+ * seed is XFER_EINPUT. The _at functions are the two above for fine-tune i. */
+#define XFER_RESULTS_MAX_SEED_INDEX 9999
+int xfer_results_add_seed(xfer_results *r, const char *source, int index, int64_t seed,
+                          xfer_err *err);
+int xfer_results_append_epoch_at(xfer_results *r, const char *source, int index,
+                                 const xfer_results_epoch *row, xfer_err *err);
+int xfer_results_truncate_curve_at(xfer_results *r, const char *source, int index, size_t n_epochs,
+                                   xfer_err *err);
 
 /* Recomputes /correlations and /correlations_by_arch from the sources with status done. */
 int xfer_results_write_correlations(xfer_results *r, xfer_err *err);
@@ -172,16 +184,34 @@ typedef struct xfer_results_score {
     double *terms;
 } xfer_results_score;
 
+/* One fine-tune of a source: its seed, its curve and the summary of that curve. */
 typedef struct {
-    char *name, *arch, *weights, *chain, *error;
-    xfer_src_status status;
+    int64_t seed;
     double best_test_acc, curve_auc;
     int64_t best_epoch, epochs_to_95pct;
-    size_t n_scores;
-    xfer_results_score *scores;
     size_t n_epochs;
     int64_t *epoch;
     double *lr, *train_loss, *train_acc, *test_loss, *test_acc, *seconds;
+} xfer_results_seed;
+
+typedef struct {
+    char *name, *arch, *weights, *chain, *error;
+    xfer_src_status status;
+    /* Over the fine-tune seeds: best_test_acc and curve_auc are the means of the seeds' values,
+     * the _sd their sample standard deviations (NaN with one seed); best_epoch and
+     * epochs_to_95pct are those of the mean curve (test_acc averaged over the seeds per epoch).
+     * With one seed these are that curve's own values. */
+    double best_test_acc, curve_auc, best_test_acc_sd, curve_auc_sd;
+    int64_t best_epoch, epochs_to_95pct;
+    size_t n_scores;
+    xfer_results_score *scores;
+    /* the first fine-tune's curve (/curve) */
+    size_t n_epochs;
+    int64_t *epoch;
+    double *lr, *train_loss, *train_acc, *test_loss, *test_acc, *seconds;
+    /* every fine-tune, [0] being a copy of the curve above; n_seeds >= 1 */
+    size_t n_seeds;
+    xfer_results_seed *seeds;
 } xfer_results_source;
 
 /* The correlation fields, in the order of XFER_CORR_NAMES. */
@@ -212,6 +242,10 @@ typedef struct {
     int64_t n; /* sources used (status done, finite score) */
     double v[XFER_CORR_N];
     char *reason; /* NULL, or why v is empty (NaN): the metric does not discriminate */
+    /* Bootstrap 90% interval of kendall over the sources and their fine-tune seeds, and the
+     * number of resamples with a defined tau (docs/results.md); NaN / 0 when not computed. */
+    double kendall_lo, kendall_hi;
+    int64_t n_boot;
 } xfer_results_corr;
 
 typedef struct {

@@ -50,11 +50,24 @@ static int syntax_error(const yaml_parser_t *p, const char *text, size_t len, co
 }
 
 static void parse_top(cfg_ctx *c, yaml_node_t *root, xfer_config *cfg) {
-    enum { EXPERIMENT, SEED, DEVICE, PRECISION, OUTPUT, DATASETS, SOURCES, TARGET, SCORES, WV, N };
-    cfg_field f[N] = {{.key = "experiment"},  {.key = "seed"},   {.key = "device"},
-                      {.key = "precision"},   {.key = "output"}, {.key = "datasets"},
-                      {.key = "sources"},     {.key = "target"}, {.key = "scores"},
-                      {.key = "word_vectors"}};
+    enum {
+        EXPERIMENT,
+        SEED,
+        SEEDS,
+        DEVICE,
+        PRECISION,
+        OUTPUT,
+        DATASETS,
+        SOURCES,
+        TARGET,
+        SCORES,
+        WV,
+        N
+    };
+    cfg_field f[N] = {{.key = "experiment"}, {.key = "seed"},        {.key = "seeds"},
+                      {.key = "device"},     {.key = "precision"},   {.key = "output"},
+                      {.key = "datasets"},   {.key = "sources"},     {.key = "target"},
+                      {.key = "scores"},     {.key = "word_vectors"}};
     if (!root || root->type != YAML_MAPPING_NODE) {
         cfg_problem(c, root,
                     "the config is %s (expected a mapping with experiment, datasets, sources "
@@ -70,6 +83,11 @@ static void parse_top(cfg_ctx *c, yaml_node_t *root, xfer_config *cfg) {
     if (f[EXPERIMENT].val && cfg_string(c, f[EXPERIMENT].val, "experiment", &cfg->experiment))
         cfg_check_name(c, f[EXPERIMENT].val, "experiment", cfg->experiment);
     if (f[SEED].val) cfg_u64(c, f[SEED].val, "seed", &cfg->seed);
+    cfg->n_seeds = 1;
+    if (f[SEEDS].val) {
+        cfg->seeds_mark = cfg_mark(f[SEEDS].val);
+        cfg_int(c, f[SEEDS].val, "seeds", 1, XFER_MAX_SEEDS, &cfg->n_seeds);
+    }
     int e;
     if (f[DEVICE].val && cfg_enum(c, f[DEVICE].val, "device", k_devices, &e))
         cfg->device = (xfer_device_kind)e;
@@ -79,6 +97,11 @@ static void parse_top(cfg_ctx *c, yaml_node_t *root, xfer_config *cfg) {
     if (f[DATASETS].val) cfg_parse_datasets(c, f[DATASETS].val, cfg);
     if (f[SOURCES].val) cfg_parse_sources(c, f[SOURCES].val, cfg);
     if (f[TARGET].val) cfg_parse_target(c, f[TARGET].val, cfg);
+    if (cfg->n_seeds > 1 && cfg->target.prune.method != XFER_PRUNE_NONE)
+        cfg_problem_at(c, cfg->seeds_mark,
+                       "seeds: %d with target.finetune.prune is not supported (pruning ranks one "
+                       "fine-tune per source): use seeds: 1 or prune method none",
+                       cfg->n_seeds);
     if (f[SCORES].val) cfg_parse_scores(c, f[SCORES].val, cfg);
     if (f[WV].val) cfg_parse_word_vectors(c, f[WV].val, cfg);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "results_internal.h"
 #include "xfer/rankcorr.h"
 #include "xfer/results.h"
 #include "xfer/strset.h"
@@ -32,10 +33,46 @@ int xfer_results_saturated(const double *values, size_t n) {
     return hi - lo <= XFER_SATURATION_RTOL * scale;
 }
 
+/* The bootstrap interval of kendall over the m sources used (results_boot.c). */
+static int boot(const xfer_results_source *const *used, const double *x, size_t m,
+                xfer_results_corr *c) {
+    const double **acc = malloc((m ? m : 1) * sizeof *acc);
+    size_t *n_acc = malloc((m ? m : 1) * sizeof *n_acc), total = 0;
+    for (size_t i = 0; acc && n_acc && i < m; i++)
+        total += used[i]->n_seeds ? used[i]->n_seeds : 1;
+    double *vals = acc && n_acc ? malloc((total ? total : 1) * sizeof *vals) : NULL;
+    int rc = -1;
+    if (vals) {
+        size_t off = 0;
+        for (size_t i = 0; i < m; i++) {
+            const xfer_results_source *s = used[i];
+            int all = s->n_seeds > 0;
+            for (size_t k = 0; k < s->n_seeds; k++)
+                all = all && isfinite(s->seeds[k].best_test_acc);
+            acc[i] = vals + off;
+            if (all) { /* every fine-tune's best accuracy */
+                for (size_t k = 0; k < s->n_seeds; k++)
+                    vals[off++] = s->seeds[k].best_test_acc;
+                n_acc[i] = s->n_seeds;
+            } else { /* no per-seed curves with a finite accuracy: the source's value alone */
+                vals[off++] = s->best_test_acc;
+                n_acc[i] = 1;
+            }
+        }
+        rc = res_boot_kendall(x, acc, n_acc, m, &c->kendall_lo, &c->kendall_hi, &c->n_boot);
+    }
+    free(vals);
+    free(acc);
+    free(n_acc);
+    return rc;
+}
+
 static int corr_one(const xfer_results_data *d, const char *arch, const char *metric,
                     xfer_results_corr *c, double *buf) {
     size_t n = d->n_sources, m = 0, m2 = 0;
     double *x = buf, *y = buf + n, *x2 = buf + 2 * n, *y2 = buf + 3 * n;
+    const xfer_results_source **used = malloc((n ? n : 1) * sizeof *used);
+    if (!used) return -1;
     int direction = 0;
     for (size_t i = 0; i < n; i++) {
         const xfer_results_source *s = &d->sources[i];
@@ -45,6 +82,7 @@ static int corr_one(const xfer_results_data *d, const char *arch, const char *me
         if (!direction) direction = sc->direction;
         double o = sc->value * sc->direction;
         if (isfinite(s->best_test_acc)) {
+            used[m] = s;
             x[m] = o;
             y[m++] = s->best_test_acc;
         }
@@ -58,15 +96,23 @@ static int corr_one(const xfer_results_data *d, const char *arch, const char *me
     c->n = (int64_t)m;
     correlate(x, y, m, c->v);
     correlate(x2, y2, m2, c->v + XFER_CORR_N_BASE);
-    if (xfer_results_saturated(x, m) || xfer_results_saturated(x2, m2)) {
+    int saturated = xfer_results_saturated(x, m) || xfer_results_saturated(x2, m2);
+    if (saturated) {
         char why[160];
         snprintf(why, sizeof why, "does not discriminate: its %lld values differ by <= %g relative",
                  (long long)(m > m2 ? m : m2), XFER_SATURATION_RTOL);
         for (int k = 0; k < XFER_CORR_N; k++)
             c->v[k] = NAN;
-        if (!(c->reason = malloc(strlen(why) + 1))) return -1;
+        c->kendall_lo = c->kendall_hi = NAN;
+        if (!(c->reason = malloc(strlen(why) + 1))) {
+            free(used);
+            return -1;
+        }
         strcpy(c->reason, why);
     }
+    int bad = saturated ? 0 : boot(used, x, m, c);
+    free(used);
+    if (bad) return -1;
     c->metric = malloc(strlen(metric) + 1);
     c->arch = arch ? malloc(strlen(arch) + 1) : NULL;
     if (!c->metric || (arch && !c->arch)) return -1;

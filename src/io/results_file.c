@@ -341,12 +341,27 @@ int xfer_results_write_score_full(xfer_results *r, const char *source, const xfe
 
 int xfer_results_append_epoch(xfer_results *r, const char *source, const xfer_results_epoch *row,
                               xfer_err *err) {
-    RESULTS_OP(rw_append(r->file, source, row, 1, r->path, err));
+    return xfer_results_append_epoch_at(r, source, 0, row, err);
 }
 
 int xfer_results_truncate_curve(xfer_results *r, const char *source, size_t n_epochs,
                                 xfer_err *err) {
-    RESULTS_OP(rw_truncate(r->file, source, n_epochs, r->path, err));
+    return xfer_results_truncate_curve_at(r, source, 0, n_epochs, err);
+}
+
+int xfer_results_add_seed(xfer_results *r, const char *source, int index, int64_t seed,
+                          xfer_err *err) {
+    RESULTS_OP(rw_add_seed(r->file, source, index, seed, r->path, err));
+}
+
+int xfer_results_append_epoch_at(xfer_results *r, const char *source, int index,
+                                 const xfer_results_epoch *row, xfer_err *err) {
+    RESULTS_OP(rw_append(r->file, source, index, row, 1, r->path, err));
+}
+
+int xfer_results_truncate_curve_at(xfer_results *r, const char *source, int index, size_t n_epochs,
+                                   xfer_err *err) {
+    RESULTS_OP(rw_truncate(r->file, source, index, n_epochs, r->path, err));
 }
 
 int xfer_results_write_correlations(xfer_results *r, xfer_err *err) {

@@ -17,14 +17,18 @@ static int write_source(hid_t f, const xfer_results_source *s, const char *path,
         const xfer_results_score *sc = &s->scores[k];
         rc = rw_score(f, s->name, sc, path, err);
     }
-    if (rc == XFER_OK && s->n_epochs) {
-        xfer_results_epoch *rows = malloc(s->n_epochs * sizeof *rows);
+    /* every fine-tune (seeds[0] is /curve); a source read from a file has n_seeds >= 1 */
+    for (size_t k = 0; rc == XFER_OK && k < s->n_seeds; k++) {
+        const xfer_results_seed *c = &s->seeds[k];
+        rc = rw_add_seed(f, s->name, (int)k, c->seed, path, err);
+        if (rc != XFER_OK || !c->n_epochs) continue;
+        xfer_results_epoch *rows = malloc(c->n_epochs * sizeof *rows);
         if (!rows) return xfer_fail(err, XFER_EINTERNAL, "out of memory");
-        for (size_t i = 0; i < s->n_epochs; i++)
-            rows[i] = (xfer_results_epoch){s->epoch[i],     s->lr[i],        s->train_loss[i],
-                                           s->train_acc[i], s->test_loss[i], s->test_acc[i],
-                                           s->seconds[i]};
-        rc = rw_append(f, s->name, rows, s->n_epochs, path, err);
+        for (size_t i = 0; i < c->n_epochs; i++)
+            rows[i] = (xfer_results_epoch){c->epoch[i],     c->lr[i],        c->train_loss[i],
+                                           c->train_acc[i], c->test_loss[i], c->test_acc[i],
+                                           c->seconds[i]};
+        rc = rw_append(f, s->name, (int)k, rows, c->n_epochs, path, err);
         free(rows);
     }
     if (rc == XFER_OK) rc = rw_status(f, s->name, s->status, s->error, path, err);
@@ -122,13 +126,20 @@ static int same_source(const xfer_results_source *a, const xfer_results_source *
                         : !same_num(sb->value, sa->value))
             return 0;
     }
-    for (size_t i = 0; i < a->n_epochs; i++)
-        if (a->epoch[i] != b->epoch[i]) return 0;
-    return same_doubles(a->test_acc, b->test_acc, a->n_epochs) &&
-           same_doubles(a->train_loss, b->train_loss, a->n_epochs) &&
-           same_doubles(a->test_loss, b->test_loss, a->n_epochs) &&
-           same_doubles(a->train_acc, b->train_acc, a->n_epochs) &&
-           same_doubles(a->lr, b->lr, a->n_epochs);
+    if (a->n_seeds != b->n_seeds) return 0;
+    for (size_t k = 0; k < a->n_seeds; k++) {
+        const xfer_results_seed *x = &a->seeds[k], *y = &b->seeds[k];
+        if (x->seed != y->seed || x->n_epochs != y->n_epochs) return 0;
+        for (size_t i = 0; i < x->n_epochs; i++)
+            if (x->epoch[i] != y->epoch[i]) return 0;
+        if (!same_doubles(x->test_acc, y->test_acc, x->n_epochs) ||
+            !same_doubles(x->train_loss, y->train_loss, x->n_epochs) ||
+            !same_doubles(x->test_loss, y->test_loss, x->n_epochs) ||
+            !same_doubles(x->train_acc, y->train_acc, x->n_epochs) ||
+            !same_doubles(x->lr, y->lr, x->n_epochs))
+            return 0;
+    }
+    return 1;
 }
 
 static int same_strs(char **a, size_t na, char **b, size_t nb) {

@@ -46,6 +46,17 @@ static void free_source(xfer_results_source *s) {
     free(s->test_loss);
     free(s->test_acc);
     free(s->seconds);
+    for (size_t k = 0; k < s->n_seeds; k++) {
+        xfer_results_seed *r = &s->seeds[k];
+        free(r->epoch);
+        free(r->lr);
+        free(r->train_loss);
+        free(r->train_acc);
+        free(r->test_loss);
+        free(r->test_acc);
+        free(r->seconds);
+    }
+    free(s->seeds);
 }
 
 void xfer_results_corr_free(xfer_results_corr *c, size_t n) {
@@ -165,25 +176,84 @@ static int read_scores(hid_t g, xfer_results_source *s, const char *path, xfer_e
     return rc;
 }
 
-static int read_curve(hid_t g, xfer_results_source *s, const char *path, xfer_err *err) {
-    double **cols[RES_CURVE_FIELDS] = {NULL,          &s->lr,       &s->train_loss, &s->train_acc,
-                                       &s->test_loss, &s->test_acc, &s->seconds};
+/* Reads the curve group `cv` ("curve" or "seeds/<i>/curve") of source group g into r. */
+static int read_curve(hid_t g, const char *source, const char *cv, xfer_results_seed *r,
+                      const char *path, xfer_err *err) {
+    double **cols[RES_CURVE_FIELDS] = {NULL,          &r->lr,       &r->train_loss, &r->train_acc,
+                                       &r->test_loss, &r->test_acc, &r->seconds};
     size_t n = 0, m = 0;
-    char p[64];
-    snprintf(p, sizeof p, "curve/%s", RES_CURVE_NAMES[0]);
-    if (rh5_read_column(g, p, H5T_NATIVE_INT64, (void **)&s->epoch, &n) < 0)
-        return xfer_fail(err, XFER_EINPUT, "%s: unreadable /sources/%s/curve/epoch", path, s->name);
+    char p[96];
+    snprintf(p, sizeof p, "%s/%s", cv, RES_CURVE_NAMES[0]);
+    if (rh5_read_column(g, p, H5T_NATIVE_INT64, (void **)&r->epoch, &n) < 0)
+        return xfer_fail(err, XFER_EINPUT, "%s: unreadable /sources/%s/%s", path, source, p);
     for (int k = 1; k < RES_CURVE_FIELDS; k++) {
-        snprintf(p, sizeof p, "curve/%s", RES_CURVE_NAMES[k]);
+        snprintf(p, sizeof p, "%s/%s", cv, RES_CURVE_NAMES[k]);
         if (rh5_read_column(g, p, H5T_NATIVE_DOUBLE, (void **)cols[k], &m) < 0 || m != n)
             return xfer_fail(err, XFER_EINPUT, "%s: /sources/%s/%s is missing or not %zu long",
-                             path, s->name, p, n);
+                             path, source, p, n);
     }
-    s->n_epochs = n;
+    r->n_epochs = n;
+    res_summary sm;
+    res_curve_summary(r->epoch, r->test_acc, n, &sm);
+    r->best_test_acc = sm.best;
+    r->curve_auc = sm.auc;
+    r->best_epoch = sm.best_epoch;
+    r->epochs_to_95pct = sm.to95;
     return XFER_OK;
 }
 
-static int read_source(hid_t f, xfer_results_source *s, const char *path, xfer_err *err) {
+static int dup_col(const void *src, size_t elem, size_t n, void **out) {
+    *out = malloc((n ? n : 1) * elem);
+    if (!*out) return -1;
+    if (n) memcpy(*out, src, n * elem);
+    return 0;
+}
+
+/* The first fine-tune (/curve) and the others (/seeds/<i>/curve, in index order). */
+static int read_curves(hid_t g, xfer_results_source *s, int64_t seed0, const char *path,
+                       xfer_err *err) {
+    int *idx = NULL;
+    size_t nn = 0;
+    if (res_list_seeds(g, &idx, &nn) < 0)
+        return xfer_fail(err, XFER_EINPUT, "%s: unreadable /sources/%s/seeds", path, s->name);
+    s->seeds = calloc(nn, sizeof *s->seeds);
+    int rc = s->seeds ? XFER_OK : xfer_fail(err, XFER_EINTERNAL, "out of memory");
+    if (rc == XFER_OK) {
+        s->n_seeds = 1;
+        s->seeds[0].seed = seed0;
+        rc = read_curve(g, s->name, "curve", &s->seeds[0], path, err);
+    }
+    for (size_t i = 1; rc == XFER_OK && i < nn; i++) {
+        xfer_results_seed *r = &s->seeds[s->n_seeds++];
+        char p[96];
+        snprintf(p, sizeof p, "seeds/%d", idx[i]);
+        hid_t sg = H5Gopen2(g, p, H5P_DEFAULT);
+        if (sg < 0 || rh5_get_i64(sg, "seed", &r->seed) < 0)
+            rc = xfer_fail(err, XFER_EINPUT, "%s: /sources/%s/%s: no seed attribute", path, s->name,
+                           p);
+        if (sg >= 0) H5Gclose(sg);
+        snprintf(p, sizeof p, "seeds/%d/curve", idx[i]);
+        if (rc == XFER_OK) rc = read_curve(g, s->name, p, r, path, err);
+    }
+    free(idx);
+    if (rc) return rc;
+    /* the first fine-tune's curve, also where readers of one curve look */
+    const xfer_results_seed *c = &s->seeds[0];
+    size_t n = c->n_epochs, d = sizeof(double);
+    s->n_epochs = n;
+    if (dup_col(c->epoch, sizeof(int64_t), n, (void **)&s->epoch) < 0 ||
+        dup_col(c->lr, d, n, (void **)&s->lr) < 0 ||
+        dup_col(c->train_loss, d, n, (void **)&s->train_loss) < 0 ||
+        dup_col(c->train_acc, d, n, (void **)&s->train_acc) < 0 ||
+        dup_col(c->test_loss, d, n, (void **)&s->test_loss) < 0 ||
+        dup_col(c->test_acc, d, n, (void **)&s->test_acc) < 0 ||
+        dup_col(c->seconds, d, n, (void **)&s->seconds) < 0)
+        return xfer_fail(err, XFER_EINTERNAL, "out of memory");
+    return XFER_OK;
+}
+
+static int read_source(hid_t f, xfer_results_source *s, int64_t seed0, const char *path,
+                       xfer_err *err) {
     char p[256], *status = NULL;
     snprintf(p, sizeof p, "sources/%s", s->name);
     hid_t g = H5Gopen2(f, p, H5P_DEFAULT);
@@ -198,8 +268,14 @@ static int read_source(hid_t f, xfer_results_source *s, const char *path, xfer_e
         rh5_get_i64(g, "epochs_to_95pct", &s->epochs_to_95pct) < 0)
         rc = xfer_fail(err, XFER_EINPUT, "%s: /%s: missing or invalid attributes", path, p);
     free(status);
+    /* older files (one fine-tune per source) have no standard deviations */
+    s->best_test_acc_sd = s->curve_auc_sd = NAN;
+    if (rc == XFER_OK && H5Aexists(g, "best_test_acc_sd") > 0)
+        rh5_get_f64(g, "best_test_acc_sd", &s->best_test_acc_sd);
+    if (rc == XFER_OK && H5Aexists(g, "curve_auc_sd") > 0)
+        rh5_get_f64(g, "curve_auc_sd", &s->curve_auc_sd);
     if (rc == XFER_OK) rc = read_scores(g, s, path, err);
-    if (rc == XFER_OK) rc = read_curve(g, s, path, err);
+    if (rc == XFER_OK) rc = read_curves(g, s, seed0, path, err);
     H5Gclose(g);
     return rc;
 }
@@ -239,6 +315,13 @@ static int read_corr_group(hid_t g, const char *arch, const char *metric, xfer_r
         if (rh5_get_f64(g, XFER_CORR_NAMES[k], &c->v[k]) < 0) return -1;
     if (H5Aexists(g, "empty_reason") > 0 && rh5_get_str(g, "empty_reason", &c->reason) < 0)
         return -1;
+    /* the bootstrap interval (absent in older files) */
+    c->kendall_lo = c->kendall_hi = NAN;
+    if (H5Aexists(g, "kendall_lo") > 0 && rh5_get_f64(g, "kendall_lo", &c->kendall_lo) < 0)
+        return -1;
+    if (H5Aexists(g, "kendall_hi") > 0 && rh5_get_f64(g, "kendall_hi", &c->kendall_hi) < 0)
+        return -1;
+    if (H5Aexists(g, "n_boot") > 0 && rh5_get_i64(g, "n_boot", &c->n_boot) < 0) return -1;
     return 0;
 }
 
@@ -314,7 +397,7 @@ int rr_read(hid_t f, const char *path, xfer_results_data *d, xfer_err *err) {
         d->n_sources = n;
         free(names);
         for (size_t i = 0; rc == XFER_OK && i < n; i++)
-            rc = read_source(f, &d->sources[i], path, err);
+            rc = read_source(f, &d->sources[i], d->seed, path, err);
         if (rc) return rc;
     }
     rc = read_corr(f, d, path, err);

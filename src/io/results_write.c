@@ -107,6 +107,17 @@ static int same_attr(hid_t g, const char *name, const char *want) {
     return same;
 }
 
+/* An empty curve group (one growable column per field) at name under loc. */
+static int create_curve(hid_t loc, const char *name) {
+    hid_t cv = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = cv < 0;
+    for (int i = 0; !bad && i < RES_CURVE_FIELDS; i++)
+        bad = rh5_create_column(cv, RES_CURVE_NAMES[i],
+                                i == 0 ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE) < 0;
+    if (cv >= 0) H5Gclose(cv);
+    return bad ? -1 : 0;
+}
+
 int rw_add_source(hid_t f, const xfer_results_source_info *s, const char *path, xfer_err *err) {
     if (check_name("source", s->name, path, err)) return err->code;
     /* the arch names a group under /correlations_by_arch */
@@ -139,34 +150,17 @@ int rw_add_source(hid_t f, const xfer_results_source_info *s, const char *path, 
               rh5_set_i64(g, "best_epoch", -1) < 0 || rh5_set_i64(g, "epochs_to_95pct", -1) < 0 ||
               rh5_set_f64(g, "curve_auc", NAN) < 0;
     hid_t sc = bad ? -1 : H5Gcreate2(g, "scores", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t cv = sc < 0 ? -1 : H5Gcreate2(g, "curve", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    bad = cv < 0;
-    for (int i = 0; !bad && i < RES_CURVE_FIELDS; i++)
-        bad = rh5_create_column(cv, RES_CURVE_NAMES[i],
-                                i == 0 ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE) < 0;
-    if (cv >= 0) H5Gclose(cv);
+    bad = sc < 0 || create_curve(g, "curve") < 0;
     if (sc >= 0) H5Gclose(sc);
     H5Gclose(g);
     return bad ? h5fail(err, path, "creating", p) : XFER_OK;
 }
 
-/* The summary attributes are functions of the curve, so they are recomputed, never supplied. */
-static int write_summary(hid_t g, const char *path, const char *source, xfer_err *err) {
-    int64_t *ep = NULL;
-    double *acc = NULL;
-    size_t ne = 0, na = 0;
-    if (rh5_read_column(g, "curve/epoch", H5T_NATIVE_INT64, (void **)&ep, &ne) < 0 ||
-        rh5_read_column(g, "curve/test_acc", H5T_NATIVE_DOUBLE, (void **)&acc, &na) < 0 ||
-        ne != na) {
-        free(ep);
-        free(acc);
-        return xfer_fail(err, XFER_EINPUT, "%s: /sources/%s/curve is missing or inconsistent", path,
-                         source);
-    }
+void res_curve_summary(const int64_t *ep, const double *acc, size_t n, res_summary *o) {
     double best = NAN, sum = 0;
     int64_t best_epoch = -1, to95 = -1;
     size_t nfin = 0;
-    for (size_t i = 0; i < na; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (!isfinite(acc[i])) continue;
         sum += acc[i];
         nfin++;
@@ -175,18 +169,163 @@ static int write_summary(hid_t g, const char *path, const char *source, xfer_err
             best_epoch = ep[i];
         }
     }
-    for (size_t i = 0; !isnan(best) && i < na; i++)
+    for (size_t i = 0; !isnan(best) && i < n; i++)
         if (isfinite(acc[i]) && acc[i] >= RES_CONVERGED_FRACTION * best) {
             to95 = ep[i];
             break;
         }
-    free(ep);
-    free(acc);
-    if (rh5_set_f64(g, "best_test_acc", best) < 0 || rh5_set_i64(g, "best_epoch", best_epoch) < 0 ||
-        rh5_set_i64(g, "epochs_to_95pct", to95) < 0 ||
-        rh5_set_f64(g, "curve_auc", nfin ? sum / (double)nfin : NAN) < 0)
-        return h5fail(err, path, "writing the summary of source", source);
-    return XFER_OK;
+    o->best = best;
+    o->auc = nfin ? sum / (double)nfin : NAN;
+    o->best_epoch = best_epoch;
+    o->to95 = to95;
+}
+
+/* The curve group of fine-tune `index` of the source group g ("curve" or "seeds/<i>/curve"). */
+static void curve_name(int index, char *buf, size_t n) {
+    if (index == 0)
+        snprintf(buf, n, "curve");
+    else
+        snprintf(buf, n, "seeds/%d/curve", index);
+}
+
+/* Mean and sample standard deviation of the finite values of v (NaN when there are none; the sd
+ * is NaN below two values). */
+static void mean_sd(const double *v, size_t n, double *mean, double *sd) {
+    double sum = 0, ss = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i])) {
+            sum += v[i];
+            m++;
+        }
+    *mean = m ? sum / (double)m : NAN;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i])) ss += (v[i] - *mean) * (v[i] - *mean);
+    *sd = m > 1 ? sqrt(ss / (double)(m - 1)) : NAN;
+}
+
+int res_list_seeds(hid_t g, int **out, size_t *n) {
+    char **names = NULL;
+    size_t nn = 0;
+    *out = NULL;
+    *n = 0;
+    if (rh5_exists(g, "seeds")) {
+        hid_t sg = H5Gopen2(g, "seeds", H5P_DEFAULT);
+        int bad = sg < 0 || rh5_list(sg, &names, &nn) < 0;
+        if (sg >= 0) H5Gclose(sg);
+        if (bad) return -1;
+    }
+    int *v = malloc((nn + 1) * sizeof *v);
+    if (!v) {
+        rh5_free_strs(names, nn);
+        return -1;
+    }
+    v[0] = 0;
+    size_t m = 1;
+    for (size_t i = 0; i < nn; i++) {
+        char *end;
+        long k = strtol(names[i], &end, 10);
+        if (*end || k < 1 || k > 1000000) continue; /* not a fine-tune index: ignored */
+        size_t j = m++;
+        for (; j > 1 && v[j - 1] > k; j--)
+            v[j] = v[j - 1];
+        v[j] = (int)k;
+    }
+    rh5_free_strs(names, nn);
+    *out = v;
+    *n = m;
+    return 0;
+}
+
+/* The summary attributes are functions of the curves, so they are recomputed, never supplied:
+ * each fine-tune's own (on seeds/<i>), and the source's over its fine-tunes. */
+static int write_summary(hid_t g, const char *path, const char *source, xfer_err *err) {
+    int *idx = NULL;
+    size_t ns = 0;
+    if (res_list_seeds(g, &idx, &ns) < 0)
+        return xfer_fail(err, XFER_EINPUT, "%s: /sources/%s/seeds is unreadable", path, source);
+    double *best = calloc(ns, sizeof *best), *auc = calloc(ns, sizeof *auc);
+    double *sum = NULL, *cnt = NULL;
+    int64_t *mep = NULL;
+    size_t len = 0;
+    int rc = best && auc ? XFER_OK : xfer_fail(err, XFER_EINTERNAL, "out of memory");
+    for (size_t k = 0; rc == XFER_OK && k < ns; k++) {
+        char cv[64], p[80];
+        curve_name(idx[k], cv, sizeof cv);
+        int64_t *ep = NULL;
+        double *acc = NULL;
+        size_t ne = 0, na = 0;
+        snprintf(p, sizeof p, "%s/epoch", cv);
+        int bad = rh5_read_column(g, p, H5T_NATIVE_INT64, (void **)&ep, &ne) < 0;
+        snprintf(p, sizeof p, "%s/test_acc", cv);
+        bad = bad || rh5_read_column(g, p, H5T_NATIVE_DOUBLE, (void **)&acc, &na) < 0 || ne != na;
+        if (bad) {
+            rc = xfer_fail(err, XFER_EINPUT, "%s: /sources/%s/%s is missing or inconsistent", path,
+                           source, cv);
+        } else {
+            res_summary sm;
+            res_curve_summary(ep, acc, na, &sm);
+            best[k] = sm.best;
+            auc[k] = sm.auc;
+            if (idx[k] > 0) { /* a repeated fine-tune keeps its own summary */
+                snprintf(p, sizeof p, "seeds/%d", idx[k]);
+                hid_t sg = H5Gopen2(g, p, H5P_DEFAULT);
+                if (sg < 0 || rh5_set_f64(sg, "best_test_acc", sm.best) < 0 ||
+                    rh5_set_i64(sg, "best_epoch", sm.best_epoch) < 0 ||
+                    rh5_set_i64(sg, "epochs_to_95pct", sm.to95) < 0 ||
+                    rh5_set_f64(sg, "curve_auc", sm.auc) < 0)
+                    rc = h5fail(err, path, "writing the summary of a fine-tune of", source);
+                if (sg >= 0) H5Gclose(sg);
+            }
+            /* the mean curve: per row, the mean of the finite test accuracies */
+            if (rc == XFER_OK && na > len) {
+                double *s2 = realloc(sum, na * sizeof *s2),
+                       *c2 = s2 ? realloc(cnt, na * sizeof *c2) : NULL;
+                int64_t *e2 = c2 ? realloc(mep, na * sizeof *e2) : NULL;
+                if (s2) sum = s2;
+                if (c2) cnt = c2;
+                if (e2) mep = e2;
+                if (!e2) {
+                    rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
+                } else {
+                    for (size_t i = len; i < na; i++) {
+                        sum[i] = cnt[i] = 0;
+                        mep[i] = ep[i];
+                    }
+                    len = na;
+                }
+            }
+            for (size_t i = 0; rc == XFER_OK && i < na; i++)
+                if (isfinite(acc[i])) {
+                    sum[i] += acc[i];
+                    cnt[i] += 1;
+                }
+        }
+        free(ep);
+        free(acc);
+    }
+    if (rc == XFER_OK) {
+        for (size_t i = 0; i < len; i++)
+            sum[i] = cnt[i] > 0 ? sum[i] / cnt[i] : NAN;
+        res_summary mc;
+        res_curve_summary(mep, sum, len, &mc);
+        double bm, bsd, am, asd;
+        mean_sd(best, ns, &bm, &bsd);
+        mean_sd(auc, ns, &am, &asd);
+        if (rh5_set_f64(g, "best_test_acc", bm) < 0 ||
+            rh5_set_f64(g, "best_test_acc_sd", bsd) < 0 ||
+            rh5_set_i64(g, "best_epoch", mc.best_epoch) < 0 ||
+            rh5_set_i64(g, "epochs_to_95pct", mc.to95) < 0 || rh5_set_f64(g, "curve_auc", am) < 0 ||
+            rh5_set_f64(g, "curve_auc_sd", asd) < 0 || rh5_set_i64(g, "n_seeds", (int64_t)ns) < 0)
+            rc = h5fail(err, path, "writing the summary of source", source);
+    }
+    free(idx);
+    free(best);
+    free(auc);
+    free(sum);
+    free(cnt);
+    free(mep);
+    return rc;
 }
 
 int rw_status(hid_t f, const char *source, xfer_src_status st, const char *error, const char *path,
@@ -271,11 +410,70 @@ static int rw_pool_values(hid_t f, const xfer_results_data *d, const char *path,
     return XFER_OK;
 }
 
-int rw_append(hid_t f, const char *source, const xfer_results_epoch *rows, size_t n,
+int rw_add_seed(hid_t f, const char *source, int index, int64_t seed, const char *path,
+                xfer_err *err) {
+    if (index < 0 || index > XFER_RESULTS_MAX_SEED_INDEX)
+        return xfer_fail(err, XFER_EINTERNAL, "%s: fine-tune index %d out of range", path, index);
+    hid_t g = open_source(f, source, path, err);
+    if (g < 0) return err->code;
+    if (index == 0) {
+        H5Gclose(g);
+        return XFER_OK;
+    }
+    char p[64];
+    snprintf(p, sizeof p, "seeds/%d", index);
+    int rc = XFER_OK;
+    if (rh5_exists(g, p)) {
+        hid_t sg = H5Gopen2(g, p, H5P_DEFAULT);
+        int64_t have = -1;
+        if (sg < 0 || rh5_get_i64(sg, "seed", &have) < 0)
+            rc = h5fail(err, path, "reading the seed of a fine-tune of", source);
+        else if (have != seed)
+            rc = xfer_fail(err, XFER_EINPUT,
+                           "%s: fine-tune %d of source '%s' has seed %lld, not %lld (a results "
+                           "file from another config?)",
+                           path, index, source, (long long)have, (long long)seed);
+        if (sg >= 0) H5Gclose(sg);
+        H5Gclose(g);
+        return rc;
+    }
+    hid_t all = rh5_exists(g, "seeds")
+                    ? H5Gopen2(g, "seeds", H5P_DEFAULT)
+                    : H5Gcreate2(g, "seeds", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    snprintf(p, sizeof p, "%d", index);
+    hid_t sg = all < 0 ? -1 : H5Gcreate2(all, p, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = sg < 0 || rh5_set_i64(sg, "seed", seed) < 0 ||
+              rh5_set_f64(sg, "best_test_acc", NAN) < 0 || rh5_set_i64(sg, "best_epoch", -1) < 0 ||
+              rh5_set_i64(sg, "epochs_to_95pct", -1) < 0 || rh5_set_f64(sg, "curve_auc", NAN) < 0 ||
+              create_curve(sg, "curve") < 0;
+    if (sg >= 0) H5Gclose(sg);
+    if (all >= 0) H5Gclose(all);
+    H5Gclose(g);
+    return bad ? h5fail(err, path, "creating a fine-tune of source", source) : XFER_OK;
+}
+
+/* Opens the curve group of fine-tune index of a source (XFER_EINPUT when it is not registered). */
+static hid_t open_curve(hid_t g, const char *source, int index, const char *path, xfer_err *err) {
+    char cv[64];
+    curve_name(index, cv, sizeof cv);
+    if (index < 0 || !rh5_exists(g, cv)) {
+        xfer_fail(err, XFER_EINPUT, "%s: source '%s' has no fine-tune %d", path, source, index);
+        return -1;
+    }
+    hid_t c = H5Gopen2(g, cv, H5P_DEFAULT);
+    if (c < 0) h5fail(err, path, "opening the curve of source", source);
+    return c;
+}
+
+int rw_append(hid_t f, const char *source, int index, const xfer_results_epoch *rows, size_t n,
               const char *path, xfer_err *err) {
     hid_t g = open_source(f, source, path, err);
     if (g < 0) return err->code;
-    hid_t cv = H5Gopen2(g, "curve", H5P_DEFAULT);
+    hid_t cv = open_curve(g, source, index, path, err);
+    if (cv < 0) {
+        H5Gclose(g);
+        return err->code;
+    }
     int bad = cv < 0;
     int64_t *ep = malloc((n ? n : 1) * sizeof *ep);
     double *col = malloc((n ? n : 1) * sizeof *col);
@@ -299,11 +497,15 @@ int rw_append(hid_t f, const char *source, const xfer_results_epoch *rows, size_
     return bad ? h5fail(err, path, "appending to the curve of source", source) : XFER_OK;
 }
 
-int rw_truncate(hid_t f, const char *source, size_t n, const char *path, xfer_err *err) {
+int rw_truncate(hid_t f, const char *source, int index, size_t n, const char *path, xfer_err *err) {
     hid_t g = open_source(f, source, path, err);
     if (g < 0) return err->code;
-    hid_t cv = H5Gopen2(g, "curve", H5P_DEFAULT);
-    int bad = cv < 0;
+    hid_t cv = open_curve(g, source, index, path, err);
+    if (cv < 0) {
+        H5Gclose(g);
+        return err->code;
+    }
+    int bad = 0;
     for (int k = 0; !bad && k < RES_CURVE_FIELDS; k++)
         bad = rh5_resize_column(cv, RES_CURVE_NAMES[k], n) < 0;
     if (cv >= 0) H5Gclose(cv);
@@ -316,6 +518,9 @@ static int write_corr_attrs(hid_t g, const xfer_results_corr *c) {
     for (int k = 0; k < XFER_CORR_N; k++)
         if (rh5_set_f64(g, XFER_CORR_NAMES[k], c->v[k]) < 0) return -1;
     if (c->reason && rh5_set_str(g, "empty_reason", c->reason) < 0) return -1;
+    if (rh5_set_f64(g, "kendall_lo", c->kendall_lo) < 0 ||
+        rh5_set_f64(g, "kendall_hi", c->kendall_hi) < 0 || rh5_set_i64(g, "n_boot", c->n_boot) < 0)
+        return -1;
     return 0;
 }
 

@@ -61,6 +61,9 @@ void xfer_model_free(xfer_model *m) {
 const xfer_model_config *xfer_model_config_of(const xfer_model *m) {
     return &m->cfg;
 }
+void xfer_model_set_seed(xfer_model *m, uint64_t seed) {
+    m->cfg.seed = seed;
+}
 int xfer_model_n_tensors(const xfer_model *m) {
     return m->n_tensors;
 }

@@ -36,7 +36,10 @@ int report_csv(FILE *o, const report_view *v, const char *path) {
     fputs("arch,source,chain,weights,status,error,", o);
     for (size_t k = 0; k < v->n_metrics; k++)
         field(o, v->metrics[k], 0);
-    fputs("best_test_acc,best_epoch,epochs_to_95pct,curve_auc,best,not_ranked,score_errors\n", o);
+    fputs(
+        "best_test_acc,best_test_acc_sd,n_seeds,best_epoch,epochs_to_95pct,curve_auc,curve_auc_sd,"
+        "best,not_ranked,score_errors\n",
+        o);
     for (size_t a = 0; a < v->n_archs; a++)
         for (size_t i = 0; i < d->n_sources; i++) {
             const xfer_results_source *s = &d->sources[i];
@@ -52,9 +55,12 @@ int report_csv(FILE *o, const report_view *v, const char *path) {
                 number(o, sc ? sc->value : NAN, 0);
             }
             number(o, s->best_test_acc, 0);
+            number(o, s->best_test_acc_sd, 0);
+            integer(o, (int64_t)s->n_seeds, 0);
             integer(o, s->best_epoch, 0);
             integer(o, s->epochs_to_95pct, 0);
             number(o, s->curve_auc, 0);
+            number(o, s->curve_auc_sd, 0);
             int first = 1;
             for (size_t k = 0; k < v->n_metrics; k++)
                 if (v->best[i * v->n_metrics + k]) {
@@ -83,7 +89,7 @@ int report_csv(FILE *o, const report_view *v, const char *path) {
     fputs("\nscope,metric,direction,n", o);
     for (int k = 0; k < XFER_CORR_N; k++)
         fprintf(o, ",%s", XFER_CORR_NAMES[k]);
-    fputs(",kind,empty_reason\n", o);
+    fputs(",kendall_lo,kendall_hi,n_boot,kind,empty_reason\n", o);
     for (size_t i = 0; i < v->n_corr; i++) {
         const xfer_results_corr *c = &v->corr[i];
         field(o, c->arch ? c->arch : "all", 0);
@@ -91,6 +97,9 @@ int report_csv(FILE *o, const report_view *v, const char *path) {
         fprintf(o, "%d,%lld,", c->direction, (long long)c->n);
         for (int k = 0; k < XFER_CORR_N; k++)
             number(o, c->v[k], 0);
+        number(o, c->kendall_lo, 0);
+        number(o, c->kendall_hi, 0);
+        fprintf(o, "%lld,", (long long)c->n_boot);
         int k_m = report_metric_index(v, c->metric);
         field(o, k_m >= 0 && v->baseline[k_m] ? "baseline" : "metric", 0);
         field(o, c->reason ? c->reason : "", 1);

@@ -13,6 +13,13 @@
     "computed over the sources with status done, against best_test_acc and (suffix _auc) "         \
     "against curve_auc, the mean test accuracy over the epochs."
 
+/* How the intervals are made (docs/results.md, "Bootstrap intervals"). */
+#define REPORT_BOOT_NOTE                                                                           \
+    "kendall 90% CI: the 5th to 95th percentile of Kendall's tau over 2000 bootstrap resamples "   \
+    "of the sources (with replacement) and, within each drawn source, of its fine-tune seeds "     \
+    "(the accuracy is the mean of the drawn seeds' best accuracies; a source's score does not "    \
+    "depend on the seed); the resampling stream is fixed, so the interval is deterministic."
+
 typedef struct {
     const xfer_results_data *d;
     size_t n_metrics, n_archs;

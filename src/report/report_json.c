@@ -44,6 +44,22 @@ static cJSON *source_json(const report_view *v, size_t i) {
     cJSON_AddItemToObject(o, "epochs_to_95pct", integer(s->epochs_to_95pct));
     cJSON_AddItemToObject(o, "curve_auc", num(s->curve_auc));
     cJSON_AddNumberToObject(o, "n_epochs", (double)s->n_epochs);
+    cJSON_AddItemToObject(o, "best_test_acc_sd", num(s->best_test_acc_sd));
+    cJSON_AddItemToObject(o, "curve_auc_sd", num(s->curve_auc_sd));
+    cJSON_AddNumberToObject(o, "n_seeds", (double)s->n_seeds);
+    cJSON *seeds = cJSON_CreateArray();
+    for (size_t k = 0; k < s->n_seeds; k++) {
+        const xfer_results_seed *r = &s->seeds[k];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "seed", (double)r->seed);
+        cJSON_AddItemToObject(e, "best_test_acc", num(r->best_test_acc));
+        cJSON_AddItemToObject(e, "best_epoch", integer(r->best_epoch));
+        cJSON_AddItemToObject(e, "epochs_to_95pct", integer(r->epochs_to_95pct));
+        cJSON_AddItemToObject(e, "curve_auc", num(r->curve_auc));
+        cJSON_AddNumberToObject(e, "n_epochs", (double)r->n_epochs);
+        cJSON_AddItemToArray(seeds, e);
+    }
+    cJSON_AddItemToObject(o, "seeds", seeds);
     for (size_t k = 0; k < v->n_metrics; k++)
         if (v->best[i * v->n_metrics + k])
             cJSON_AddItemToArray(best, cJSON_CreateString(v->metrics[k]));
@@ -69,6 +85,9 @@ static cJSON *corr_json(const report_view *v, const xfer_results_corr *c) {
     cJSON_AddNumberToObject(o, "direction", c->direction);
     for (int k = 0; k < XFER_CORR_N; k++)
         cJSON_AddItemToObject(o, XFER_CORR_NAMES[k], num(c->v[k]));
+    cJSON_AddItemToObject(o, "kendall_lo", num(c->kendall_lo));
+    cJSON_AddItemToObject(o, "kendall_hi", num(c->kendall_hi));
+    cJSON_AddNumberToObject(o, "n_boot", (double)c->n_boot);
     return o;
 }
 
@@ -124,6 +143,7 @@ int report_json(FILE *out, const report_view *v, const char *path, xfer_err *err
     cJSON_AddItemToObject(corr, "by_arch", by);
     cJSON_AddBoolToObject(corr, "stored_in_file", d->n_corr > 0);
     cJSON_AddStringToObject(corr, "note", REPORT_ORIENTATION_NOTE);
+    cJSON_AddStringToObject(corr, "bootstrap", REPORT_BOOT_NOTE);
     cJSON_AddItemToObject(root, "correlations", corr);
     cJSON *prune = report_json_prune(v);
     if (prune) cJSON_AddItemToObject(root, "prune", prune);

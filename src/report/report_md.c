@@ -73,6 +73,13 @@ static void header(FILE *o, const report_view *v, const char *path) {
     }
 }
 
+static size_t max_seeds(const xfer_results_data *d) {
+    size_t most = 1;
+    for (size_t i = 0; i < d->n_sources; i++)
+        if (d->sources[i].n_seeds > most) most = d->sources[i].n_seeds;
+    return most;
+}
+
 static void table1(FILE *o, const report_view *v) {
     const xfer_results_data *d = v->d;
     fputs("## Sources (Table 1)\n", o);
@@ -102,7 +109,11 @@ static void table1(FILE *o, const report_view *v) {
                 else
                     num(o, sc->value, "%.6g", v->best[i * v->n_metrics + k]);
             }
-            num(o, s->best_test_acc, "%.4f", v->best_acc[i]);
+            if (s->n_seeds > 1 && isfinite(s->best_test_acc) && isfinite(s->best_test_acc_sd))
+                fprintf(o, " %.4f ± %.4f%s |", s->best_test_acc, s->best_test_acc_sd,
+                        v->best_acc[i] ? "*" : "");
+            else
+                num(o, s->best_test_acc, "%.4f", v->best_acc[i]);
             integer(o, s->best_epoch);
             integer(o, s->epochs_to_95pct);
             num(o, s->curve_auc, "%.4f", 0);
@@ -114,6 +125,15 @@ static void table1(FILE *o, const report_view *v) {
           "the source's parameter count, `prior` the number its config gives; a metric that does "
           "not beat them adds little.\n",
           o);
+    size_t most = max_seeds(d);
+    if (most > 1)
+        fprintf(o,
+                "\nEvery source was fine-tuned %zu times (seeds %lld to %lld): max acc is the mean "
+                "± the sample standard deviation of the best test accuracy over the fine-tunes, "
+                "curve AUC the mean, best epoch and epochs to 95%% those of the mean curve. The "
+                "scores are computed once per source: they do not depend on the fine-tune's "
+                "seed.\n",
+                most, (long long)d->seed, (long long)d->seed + (long long)most - 1);
     int any = 0;
     for (size_t a = 0; a < v->n_archs; a++)
         for (size_t k = 0; k < v->n_metrics; k++)
@@ -153,12 +173,15 @@ static void corr_table(FILE *o, const report_view *v) {
         fputs("No scores to correlate.\n", o);
         return;
     }
+    fputs(REPORT_BOOT_NOTE "\n\n", o);
     fputs("| scope | metric | n |", o);
-    for (int k = 0; k < XFER_CORR_N; k++)
+    for (int k = 0; k < XFER_CORR_N; k++) {
         fprintf(o, " %s |", XFER_CORR_NAMES[k]);
+        if (k == XFER_CORR_KENDALL) fputs(" kendall 90% CI |", o);
+    }
     fputs("\n|---|---|---:|", o);
     for (int k = 0; k < XFER_CORR_N; k++)
-        fputs("---:|", o);
+        fputs(k == XFER_CORR_KENDALL ? "---:|---:|" : "---:|", o);
     fputc('\n', o);
     for (size_t i = 0; i < v->n_corr; i++) {
         const xfer_results_corr *c = &v->corr[i];
@@ -176,6 +199,12 @@ static void corr_table(FILE *o, const report_view *v) {
                 fprintf(o, " %s |", c->v[k] > 0 ? "yes" : "no");
             else
                 num(o, c->v[k], "%.3f", 0);
+            if (k == XFER_CORR_KENDALL) {
+                if (isfinite(c->kendall_lo) && isfinite(c->kendall_hi))
+                    fprintf(o, " [%.2f, %.2f] |", c->kendall_lo, c->kendall_hi);
+                else
+                    fputs(" – |", o);
+            }
         }
         fputc('\n', o);
     }

@@ -201,7 +201,8 @@ int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r,
         }
     }
     if (s->source && c->res) {
-        int rc = xfer_results_truncate_curve(c->res, s->source, (size_t)start, err);
+        int rc =
+            xfer_results_truncate_curve_at(c->res, s->source, s->seed_index, (size_t)start, err);
         if (rc != XFER_OK) {
             free(state_path);
             return rc;
@@ -318,7 +319,7 @@ int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r,
         if (s->source && c->res) {
             xfer_results_epoch row = {epoch,     opt.lr,   train_loss, train_acc,
                                       test_loss, test_acc, secs};
-            rc = xfer_results_append_epoch(c->res, s->source, &row, err);
+            rc = xfer_results_append_epoch_at(c->res, s->source, s->seed_index, &row, err);
             if (rc != XFER_OK) break;
         }
         if (isfinite(test_acc) && test_acc > st.best_acc) {

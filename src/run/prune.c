@@ -286,7 +286,7 @@ static int train_to(psweep *w, psrc *s, int until, xfer_err *err) {
     xfer_err_clear(&se);
     int rc = s->weights ? XFER_OK : run_source_weights(w->c, s->s, &s->weights, &se);
     w->c->finetune_until = until;
-    if (rc == XFER_OK) rc = run_finetune_source(w->c, s->s, s->weights, &fr, &se);
+    if (rc == XFER_OK) rc = run_finetune_source(w->c, s->s, s->weights, 0, &fr, &se);
     w->c->finetune_until = 0;
     if (rc == XFER_OK) return XFER_OK;
     if (rc == XFER_EINTERNAL) {
@@ -468,7 +468,7 @@ static int sweep(psweep *w, const xfer_results_data *old, xfer_err *err) {
         rc = train_to(w, s, 0, err);
         if (rc != XFER_OK || s->state != P_ALIVE) continue;
         rc = xfer_results_set_status(c->res, s->s->name, XFER_SRC_DONE, NULL, err);
-        if (rc == XFER_OK) run_finetune_cleanup(c, s->s);
+        if (rc == XFER_OK) run_finetune_cleanup(c, s->s, 0);
     }
     free(order);
     return rc;

@@ -132,25 +132,45 @@ static int write_target(run_ctx *c, xfer_err *err) {
     return rc;
 }
 
-/* Runs one source through build → score → fine-tune. Returns XFER_OK, XFER_EFAILED (the source
- * failed, recorded), or another error that also stopped this source (recorded as failed). */
-static int run_one(run_ctx *c, const xfer_source_cfg *src, xfer_src_status status, xfer_err *err) {
+/* Whether fine-tune `index` of a source finished in an earlier run: its curve has every epoch and
+ * no resume checkpoint is left (a kill before the cleanup leaves one: that fine-tune is resumed,
+ * which re-runs nothing). */
+static int seed_done(run_ctx *c, const xfer_source_cfg *src, const xfer_results_source *prev,
+                     int index) {
+    if (!prev || (size_t)index >= prev->n_seeds) return 0;
+    const xfer_results_seed *r = &prev->seeds[index];
+    if (r->seed != (int64_t)(c->cfg->seed + (uint64_t)index)) return 0;
+    return r->n_epochs == (size_t)c->cfg->target.finetune.epochs &&
+           !run_finetune_has_resume(c, src, index);
+}
+
+/* Runs one source through build → score → fine-tune (the config's `seeds` fine-tunes; scores are
+ * computed once: they do not depend on the fine-tune's seed). Returns XFER_OK, XFER_EFAILED (the
+ * source failed, recorded), or another error that also stopped this source (recorded as failed).
+ * prev: the source as an earlier run left it, or NULL. */
+static int run_one(run_ctx *c, const xfer_source_cfg *src, xfer_src_status status,
+                   const xfer_results_source *prev, xfer_err *err) {
     char *weights = NULL;
     int rc = run_source_weights(c, src, &weights, err);
     if (rc == XFER_OK && status < XFER_SRC_SCORED && c->cfg->n_scores > 0) {
         xfer_note("scoring %s", src->name);
         rc = run_score_source(c, src, weights, err);
     }
-    if (rc == XFER_OK && !c->opts->score_only) {
+    int n = c->cfg->n_seeds > 0 ? c->cfg->n_seeds : 1;
+    for (int k = 0; rc == XFER_OK && !c->opts->score_only && k < n; k++) {
+        if (seed_done(c, src, prev, k)) continue;
         run_fit_result fr;
-        rc = run_finetune_source(c, src, weights, &fr, err);
-        if (rc == XFER_OK)
-            rc = xfer_results_set_status(c->res, src->name, XFER_SRC_DONE, NULL, err);
-        if (rc == XFER_OK) run_finetune_cleanup(c, src);
-        if (rc == XFER_OK)
+        rc = run_finetune_source(c, src, weights, k, &fr, err);
+        if (rc == XFER_OK) run_finetune_cleanup(c, src, k);
+        if (rc == XFER_OK && n > 1)
+            xfer_note("%s (seed %d/%d): best test accuracy %.4f at epoch %d", src->name, k + 1, n,
+                      fr.best_acc, fr.best_epoch);
+        else if (rc == XFER_OK)
             xfer_note("%s: best test accuracy %.4f at epoch %d", src->name, fr.best_acc,
                       fr.best_epoch);
     }
+    if (rc == XFER_OK && !c->opts->score_only)
+        rc = xfer_results_set_status(c->res, src->name, XFER_SRC_DONE, NULL, err);
     free(weights);
     return rc;
 }
@@ -296,10 +316,12 @@ int xfer_run(const xfer_config *cfg, const xfer_run_opts *opts, xfer_err *err) {
             xfer_note("%s: already %s, skipped", s->name, xfer_src_status_name(st));
             continue;
         }
-        if (st == XFER_SRC_FAILED) st = XFER_SRC_PENDING; /* try a failed source again */
+        /* try a failed source again, every fine-tune of it */
+        const xfer_results_source *resume = st == XFER_SRC_FAILED ? NULL : prev;
+        if (st == XFER_SRC_FAILED) st = XFER_SRC_PENDING;
         xfer_err se;
         xfer_err_clear(&se);
-        int src_rc = run_one(&c, s, st, &se);
+        int src_rc = run_one(&c, s, st, resume, &se);
         if (src_rc == XFER_OK) continue;
         if (src_rc == XFER_EINTERNAL) { /* out of memory, a device failure: stop the run */
             *err = se;

@@ -55,6 +55,7 @@ typedef struct {
     const char *best_ckpt;          /* best test accuracy so far */
     const char *const *class_names; /* stored in the checkpoints */
     int stop_epoch;                 /* > 0: stop after this epoch (before the recipe's last) */
+    int seed_index; /* which of the source's fine-tunes (the config's `seeds`), 0 first */
 } run_fit_spec;
 
 typedef struct {
@@ -80,10 +81,14 @@ char *run_source_chain(const run_ctx *c, const xfer_source_cfg *src);
 
 /* ---- scoring (score.c) and fine-tuning (finetune.c) ---- */
 int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights, xfer_err *err);
-int run_finetune_source(run_ctx *c, const xfer_source_cfg *src, const char *weights,
+/* Fine-tune `index` (0 .. seeds-1) of a source: batches from the seed `seed + index`, the new
+ * head from `init_seed + index` (index 0: as a run with one seed). */
+int run_finetune_source(run_ctx *c, const xfer_source_cfg *src, const char *weights, int index,
                         run_fit_result *r, xfer_err *err);
 /* Removes a finished fine-tune's resume checkpoint (the best one stays). */
-void run_finetune_cleanup(run_ctx *c, const xfer_source_cfg *src);
+void run_finetune_cleanup(run_ctx *c, const xfer_source_cfg *src, int index);
+/* Whether fine-tune `index` of a source still has a resume checkpoint. */
+int run_finetune_has_resume(run_ctx *c, const xfer_source_cfg *src, int index);
 
 /* Records a source's failure (status failed with the reason, a warning, the counters: bad input
  * or failed). Returns the results file's error, or XFER_OK. */

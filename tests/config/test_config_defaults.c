@@ -55,6 +55,7 @@ static void test_minimal_defaults(void) {
     CHECK(!strcmp(cfg.text, text));
     CHECK(!strcmp(cfg.experiment, "mini"));
     CHECK(cfg.seed == 0);
+    CHECK(cfg.n_seeds == 1);
     CHECK(cfg.device == XFER_DEVICE_AUTO);
     CHECK(cfg.precision == XFER_PREC_FP32);
     CHECK(!strcmp(cfg.output, "results/mini/results.h5"));
@@ -128,6 +129,7 @@ static void test_full_values(void) {
     const char *text =
         "experiment: full\n"
         "seed: 18446744073709551615\n"
+        "seeds: 5\n"
         "device: cuda\n"
         "precision: bf16\n"
         "output: out/r.h5\n"
@@ -195,6 +197,7 @@ static void test_full_values(void) {
     CHECK_MSG(rc == XFER_OK, "%s", err.msg);
     if (rc != XFER_OK) return;
     CHECK(cfg.seed == 18446744073709551615ull);
+    CHECK(cfg.n_seeds == 5 && cfg.seeds_mark.line == 3 && cfg.seeds_mark.col == 8);
     CHECK(cfg.device == XFER_DEVICE_CUDA && cfg.precision == XFER_PREC_BF16);
     CHECK(!strcmp(cfg.output, "out/r.h5") && cfg.output_set);
     const xfer_dataset_cfg *x = &cfg.datasets[0], *y = &cfg.datasets[1];
