@@ -104,6 +104,7 @@ static int build_source(run_ctx *c, const xfer_source_cfg *src, const char *fina
                              last,
                              best,
                              (const char *const *)d->set.class_names,
+                             0,
                              0};
         run_fit_result fr;
         rc = run_fit(c, m, &spec, &fr, err);
