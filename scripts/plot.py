@@ -147,7 +147,7 @@ def curves(plt, out_dir, arch, srcs, top, suffix):
         ax.set_title("%s: test accuracy of every source while fine-tuning" % arch)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-              title="source  best acc" + (" (mean \u00b1 sd)" if n_seeds > 1 else ""),
+              title="source  best acc" + (" (mean \u00b1 sd of each seed's best)" if n_seeds > 1 else ""),
               title_fontsize=8)
     path = save(fig, out_dir, "curves_%s%s.png" % (suffix, safe(arch)))
     plt.close(fig)
