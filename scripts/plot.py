@@ -66,7 +66,8 @@ def load(path):
                 for m, g in f["correlations"].items():
                     kendall[m] = (float(g.attrs["kendall"]), int(g.attrs["n"]),
                                   float(g.attrs.get("kendall_lo", float("nan"))),
-                                  float(g.attrs.get("kendall_hi", float("nan"))))
+                                  float(g.attrs.get("kendall_hi", float("nan"))),
+                                  text(g.attrs.get("empty_reason", "")))
             complete = int(f.attrs.get("complete", 0))
             rungs, pruned_at = set(), {}
             if "prune" in f:
@@ -169,12 +170,25 @@ def scatter(plt, out_dir, metric, sources, kendall):
         err = [p[2] if math.isfinite(p[2]) else 0.0 for p in pts]
         ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=err if any(err) else None,
                     fmt="o", capsize=3, label=arch)
-        for x, y, _, n in pts:
-            ax.annotate(n, (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
-    tau, n, lo, hi = kendall.get(metric, (float("nan"), 0, float("nan"), float("nan")))
+        # labels alternate sides in order of accuracy, so neighbours in y do not overprint
+        for k, (x, y, _, n) in enumerate(sorted(pts, key=lambda p: p[1])):
+            right = k % 2 == 0
+            ax.annotate(n, (x, y), fontsize=7, xytext=(5 if right else -5, 3),
+                        textcoords="offset points", ha="left" if right else "right")
+    tau, n, lo, hi, why = kendall.get(metric, (float("nan"), 0, float("nan"), float("nan"), ""))
     ci = "" if not (math.isfinite(lo) and math.isfinite(hi)) else ", 90%% CI [%.2f, %.2f]" % (lo, hi)
-    ax.set_title("%s vs best accuracy: Kendall \u03c4 (oriented) = %s%s, n = %d" %
-                 (metric, "n/a" if math.isnan(tau) else "%.2f" % tau, ci, n), fontsize=9)
+    if why:  # equal values: a zoomed axis would draw rounding noise as a spread
+        xs = [s["scores"][metric][0] for s in sources if metric in s["scores"]
+              and math.isfinite(s["scores"][metric][0])]
+        if xs:
+            c = sum(xs) / len(xs)
+            half = max(abs(c) * 0.05, 1e-6)
+            ax.set_xlim(c - half, c + half)
+            ax.ticklabel_format(axis="x", useOffset=False)
+        ax.set_title("%s %s: not ranked" % (metric, why), fontsize=9)
+    else:
+        ax.set_title("%s vs best accuracy: Kendall \u03c4 (oriented) = %s%s, n = %d" %
+                     (metric, "n/a" if math.isnan(tau) else "%.2f" % tau, ci, n), fontsize=9)
     ax.set_xlabel("%s (%s is better)" % (metric, "lower" if direction < 0 else "higher"))
     multi = any(len(s["runs"]) > 1 for s in sources)
     ax.set_ylabel("best test accuracy" + (" (mean \u00b1 sd over seeds)" if multi else ""))
