@@ -80,8 +80,14 @@ int xfer_metric_gbc(const xfer_metric_input *in, const xfer_metric_params *p,
             logv[c] += log(v[j]);
         }
     }
-    double sum = 0;
-#pragma omp parallel for reduction(+ : sum) schedule(dynamic)
+    /* one term per class pair (a < b), added in (a, b) order: a reduction over a dynamic schedule
+     * summed in a different order from run to run (gbc's last digit varied between runs) */
+    double *pair = calloc((size_t)ct * ct, sizeof *pair);
+    if (!pair) {
+        rc = XFER_OOM(err);
+        goto done;
+    }
+#pragma omp parallel for schedule(dynamic)
     for (int a = 0; a < ct; a++) {
         if (cnt[a] == 0) continue;
         for (int b = a + 1; b < ct; b++) {
@@ -96,10 +102,11 @@ int xfer_metric_gbc(const xfer_metric_input *in, const xfer_metric_params *p,
             }
             if (spherical == 2) logavg = log(0.5 * (va[0] + vb[0]));
             double db = maha / 8 + 0.5 * (logavg - 0.5 * (logv[a] + logv[b]));
-            sum += 2 * exp(-db);
+            pair[(size_t)a * ct + b] = 2 * exp(-db);
         }
     }
-    out->value = -sum;
+    out->value = -xfer_sum_ordered(pair, (size_t)ct * ct);
+    free(pair);
 done:
     free(Y);
     free(mu);

@@ -10,9 +10,11 @@
 int xfer_leep_from_probs(const double *theta, int n, int c, const int *labels, int ct, double *out,
                          xfer_err *err) {
     double *joint = calloc((size_t)ct * c, sizeof *joint), *pz = calloc((size_t)c, sizeof *pz);
-    if (!joint || !pz) {
+    double *term = malloc((size_t)(n > 0 ? n : 1) * sizeof *term); /* per-sample log terms */
+    if (!joint || !pz || !term) {
         free(joint);
         free(pz);
+        free(term);
         return XFER_OOM(err);
     }
     for (int i = 0; i < n; i++) {
@@ -28,21 +30,20 @@ int xfer_leep_from_probs(const double *theta, int n, int c, const int *labels, i
     for (int y = 0; y < ct; y++)
         for (int z = 0; z < c; z++)
             joint[(size_t)y * c + z] = pz[z] > 0 ? joint[(size_t)y * c + z] / pz[z] : 0;
-    double sum = 0;
     int bad = -1;
-#pragma omp parallel for reduction(+ : sum) reduction(max : bad) schedule(static)
+#pragma omp parallel for reduction(max : bad) schedule(static)
     for (int i = 0; i < n; i++) {
         const double *t = theta + (size_t)i * c, *py = joint + (size_t)labels[i] * c;
         double e = 0;
         for (int z = 0; z < c; z++)
             e += py[z] * t[z];
-        if (e > 0)
-            sum += log(e);
-        else
-            bad = i > bad ? i : bad;
+        term[i] = e > 0 ? log(e) : 0;
+        if (!(e > 0)) bad = i > bad ? i : bad;
     }
+    double sum = xfer_sum_ordered(term, (size_t)n);
     free(joint);
     free(pz);
+    free(term);
     if (bad >= 0)
         return xfer_fail(err, XFER_EINPUT, "leep: expected empirical prediction of sample %d is 0",
                          bad);

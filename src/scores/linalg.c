@@ -1,6 +1,8 @@
 /* float64 linear algebra for the metrics: OpenBLAS's CBLAS plus the LAPACK routines OpenBLAS ships
  * (checked with `nm -D libopenblas.so.0`: dsyevd_, dpotrf_, dpotrs_). Row-major callers pass
- * symmetric matrices, for which row- and column-major agree. */
+ * symmetric matrices, for which row- and column-major agree. OpenBLAS runs single-threaded here
+ * (xfer_metric_compute sets it): its threaded kernels split sums (symv, dot, gemv) by the thread
+ * count, so a score would depend on it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,13 @@ int xfer_la_chol_solve(int n, const double *L, int nrhs, double *B, xfer_err *er
     free(Bc);
     if (info != 0) return xfer_fail(err, XFER_EINTERNAL, "dpotrs failed, info %d", info);
     return XFER_OK;
+}
+
+double xfer_sum_ordered(const double *v, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    return s;
 }
 
 double *xfer_features_f64(const xfer_metric_input *in) {

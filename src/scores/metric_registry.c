@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "scores_internal.h"
 
 #define F XFER_METRIC_NEEDS_FEATURES
@@ -154,6 +156,8 @@ int xfer_metric_compute(const xfer_metric_def *m, const xfer_metric_input *in,
     if (xfer_metric_check_inputs(in, m->needs, m->name, err)) return err->code;
     if (check_param_keys(m, p, err)) return err->code;
     out->n_terms = 0;
+    /* BLAS and LAPACK single-threaded: results independent of the thread count (linalg.c) */
+    openblas_set_num_threads(1);
     int rc = m->compute(in, p, out, err);
     if (rc == XFER_OK && !out->has_mean) out->mean = out->value;
     if (rc == XFER_OK && m->pool) {

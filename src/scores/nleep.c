@@ -33,6 +33,7 @@ typedef struct {
     double *mu, *var, *w; /* [k,d], [k,d], [k] */
     double *prec, *mprec; /* 1/var, mu/var [k,d] */
     double *cst;          /* per component constant [k] */
+    double *ll;           /* per-sample log-likelihood [n] */
 } gmm;
 
 /* E step: resp [n,k] = posteriors; returns the mean log-likelihood. */
@@ -54,8 +55,7 @@ static double e_step(const gmm *g, const double *Y, const double *Y2, double *re
                 resp, k);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, d, 1.0, Y, d, g->mprec, d, 1.0, resp,
                 k);
-    double ll = 0;
-#pragma omp parallel for reduction(+ : ll) schedule(static)
+#pragma omp parallel for schedule(static)
     for (int i = 0; i < n; i++) {
         double *r = resp + (size_t)i * k, mx = -INFINITY, s = 0;
         for (int c = 0; c < k; c++) {
@@ -68,9 +68,9 @@ static double e_step(const gmm *g, const double *Y, const double *Y2, double *re
         }
         for (int c = 0; c < k; c++)
             r[c] /= s;
-        ll += mx + log(s);
+        g->ll[i] = mx + log(s);
     }
-    return ll / n;
+    return xfer_sum_ordered(g->ll, (size_t)n) / n;
 }
 
 static void m_step(gmm *g, const double *Y, const double *Y2, const double *resp, double *nk) {
@@ -115,18 +115,19 @@ int xfer_metric_nleep(const xfer_metric_input *in, const xfer_metric_params *p,
     rc = xfer_pca(X, n, in->d, in->d, var_frac, &Y, &d, err);
     free(X);
     if (rc) return rc;
-    gmm g = {n, d, k, NULL, NULL, NULL, NULL, NULL, NULL};
+    gmm g = {n, d, k, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     g.mu = malloc((size_t)k * d * sizeof(double));
     g.var = malloc((size_t)k * d * sizeof(double));
     g.prec = malloc((size_t)k * d * sizeof(double));
     g.mprec = malloc((size_t)k * d * sizeof(double));
     g.w = malloc((size_t)k * sizeof(double));
     g.cst = malloc((size_t)k * sizeof(double));
+    g.ll = malloc((size_t)n * sizeof(double));
     double *nk = malloc((size_t)k * sizeof(double)), *Y2 = malloc((size_t)n * d * sizeof(double));
     double *resp = malloc((size_t)n * k * sizeof(double)), *gv = calloc((size_t)d, sizeof(double));
     int *perm = malloc((size_t)n * sizeof(int));
-    if (!g.mu || !g.var || !g.prec || !g.mprec || !g.w || !g.cst || !nk || !Y2 || !resp || !gv ||
-        !perm) {
+    if (!g.mu || !g.var || !g.prec || !g.mprec || !g.w || !g.cst || !g.ll || !nk || !Y2 || !resp ||
+        !gv || !perm) {
         rc = XFER_OOM(err);
         goto done;
     }
@@ -171,6 +172,7 @@ done:
     free(g.mprec);
     free(g.w);
     free(g.cst);
+    free(g.ll);
     free(nk);
     free(Y2);
     free(resp);

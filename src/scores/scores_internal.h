@@ -21,6 +21,10 @@ double xfer_la_chol_logdet(int n, const double *L);
 /* Solves A X = B for X [n,nrhs] (B row-major [n,nrhs]) in place given the Cholesky factor. */
 int xfer_la_chol_solve(int n, const double *L, int nrhs, double *B, xfer_err *err);
 
+/* v[0] + v[1] + ... + v[n-1], added in index order. Parallel loops write one term per item and
+ * add them here, so a score is the serial loop's sum whatever the thread count. */
+double xfer_sum_ordered(const double *v, size_t n);
+
 /* ---- feature preparation ---- */
 
 /* A float64 copy of the features [N,D] (malloc'd; caller frees). NULL on allocation failure. */
