@@ -122,8 +122,9 @@ static void print_one(FILE *f, const xfer_config *cfg, const xfer_shard_plan *p,
             fprintf(f, "%s%s", sep, cfg->sources[i].name);
             sep = ", ";
         }
-    fprintf(f, "), estimated cost %.0f%% of the experiment (%.1f TMAC)\n", pct(p, p->load[s]),
-            p->load[s] / 1e3);
+    double g = p->load[s]; /* GMAC */
+    fprintf(f, "), estimated cost %.0f%% of the experiment (%.1f %s)\n", pct(p, g),
+            g >= 1e3 ? g / 1e3 : g, g >= 1e3 ? "TMAC" : "GMAC");
 }
 
 void xfer_shard_plan_print(FILE *f, const xfer_config *cfg, const xfer_shard_plan *p, int which) {
