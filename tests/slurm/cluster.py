@@ -160,7 +160,19 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
         return r
 
     def stop(self):
-        """SIGTERM each daemon by its PID (slurmd first), SIGKILL what is left after 15 s."""
+        """Cancels this cluster's jobs (their processes are slurmstepd's children, which would
+        outlive slurmd), then SIGTERMs each daemon by its PID (slurmd first), SIGKILL after 15 s."""
+        if self.env and "slurmctld" in self.procs and self.procs["slurmctld"].poll() is None:
+            try:
+                jobs = self.run("squeue", "-h", "-o", "%A", check=False, timeout=20).stdout.split()
+                if jobs:
+                    self.run("scancel", *jobs, check=False, timeout=20)
+                    end = time.monotonic() + 20
+                    while time.monotonic() < end and self.run(
+                            "squeue", "-h", check=False, timeout=20).stdout.strip():
+                        time.sleep(0.5)
+            except (subprocess.TimeoutExpired, OSError):
+                pass
         for name in reversed(list(self.procs)):
             p = self.procs[name]
             if p.poll() is None:
