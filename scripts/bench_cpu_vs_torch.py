@@ -22,7 +22,10 @@ import torchvision
 
 def torch_bench(a):
     torch.set_num_threads(a.threads)
-    model = getattr(torchvision.models, a.arch)(num_classes=a.classes)
+    # GoogLeNet and Inception-v3 as xfer builds them: no aux heads, transform_input
+    kw = dict(aux_logits=False, transform_input=True, init_weights=False) \
+        if a.arch in ("googlenet", "inception_v3") else {}
+    model = getattr(torchvision.models, a.arch)(num_classes=a.classes, **kw)
     x = torch.randn(a.batch, 3, a.size, a.size)
     y = torch.arange(a.batch) % a.classes
     opt = torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9, weight_decay=5e-4)

@@ -8,7 +8,17 @@ The checkpoint may be a bare state_dict, a dict wrapping one under 'state_dict' 
 the Places365 CSAIL checkpoints: {'epoch', 'arch', 'state_dict', 'best_prec1'}), or a pickled
 nn.Module. 'module.' prefixes left by nn.DataParallel are stripped, tensors are made contiguous and
 written with metadata 'arch' (from --arch or the checkpoint's 'arch') and 'source' (the input file
-name). The safetensors file is written here with struct + json (no dependency on the safetensors
+name). With an architecture (--arch or the checkpoint's), the names are made torchvision's
+current ones and checked against torchvision's model of that architecture:
+  - DenseNet: the published checkpoints' old keys ("denselayer1.norm.1.weight") become
+    "denselayer1.norm1.weight" (the rename torchvision applies when it loads them);
+  - GoogLeNet / Inception-v3: the auxiliary heads (aux1, aux2, AuxLogits) are kept (xfer skips
+    them at load);
+  - timm / HF files: their names equal torchvision's for ResNets, DenseNets and Inception-v3;
+    timm's MobileNetV2 and MNASNet use other names (conv_stem, blocks.*), which is a named error;
+  - any missing, unexpected or mis-shaped tensor (a checkpoint of another architecture) is an
+    error naming the tensors (exit 2). Only the classifier's class count may differ.
+The safetensors file is written here with struct + json (no dependency on the safetensors
 package): 8-byte little-endian header length, JSON header padded with spaces to a multiple of 8,
 then the tensors in order. Exit status: 0 ok, 2 bad input.
 """
@@ -86,6 +96,80 @@ def tensors_of(sd, path, drop_num_batches):
     if not out:
         raise InputError(f"{path}: no tensors found")
     return out
+
+
+# torchvision's regex for DenseNet's old keys (densenet.py, _load_state_dict)
+DENSENET_OLD_KEY = (r"^(.*denselayer\d+\.(?:norm|relu|conv))\."
+                    r"((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+AUX_PREFIXES = {"googlenet": ("aux1.", "aux2."), "inception_v3": ("AuxLogits.",)}
+HEADS = {"alexnet": "classifier.6.", "mobilenet_v2": "classifier.1.", "mnasnet1_0": "classifier.1.",
+         "densenet121": "classifier.", "densenet169": "classifier.", "densenet201": "classifier."}
+TIMM_ONLY = ("conv_stem.weight", "conv_head.weight")  # timm's EfficientNet-family names
+
+
+def rename_for_arch(tensors, arch):
+    import re
+    if not arch.startswith("densenet"):
+        return tensors
+    out, renamed = {}, 0
+    for name, t in tensors.items():
+        m = re.match(DENSENET_OLD_KEY, name)
+        if m:
+            name = m.group(1) + m.group(2)
+            renamed += 1
+        if name in out:
+            raise InputError(f"tensor '{name}' appears under its old and its new DenseNet name")
+        out[name] = t
+    if renamed:
+        print(f"note: {renamed} old-style DenseNet keys renamed (norm.1 -> norm1)", file=sys.stderr)
+    return out
+
+
+def reference_shapes(arch):
+    """torchvision's state_dict names and shapes for arch (aux heads included), or None when
+    torchvision does not know the name."""
+    import torch
+    import torchvision.models as tvm
+    if not hasattr(tvm, arch) or arch.startswith("_"):
+        return None
+    kw = {"init_weights": False} if arch in AUX_PREFIXES else {}
+    if arch in AUX_PREFIXES:
+        kw["aux_logits"] = True
+    with torch.no_grad():
+        model = getattr(tvm, arch)(**kw)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def check_arch(tensors, arch, path):
+    for name in TIMM_ONLY:
+        if name in tensors:
+            raise InputError(f"{path}: tensor '{name}' is a timm name (EfficientNet-style "
+                             f"conv_stem/blocks/conv_head), not torchvision's {arch}; xfer reads "
+                             f"torchvision's {arch} names: convert torchvision's checkpoint")
+    ref = reference_shapes(arch)
+    if ref is None:
+        print(f"note: torchvision has no architecture '{arch}': names not checked",
+              file=sys.stderr)
+        return
+    aux = AUX_PREFIXES.get(arch, ())
+    head = HEADS.get(arch, "fc.")
+    skip = lambda n: n.endswith("num_batches_tracked")  # noqa: E731
+    missing = [n for n in ref if not skip(n) and not n.startswith(aux) and n not in tensors]
+    unexpected = [n for n in tensors if not skip(n) and n not in ref]
+    bad = []
+    for n, t in tensors.items():
+        if n in ref and tuple(t.shape) != ref[n] and not skip(n):
+            only_classes = n.startswith(head) and tuple(t.shape[1:]) == ref[n][1:]
+            if not only_classes:
+                bad.append(f"{n} {list(t.shape)} (torchvision {list(ref[n])})")
+    if missing or unexpected or bad:
+        parts = []
+        for what, names in (("missing", missing), ("unexpected", unexpected),
+                            ("shape mismatches", bad)):
+            if names:
+                parts.append(f"{len(names)} {what}: " + ", ".join(names[:8]) +
+                             (" ..." if len(names) > 8 else ""))
+        raise InputError(f"{path}: not a torchvision {arch} checkpoint: " + "; ".join(parts))
 
 
 def tensor_bytes(t, name):
@@ -235,6 +319,8 @@ def main(argv):
             arch = obj["arch"]
         if arch:
             meta["arch"] = str(arch)
+            tensors = rename_for_arch(tensors, str(arch))
+            check_arch(tensors, str(arch), args.input)
         out = args.output or default_output(args.input)
         write_safetensors(out, tensors, meta)
         print(f"{out}: {len(tensors)} tensors" + (f", arch {arch}" if arch else ""))

@@ -29,22 +29,32 @@
 #define XFER_BN_MOMENTUM 0.1f /* torch.nn.BatchNorm2d(momentum=0.1) */
 #define XFER_BN_EPS 1e-5f     /* torch.nn.BatchNorm2d(eps=1e-5) */
 
-/* 2-D convolution over NHWC input x [n][h][w][c] with OHWI filter [o][kh][kw][c], output
- * y [n][oh][ow][o], oh = (h + 2*pad - kh) / stride + 1 (same for ow). Zero padding, no dilation,
- * groups 1. */
+/* 2-D convolution over NHWC input x [n][h][w][c] with OHWI filter [o][kh][kw][c/groups], output
+ * y [n][oh][ow][o], oh = (h + 2*pad_h - kh) / stride + 1, ow = (w + 2*pad_w - kw) / stride + 1.
+ * Zero padding, no dilation. groups (0 reads as 1) divides c and o; output channel j reads input
+ * channels [g*c/groups, (g+1)*c/groups) with g = j / (o/groups) (torch's grouping). Every backend
+ * runs groups == 1 and depthwise groups == c == o; other group counts are refused by the model
+ * builder (no supported architecture uses them; the CUDA backend would run them). */
 typedef struct {
-    int n, h, w, c;  /* input */
-    int o, kh, kw;   /* filter */
-    int stride, pad; /* same in both directions */
-    int oh, ow;      /* output (filled by xfer_conv2d_desc_init) */
+    int n, h, w, c;           /* input */
+    int o, kh, kw;            /* filter */
+    int stride, pad_h, pad_w; /* stride the same in both directions */
+    int groups;
+    int oh, ow; /* output (filled by xfer_conv2d_desc_init) */
 } xfer_conv2d_desc;
 
-/* Max pooling (k x k, stride, zero-free padding: padded cells never win) over NHWC. Ties: the
- * first maximum in row-major window order wins (torch's CPU semantics). */
+/* Max and average pooling (k x k, stride, padding) over NHWC. Max: padded cells never win; ties:
+ * the first maximum in row-major window order wins (torch's CPU semantics). Average: the sum over
+ * the window's cells inside the input divided by the window's cell count clipped to the padded
+ * input (count_include_pad, torch's rule: padding counts, cells past it in ceil mode do not) or to
+ * the input itself (!count_include_pad). ceil_mode: torch's output size
+ *   oh = ceil((h + 2*pad - k) / stride) + 1, minus 1 when the last window would start at or past
+ *   h + pad;  otherwise floor. */
 typedef struct {
     int n, h, w, c;
     int k, stride, pad;
-    int oh, ow; /* filled by xfer_pool2d_desc_init: floor mode, (h + 2*pad - k) / stride + 1 */
+    int oh, ow; /* filled by xfer_pool2d_desc_init */
+    int ceil_mode, count_include_pad;
 } xfer_pool2d_desc;
 
 void xfer_conv2d_desc_init(xfer_conv2d_desc *d);
@@ -127,6 +137,20 @@ struct xfer_backend {
     void (*relu_backward)(xfer_backend *b, size_t n, const float *y, const float *dy, float *dx);
     /* y = a + c (residual add); y may alias a or c. */
     void (*add)(xfer_backend *b, size_t n, const float *a, const float *c, float *y);
+    /* ReLU6 (min(max(x, 0), 6)); backward from the output y: dx = dy where 0 < y < 6 else 0.
+     * y may be x, dx may be dy. */
+    void (*relu6_forward)(xfer_backend *b, size_t n, const float *x, float *y);
+    void (*relu6_backward)(xfer_backend *b, size_t n, const float *y, const float *dy, float *dx);
+    /* y[r][j] = x[r][j] * scale[j] + shift[j] over rows r < m of c channels (shift may be NULL:
+     * 0); scale and shift are backend memory [c]. torchvision's transform_input, and (shift NULL)
+     * its backward. y may be x. */
+    void (*channel_affine)(xfer_backend *b, int m, int c, const float *x, const float *scale,
+                           const float *shift, float *y);
+    /* Strided 2-D copy of rows x cols floats: dst[r*dst_ld + j] = src[r*src_ld + j]. Channel
+     * concatenation in NHWC writes each input into its channel slice (dst offset by the slice's
+     * first channel, dst_ld the total channels); its backward reads the slices back out. */
+    void (*copy_strided)(xfer_backend *b, size_t rows, int cols, const float *src, int src_ld,
+                         float *dst, int dst_ld);
     /* Dropout with probability p (0 <= p < 1) using the RNG above; mask [n] records kept
      * elements (1/0) for backward. p == 0 copies x to y and sets the mask to 1. */
     void (*dropout_forward)(xfer_backend *b, size_t n, float p, uint64_t seed, uint64_t offset,
@@ -139,6 +163,12 @@ struct xfer_backend {
     /* dx overwritten: each dy goes to the first maximum of its window in x. */
     void (*maxpool2d_backward)(xfer_backend *b, const xfer_pool2d_desc *d, const float *x,
                                const float *y, const float *dy, float *dx);
+    /* Average pooling k x k / stride / pad (xfer_pool2d_desc: ceil_mode, count_include_pad);
+     * backward: dx overwritten, each dy spread evenly over its window's input cells with the
+     * forward's divisor. */
+    void (*avgpool2d_forward)(xfer_backend *b, const xfer_pool2d_desc *d, const float *x, float *y);
+    void (*avgpool2d_backward)(xfer_backend *b, const xfer_pool2d_desc *d, const float *dy,
+                               float *dx);
     /* Adaptive average pool NHWC [n][h][w][c] -> [n][oh][ow][c], torch's bins: rows
      * floor(i*h/oh) .. ceil((i+1)*h/oh) - 1 (same for columns). */
     void (*adaptive_avgpool_forward)(xfer_backend *b, int n, int h, int w, int c, int oh, int ow,

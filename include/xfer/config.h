@@ -86,7 +86,7 @@ typedef struct {
 typedef struct {
     char *name;
     xfer_mark mark;
-    char *arch;         /* alexnet | resnet18 | resnet34 */
+    char *arch;         /* XFER_ARCH_NAMES (include/xfer/nn.h) */
     double width;       /* channel width multiplier, default 1.0 (small models for the demo) */
     char *weights;      /* .safetensors path, or "random"; NULL when built by `train` */
     char *classes;      /* file of the source's class names, one per line (EMD ground distance) */

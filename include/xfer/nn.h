@@ -16,11 +16,33 @@
 #include "xfer/backend.h"
 #include "xfer/error.h"
 
-typedef enum { XFER_ARCH_ALEXNET = 0, XFER_ARCH_RESNET18, XFER_ARCH_RESNET34 } xfer_arch;
+typedef enum {
+    XFER_ARCH_ALEXNET = 0,
+    XFER_ARCH_RESNET18,
+    XFER_ARCH_RESNET34,
+    XFER_ARCH_RESNET50,
+    XFER_ARCH_RESNET101,
+    XFER_ARCH_RESNET152,
+    XFER_ARCH_MOBILENET_V2,
+    XFER_ARCH_MNASNET1_0,
+    XFER_ARCH_DENSENET121,
+    XFER_ARCH_DENSENET169,
+    XFER_ARCH_DENSENET201,
+    XFER_ARCH_GOOGLENET,
+    XFER_ARCH_INCEPTION_V3,
+    XFER_ARCH_COUNT
+} xfer_arch;
 
-/* "alexnet" | "resnet18" | "resnet34" */
+/* torchvision's names: "alexnet", "resnet18", ..., "mobilenet_v2", "mnasnet1_0", "densenet121",
+ * "googlenet", "inception_v3" (XFER_ARCH_NAMES lists them for messages). */
+#define XFER_ARCH_NAMES                                                                            \
+    "alexnet, resnet18, resnet34, resnet50, resnet101, resnet152, mobilenet_v2, mnasnet1_0, "      \
+    "densenet121, densenet169, densenet201, googlenet, inception_v3"
 int xfer_arch_parse(const char *s, xfer_arch *out, xfer_err *err);
 const char *xfer_arch_name(xfer_arch a);
+/* The classifier's weight ("fc.weight", "classifier.6.weight", ...): its first dimension is the
+ * class count of a weights file. */
+const char *xfer_arch_head_weight(xfer_arch a);
 
 typedef enum { XFER_TENSOR_PARAM = 0, XFER_TENSOR_BUFFER } xfer_tensor_kind;
 
@@ -44,7 +66,8 @@ typedef struct {
     int num_classes; /* >= 1 */
     double width;    /* channel multiplier, 1.0 = torchvision; channels round(c*width), min 1 */
     uint64_t seed;   /* initialisation and dropout */
-    float dropout;   /* AlexNet's dropout probability (torchvision: 0.5); ignored by ResNets */
+    float dropout;   /* every dropout layer's probability (torchvision: AlexNet, Inception-v3 0.5;
+                        MobileNetV2, MNASNet, GoogLeNet 0.2); ResNets and DenseNets have none */
 } xfer_model_config;
 
 /* torch.optim.SGD's hyper-parameters (dampening 0). */
@@ -139,7 +162,7 @@ void xfer_model_set_rng_counter(xfer_model *m, uint64_t counter);
 
 /* ---- checkpoints (src/nn/weights.c) ------------------------------------------------------- */
 /* Metadata keys of checkpoints (all strings). */
-#define XFER_CKPT_ARCH "arch"                    /* alexnet | resnet18 | resnet34 */
+#define XFER_CKPT_ARCH "arch"                    /* xfer_arch_name() */
 #define XFER_CKPT_WIDTH "xfer.width"             /* "%.17g" */
 #define XFER_CKPT_CLASSES "xfer.num_classes"     /* decimal */
 #define XFER_CKPT_CLASS_NAMES "xfer.class_names" /* JSON array of strings */

@@ -5,13 +5,23 @@
 #include "xfer/backend.h"
 
 void xfer_conv2d_desc_init(xfer_conv2d_desc *d) {
-    d->oh = (d->h + 2 * d->pad - d->kh) / d->stride + 1;
-    d->ow = (d->w + 2 * d->pad - d->kw) / d->stride + 1;
+    if (d->groups < 1) d->groups = 1;
+    d->oh = (d->h + 2 * d->pad_h - d->kh) / d->stride + 1;
+    d->ow = (d->w + 2 * d->pad_w - d->kw) / d->stride + 1;
+}
+
+/* torch's pooling_output_shape (dilation 1) */
+static int pool_out(int size, int k, int stride, int pad, int ceil_mode) {
+    int span = size + 2 * pad - k;
+    if (span < 0) return 0;
+    int o = (span + (ceil_mode ? stride - 1 : 0)) / stride + 1;
+    if (ceil_mode && (o - 1) * stride >= size + pad) o--;
+    return o;
 }
 
 void xfer_pool2d_desc_init(xfer_pool2d_desc *d) {
-    d->oh = (d->h + 2 * d->pad - d->k) / d->stride + 1;
-    d->ow = (d->w + 2 * d->pad - d->k) / d->stride + 1;
+    d->oh = pool_out(d->h, d->k, d->stride, d->pad, d->ceil_mode);
+    d->ow = pool_out(d->w, d->k, d->stride, d->pad, d->ceil_mode);
 }
 
 uint64_t xfer_splitmix64(uint64_t z) {

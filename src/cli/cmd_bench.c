@@ -57,7 +57,7 @@ int cmd_bench(int argc, char **argv) {
     int batch = 16, size = 224, steps = 5, warmup = 1, classes = 1000, threads = 0;
     double width = 1.0;
     const xfer_opt opts[] = {
-        {"arch", XFER_OPT_STRING, &arch_s, "A", "alexnet | resnet18 | resnet34 (default resnet18)"},
+        {"arch", XFER_OPT_STRING, &arch_s, "A", XFER_ARCH_NAMES " (default resnet18)"},
         {"batch", XFER_OPT_INT, &batch, "B", "batch size (default 16)"},
         {"size", XFER_OPT_INT, &size, "S", "image size S x S (default 224)"},
         {"steps", XFER_OPT_INT, &steps, "N", "timed repeats of each measure (default 5)"},

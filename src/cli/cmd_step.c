@@ -84,13 +84,34 @@ static int add_tensors(xfer_model *m, xfer_st_writer *w, int which, xfer_err *er
     return rc;
 }
 
+/* --list-tensors: the model's tensor table in torch layout, one "name kind d0,d1,..." a line. */
+static int list_tensors(xfer_model_config *cfg, int classes, double width, const char *weights,
+                        xfer_err *err) {
+    cfg->num_classes = classes;
+    cfg->width = width;
+    xfer_backend *b = xfer_backend_get(XFER_DEVICE_CPU, err);
+    xfer_model *m = NULL;
+    int rc = b ? xfer_model_create(cfg, b, &m, err) : err->code;
+    if (!rc && weights) rc = xfer_model_load_weights(m, weights, err);
+    for (int i = 0; !rc && i < xfer_model_n_tensors(m); i++) {
+        const xfer_tensor_info *t = xfer_model_tensor(m, i);
+        printf("%s %s ", t->name, t->kind == XFER_TENSOR_PARAM ? "param" : "buffer");
+        for (int d = 0; d < t->ndim; d++)
+            printf("%s%lld", d ? "," : "", (long long)t->shape[d]);
+        printf("\n");
+    }
+    xfer_model_free(m);
+    xfer_backend_release(b);
+    return rc;
+}
+
 int cmd_step(int argc, char **argv) {
     const char *arch_s = NULL, *weights = NULL, *batch = NULL, *out = NULL, *mode = "train";
     const char *precision = "fp32";
-    int classes = 0, steps = 1, nesterov = 0, threads = 0, seed = 0;
+    int classes = 0, steps = 1, nesterov = 0, threads = 0, seed = 0, list = 0;
     double lr = 0.01, momentum = 0.0, wd = 0.0, dropout = 0.5, width = 1.0;
     const xfer_opt opts[] = {
-        {"arch", XFER_OPT_STRING, &arch_s, "A", "alexnet | resnet18 | resnet34"},
+        {"arch", XFER_OPT_STRING, &arch_s, "A", XFER_ARCH_NAMES},
         {"num-classes", XFER_OPT_INT, &classes, "K", "classes of the head"},
         {"weights", XFER_OPT_STRING, &weights, "W.safetensors",
          "initial weights, torchvision names (default: initialised from --seed)"},
@@ -108,6 +129,9 @@ int cmd_step(int argc, char **argv) {
         {"width", XFER_OPT_DOUBLE, &width, "X", "channel multiplier (default 1)"},
         {"seed", XFER_OPT_INT, &seed, "N", "initialisation and dropout seed (default 0)"},
         {"threads", XFER_OPT_INT, &threads, "N", "CPU threads (default: the CPUs this process may use)"},
+        {"list-tensors", XFER_OPT_FLAG, &list, NULL,
+         "print every tensor (name, param|buffer, torch shape) and exit, after loading --weights "
+         "if given (so a weights file can be checked); needs no --batch"},
         {"precision", XFER_OPT_STRING, &precision, "P",
          "fp32 | tf32 | bf16 (CUDA; the CPU computes in fp32; default fp32)"},
     };
@@ -132,6 +156,12 @@ int cmd_step(int argc, char **argv) {
     xfer_err_clear(&err);
     xfer_model_config cfg = {0};
     int train = strcmp(mode, "train") == 0;
+    if (list && arch_s && classes >= 1) {
+        if (!(rc = xfer_arch_parse(arch_s, &cfg.arch, &err)))
+            rc = list_tensors(&cfg, classes, width, weights, &err);
+        if (rc) fprintf(stderr, "xfer: error: %s\n", err.msg);
+        return rc;
+    }
     if (!arch_s || !batch || !out)
         rc = xfer_fail(&err, XFER_EINPUT, "step: --arch, --batch and --out are required");
     else if (classes < 1)

@@ -6,7 +6,10 @@
 
 #include "config_node.h"
 
-static const char *const k_archs[] = {"alexnet", "resnet18", "resnet34", NULL};
+static const char *const k_archs[] = {"alexnet",      "resnet18",    "resnet34",     "resnet50",
+                                      "resnet101",    "resnet152",   "mobilenet_v2", "mnasnet1_0",
+                                      "densenet121",  "densenet169", "densenet201",  "googlenet",
+                                      "inception_v3", NULL};
 /* Width multipliers beyond this are typos (a 8x-wide ResNet-18 would not fit a GPU anyway). */
 #define CFG_MAX_WIDTH 8.0
 /* `weights: random` and `train.from: random` mean random initialisation; no source may take it. */

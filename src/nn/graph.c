@@ -83,6 +83,17 @@ int nn_alloc_storage(xfer_model *m, xfer_err *err) {
         if (!(nd->save_mean = b->alloc(b, bytes, "BN saved mean", err))) return err->code;
         if (!(nd->save_invstd = b->alloc(b, bytes, "BN saved invstd", err))) return err->code;
     }
+    for (int i = 0; i < m->n_nodes; i++) {
+        node *nd = &m->nodes[i];
+        if (nd->kind != NODE_AFFINE) continue;
+        int c = m->slots[nd->in].c;
+        float host[8];
+        for (int j = 0; j < c; j++)
+            host[j] = nd->affine[0][j], host[c + j] = nd->affine[1][j];
+        if (!(nd->affine_dev = b->alloc(b, sizeof(float) * 2 * c, "input transform", err)))
+            return err->code;
+        b->upload(b, nd->affine_dev, host, sizeof(float) * 2 * c);
+    }
     return XFER_OK;
 }
 
@@ -93,6 +104,7 @@ void nn_free_graph(xfer_model *m) {
         b->free(b, m->nodes[i].save_mean);
         b->free(b, m->nodes[i].save_invstd);
         b->free(b, m->nodes[i].mask);
+        b->free(b, m->nodes[i].affine_dev);
     }
     for (int i = 1; i < m->n_slots; i++) {
         /* in-place nodes share a slot, so every slot owns its memory exactly once */
@@ -135,15 +147,46 @@ static int plan(xfer_model *m, int n, int h, int w, xfer_err *err) {
         slot *in = &m->slots[nd->in], *out = &m->slots[nd->out];
         switch (nd->kind) {
         case NODE_CONV:
-            nd->cd = (xfer_conv2d_desc){n,     in->h,      in->w,   in->c, out->c, nd->k,
-                                        nd->k, nd->stride, nd->pad, 0,     0};
+            nd->cd = (xfer_conv2d_desc){.n = n,
+                                        .h = in->h,
+                                        .w = in->w,
+                                        .c = in->c,
+                                        .o = out->c,
+                                        .kh = nd->kh,
+                                        .kw = nd->kw,
+                                        .stride = nd->stride,
+                                        .pad_h = nd->pad_h,
+                                        .pad_w = nd->pad_w,
+                                        .groups = nd->groups};
             xfer_conv2d_desc_init(&nd->cd);
             out->h = nd->cd.oh, out->w = nd->cd.ow;
             break;
         case NODE_MAXPOOL:
-            nd->pd = (xfer_pool2d_desc){n, in->h, in->w, in->c, nd->k, nd->stride, nd->pad, 0, 0};
+        case NODE_AVGPOOL2D:
+            nd->pd = (xfer_pool2d_desc){.n = n,
+                                        .h = in->h,
+                                        .w = in->w,
+                                        .c = in->c,
+                                        .k = nd->k,
+                                        .stride = nd->stride,
+                                        .pad = nd->pad,
+                                        .ceil_mode = nd->ceil_mode,
+                                        .count_include_pad = nd->count_include_pad};
             xfer_pool2d_desc_init(&nd->pd);
             out->h = nd->pd.oh, out->w = nd->pd.ow;
+            break;
+        case NODE_CONCAT:
+            out->h = in->h, out->w = in->w;
+            for (int j = 1; j < nd->n_cat; j++) {
+                const slot *o = &m->slots[nd->cat_in[j]];
+                if (o->h != in->h || o->w != in->w) {
+                    m->n = 0;
+                    return xfer_fail(err, XFER_EINPUT,
+                                     "input %dx%d: the branches concatenated at node %d are %dx%d "
+                                     "and %dx%d (a size the architecture does not take)",
+                                     h, w, i, in->h, in->w, o->h, o->w);
+                }
+            }
             break;
         case NODE_AVGPOOL:
             out->h = nd->oh, out->w = nd->ow;
@@ -229,11 +272,11 @@ int xfer_model_forward(xfer_model *m, const float *x, int n, int h, int w, int t
         case NODE_BN:
             if (train)
                 b->batchnorm_forward_train(b, rows, in->c, in->val, P(nd->gamma), P(nd->beta),
-                                           B(nd->rmean), B(nd->rvar), XFER_BN_MOMENTUM, XFER_BN_EPS,
+                                           B(nd->rmean), B(nd->rvar), nd->momentum, nd->eps,
                                            out->val, nd->save_mean, nd->save_invstd);
             else
                 b->batchnorm_forward_eval(b, rows, in->c, in->val, P(nd->gamma), P(nd->beta),
-                                          B(nd->rmean), B(nd->rvar), XFER_BN_EPS, out->val,
+                                          B(nd->rmean), B(nd->rvar), nd->eps, out->val,
                                           nd->save_mean, nd->save_invstd);
             break;
         case NODE_RELU:
@@ -259,6 +302,23 @@ int xfer_model_forward(xfer_model *m, const float *x, int n, int h, int w, int t
             break;
         case NODE_ADD:
             b->add(b, cnt, in->val, m->slots[nd->in2].val, out->val);
+            break;
+        case NODE_RELU6:
+            b->relu6_forward(b, cnt, in->val, out->val);
+            break;
+        case NODE_AVGPOOL2D:
+            b->avgpool2d_forward(b, &nd->pd, in->val, out->val);
+            break;
+        case NODE_CONCAT:
+            for (int j = 0, off = 0; j < nd->n_cat; j++) {
+                const slot *s = &m->slots[nd->cat_in[j]];
+                b->copy_strided(b, (size_t)rows, s->c, s->val, s->c, out->val + off, out->c);
+                off += s->c;
+            }
+            break;
+        case NODE_AFFINE:
+            b->channel_affine(b, rows, in->c, in->val, nd->affine_dev, nd->affine_dev + in->c,
+                              out->val);
             break;
         }
     }
@@ -316,7 +376,8 @@ int nn_backward_ops(xfer_model *m, const int32_t *labels, xfer_err *err) {
         int rows = n * in->h * in->w;
         int need_dx = nd->in != 0; /* no gradient for the input images */
         float *dx = NULL;
-        if (need_dx && nd->kind != NODE_RELU && nd->kind != NODE_ADD) {
+        if (need_dx && nd->kind != NODE_RELU && nd->kind != NODE_RELU6 && nd->kind != NODE_ADD &&
+            nd->kind != NODE_CONCAT) {
             if (!(dx = grad_target(m, nd->in, err))) return err->code;
         }
         switch (nd->kind) {
@@ -353,6 +414,27 @@ int nn_backward_ops(xfer_model *m, const int32_t *labels, xfer_err *err) {
                 b->copy(b, t, out->grad, sizeof(float) * cnt);
                 settle(m, s, t);
             }
+            break;
+        case NODE_RELU6:
+            b->relu6_backward(b, cnt, out->val, out->grad, out->grad);
+            break;
+        case NODE_AVGPOOL2D:
+            b->avgpool2d_backward(b, &nd->pd, out->grad, dx);
+            break;
+        case NODE_CONCAT:
+            for (int j = 0, off = 0; j < nd->n_cat; j++) {
+                int s = nd->cat_in[j], c = m->slots[s].c;
+                if (s != 0) {
+                    float *t = grad_target(m, s, err);
+                    if (!t) return err->code;
+                    b->copy_strided(b, (size_t)rows, c, out->grad + off, out->c, t, c);
+                    settle(m, s, t);
+                }
+                off += c;
+            }
+            break;
+        case NODE_AFFINE:
+            b->channel_affine(b, rows, in->c, out->grad, nd->affine_dev, NULL, dx);
             break;
         }
         if (dx) settle(m, nd->in, dx);

@@ -5,27 +5,39 @@
 
 #include "model_internal.h"
 
+static const char *const k_arch_names[XFER_ARCH_COUNT] = {
+    "alexnet",     "resnet18",     "resnet34",    "resnet50",    "resnet101",
+    "resnet152",   "mobilenet_v2", "mnasnet1_0",  "densenet121", "densenet169",
+    "densenet201", "googlenet",    "inception_v3"};
+
 int xfer_arch_parse(const char *s, xfer_arch *out, xfer_err *err) {
-    static const char *names[] = {"alexnet", "resnet18", "resnet34"};
-    for (int i = 0; i < 3; i++)
-        if (s && strcmp(s, names[i]) == 0) {
+    for (int i = 0; i < XFER_ARCH_COUNT; i++)
+        if (s && strcmp(s, k_arch_names[i]) == 0) {
             *out = (xfer_arch)i;
             return XFER_OK;
         }
-    return xfer_fail(err, XFER_EINPUT, "unknown architecture '%s' (alexnet, resnet18, resnet34)",
+    return xfer_fail(err, XFER_EINPUT, "unknown architecture '%s' (" XFER_ARCH_NAMES ")",
                      s ? s : "");
 }
 
 const char *xfer_arch_name(xfer_arch a) {
+    return (int)a >= 0 && a < XFER_ARCH_COUNT ? k_arch_names[a] : "?";
+}
+
+const char *xfer_arch_head_weight(xfer_arch a) {
     switch (a) {
     case XFER_ARCH_ALEXNET:
-        return "alexnet";
-    case XFER_ARCH_RESNET18:
-        return "resnet18";
-    case XFER_ARCH_RESNET34:
-        return "resnet34";
+        return "classifier.6.weight";
+    case XFER_ARCH_MOBILENET_V2:
+    case XFER_ARCH_MNASNET1_0:
+        return "classifier.1.weight";
+    case XFER_ARCH_DENSENET121:
+    case XFER_ARCH_DENSENET169:
+    case XFER_ARCH_DENSENET201:
+        return "classifier.weight";
+    default:
+        return "fc.weight";
     }
-    return "?";
 }
 
 int xfer_model_create(const xfer_model_config *cfg, xfer_backend *b, xfer_model **out,

@@ -14,7 +14,13 @@ typedef enum {
     NODE_DROPOUT,
     NODE_LINEAR, /* flattens its NHWC input */
     NODE_ADD,
+    NODE_RELU6,     /* in place, like NODE_RELU */
+    NODE_AVGPOOL2D, /* k x k / stride / pad (ceil_mode, count_include_pad) */
+    NODE_CONCAT,    /* channel concatenation of cat_in[0..n_cat) (same h, w) */
+    NODE_AFFINE,    /* per-channel y = x * scale + shift (transform_input) */
 } node_kind;
+
+#define NN_CAT_MAX 8
 
 typedef struct {
     int c, h, w;              /* per image; h, w set by plan() */
@@ -28,8 +34,15 @@ typedef struct {
     int in, in2, out; /* slots (in2: second input of ADD) */
     /* CONV / LINEAR: tensor indices (bias -1 when absent) */
     int w, bias;
-    int k, stride, pad; /* CONV, MAXPOOL */
-    int oh, ow;         /* AVGPOOL target */
+    int k, stride, pad;       /* CONV (square), MAXPOOL, AVGPOOL2D */
+    int kh, kw, pad_h, pad_w; /* CONV: the kernel and padding as used (kh = kw = k if square) */
+    int groups;               /* CONV */
+    int ceil_mode, count_include_pad; /* MAXPOOL, AVGPOOL2D */
+    int oh, ow;                       /* AVGPOOL target */
+    float eps, momentum;              /* BN */
+    int cat_in[NN_CAT_MAX], n_cat;    /* CONCAT (in = cat_in[0]) */
+    float affine[2][4];               /* AFFINE: host scale and shift (c <= 4) */
+    float *affine_dev;                /* AFFINE: scale [c] then shift [c], backend memory */
     /* BN: weight, bias (params), running_mean, running_var (buffers) */
     int gamma, beta, rmean, rvar;
     float *save_mean, *save_invstd; /* BN, [c] */
@@ -97,8 +110,43 @@ int nn_backward_ops(xfer_model *m, const int32_t *labels, xfer_err *err); /* no 
 /* step_dev.c */
 void nn_step_graphs_free(xfer_model *m);
 
-/* arch.c */
+/* arch.c: the dispatcher, AlexNet and the ResNets; arch_mobile.c: MobileNetV2, MNASNet;
+ * arch_densenet.c; arch_inception.c: GoogLeNet, Inception-v3 */
 int nn_build(xfer_model *m, xfer_err *err);
+int nn_build_mobilenet_v2(xfer_model *m, xfer_err *err);
+int nn_build_mnasnet(xfer_model *m, xfer_err *err);
+int nn_build_densenet(xfer_model *m, int growth, const int *blocks, int init_features,
+                      xfer_err *err);
+int nn_build_googlenet(xfer_model *m, xfer_err *err);
+int nn_build_inception_v3(xfer_model *m, xfer_err *err);
+
+/* layers.c: builders that add tensors (torchvision names) and a node; they return the output
+ * slot, or < 0 with err filled. Activations (nn_act) run in place. */
+int nn_ch(const xfer_model *m, int c); /* channels scaled by the width */
+int nn_conv_ex(xfer_model *m, int in, const char *name, int o, int kh, int kw, int stride,
+               int pad_h, int pad_w, int groups, int bias, xfer_err *err);
+int nn_conv(xfer_model *m, int in, const char *name, int o, int k, int stride, int pad, int bias,
+            xfer_err *err);
+int nn_bn_ex(xfer_model *m, int in, const char *name, float eps, float momentum, xfer_err *err);
+int nn_bn(xfer_model *m, int in, const char *name, xfer_err *err); /* torch's defaults */
+int nn_act(xfer_model *m, int in, node_kind kind, xfer_err *err);  /* RELU or RELU6 */
+/* MAXPOOL (k, stride, pad), AVGPOOL (adaptive, to k x k), DROPOUT, ADD (in + in2) */
+int nn_simple(xfer_model *m, node_kind kind, int in, int in2, int k, int stride, int pad,
+              xfer_err *err);
+int nn_pool(xfer_model *m, node_kind kind, int in, int k, int stride, int pad, int ceil_mode,
+            int count_include_pad, xfer_err *err); /* MAXPOOL or AVGPOOL2D */
+int nn_concat(xfer_model *m, const int *ins, int n, xfer_err *err);
+int nn_affine(xfer_model *m, int in, const float *scale, const float *shift, xfer_err *err);
+int nn_linear(xfer_model *m, int in, const char *name, int in_features, int out, xfer_err *err);
+/* The final Linear "<name>" over slot `features` (flattened): sets features/logits/head; status. */
+int nn_head(xfer_model *m, int features, const char *name, xfer_err *err);
+
+/* A builder call that returns < 0 returns the error's code from the enclosing status function;
+ * `s` (int) receives the slot. */
+#define NN_TRY(expr)                                                                               \
+    do {                                                                                           \
+        if ((s = (expr)) < 0) return err->code ? err->code : XFER_EINTERNAL;                       \
+    } while (0)
 
 /* init.c */
 void nn_init_tensor(xfer_model *m, int i, float *host_internal);

@@ -73,10 +73,18 @@ static int load_tensor(xfer_model *m, const xfer_safetensors *st, const xfer_st_
     return xfer_model_set_tensor(m, i, which, host, (size_t)f->numel, err);
 }
 
+/* GoogLeNet's aux1/aux2 and Inception-v3's AuxLogits heads: in the published checkpoints, not in
+ * the model (fine-tuning does not use them, as torchvision's aux_logits=False). */
+static int is_aux_head(const xfer_model *m, const char *name) {
+    if (m->cfg.arch == XFER_ARCH_GOOGLENET)
+        return starts_with(name, "aux1.") || starts_with(name, "aux2.");
+    return m->cfg.arch == XFER_ARCH_INCEPTION_V3 && starts_with(name, "AuxLogits.");
+}
+
 /* strict: a checkpoint of this very model (no head skipping, momentum.* expected when started) */
 static int load_named(xfer_model *m, const xfer_safetensors *st, int strict, xfer_err *err) {
     name_list missing = {0}, unexpected = {0}, mismatched = {0};
-    int head_skip = 0;
+    int head_skip = 0, aux = 0;
     char fs[96], ms[96];
     for (int i = 0; i < m->n_tensors; i++) {
         const xfer_tensor_info *t = &m->tensors[i];
@@ -97,6 +105,10 @@ static int load_named(xfer_model *m, const xfer_safetensors *st, int strict, xfe
         const char *name = st->tensors[j].name;
         if (ends_with(name, "num_batches_tracked")) continue;
         if (starts_with(name, XFER_CKPT_MOMENTUM_PREFIX)) continue; /* checked below */
+        if (!strict && is_aux_head(m, name)) {
+            aux++;
+            continue;
+        }
         if (xfer_model_find(m, name) < 0) list_add(&unexpected, " %s%s%s", name, "", "");
     }
     if (missing.count || unexpected.count || mismatched.count) {
@@ -118,6 +130,9 @@ static int load_named(xfer_model *m, const xfer_safetensors *st, int strict, xfe
         if (head_skip && (i == m->head_w || i == m->head_b)) continue;
         rc = load_tensor(m, st, xfer_st_find(st, m->tensors[i].name), i, 0, host, err);
     }
+    if (aux)
+        xfer_note("%s: %d tensors of the auxiliary heads skipped (not used in fine-tuning)",
+                  st->path, aux);
     if (head_skip) {
         const xfer_st_tensor *f = xfer_st_find(st, m->tensors[m->head_w].name);
         xfer_note("%s: head %s has %lld classes, the task has %d: head re-initialised", st->path,

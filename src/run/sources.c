@@ -193,7 +193,7 @@ int run_source_model(run_ctx *c, const xfer_source_cfg *src, const char *weights
         rc = xfer_st_open(weights, &st, err);
         if (rc != XFER_OK) return xfer_err_prefix(err, "source %s: ", src->name);
         const xfer_st_tensor *h =
-            xfer_st_find(&st, arch == XFER_ARCH_ALEXNET ? "classifier.6.weight" : "fc.weight");
+            xfer_st_find(&st, xfer_arch_head_weight(arch));
         if (h && h->ndim == 2) classes = (int)h->shape[0];
         const char *meta = xfer_st_meta(&st, XFER_CKPT_CLASS_NAMES);
         if (meta) *names = names_from_meta(meta, n_names);
@@ -203,7 +203,7 @@ int run_source_model(run_ctx *c, const xfer_source_cfg *src, const char *weights
             *names = NULL;
             return xfer_fail(err, XFER_EINPUT, "source %s: %s has no %s tensor (is it a %s?)",
                              src->name, weights,
-                             arch == XFER_ARCH_ALEXNET ? "classifier.6.weight" : "fc.weight",
+                             xfer_arch_head_weight(arch),
                              src->arch);
         }
     }

@@ -37,8 +37,16 @@ static void conv_run(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
 }
 
 static void test_conv(int n, int h, int w, int c, int o, int k, int stride, int pad) {
-    xfer_conv2d_desc d = {
-        .n = n, .h = h, .w = w, .c = c, .o = o, .kh = k, .kw = k, .stride = stride, .pad = pad};
+    xfer_conv2d_desc d = {.n = n,
+                          .h = h,
+                          .w = w,
+                          .c = c,
+                          .o = o,
+                          .kh = k,
+                          .kw = k,
+                          .stride = stride,
+                          .pad_h = pad,
+                          .pad_w = pad};
     xfer_conv2d_desc_init(&d);
     size_t nx = (size_t)n * h * w * c, ny = (size_t)n * d.oh * d.ow * o, nw = (size_t)o * k * k * c;
     float *x = rand_vec(nx, 1), *wt = rand_vec(nw, 0.3), *bias = rand_vec(o, 1);

@@ -93,14 +93,17 @@ static void conv_ref(const xfer_conv2d_desc *d, const double *x, const double *w
             for (int ox = 0; ox < d->ow; ox++)
                 for (int o = 0; o < d->o; o++) {
                     double s = bias ? bias[o] : 0;
+                    /* torch's groups: output o reads input channels [g*cg, (g+1)*cg) */
+                    int groups = d->groups < 1 ? 1 : d->groups, cg = d->c / groups;
+                    int c0 = o / (d->o / groups) * cg;
                     for (int ky = 0; ky < d->kh; ky++)
                         for (int kx = 0; kx < d->kw; kx++) {
-                            int iy = oy * d->stride - d->pad + ky,
-                                ix = ox * d->stride - d->pad + kx;
+                            int iy = oy * d->stride - d->pad_h + ky,
+                                ix = ox * d->stride - d->pad_w + kx;
                             if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w) continue;
-                            for (int c = 0; c < d->c; c++)
-                                s += x[((n * d->h + iy) * d->w + ix) * d->c + c] *
-                                     w[((o * d->kh + ky) * d->kw + kx) * d->c + c];
+                            for (int c = 0; c < cg; c++)
+                                s += x[((n * d->h + iy) * d->w + ix) * d->c + c0 + c] *
+                                     w[((o * d->kh + ky) * d->kw + kx) * cg + c];
                         }
                     y[((n * d->oh + oy) * d->ow + ox) * d->o + o] = s;
                 }
@@ -112,13 +115,30 @@ static double conv_loss(void *p) {
     return dot(c->y, c->r, (size_t)c->d.n * c->d.oh * c->d.ow * c->d.o);
 }
 
-static void test_conv(int n, int h, int w, int ci, int o, int k, int stride, int pad, int bias) {
-    char name[96];
-    snprintf(name, sizeof name, "conv %dx%dx%dx%d o%d k%d s%d p%d%s", n, h, w, ci, o, k, stride,
-             pad, bias ? " bias" : "");
-    conv_ctx c = {{n, h, w, ci, o, k, k, stride, pad, 0, 0}, 0, 0, 0, 0, 0};
+/* kh x kw, padding ph x pw, groups (1 or depthwise) */
+static void test_conv_ex(int n, int h, int w, int ci, int o, int kh, int kw, int stride, int ph,
+                         int pw, int groups, int bias) {
+    char name[128];
+    snprintf(name, sizeof name, "conv %dx%dx%dx%d o%d k%dx%d s%d p%dx%d g%d%s", n, h, w, ci, o, kh,
+             kw, stride, ph, pw, groups, bias ? " bias" : "");
+    conv_ctx c = {{.n = n,
+                   .h = h,
+                   .w = w,
+                   .c = ci,
+                   .o = o,
+                   .kh = kh,
+                   .kw = kw,
+                   .stride = stride,
+                   .pad_h = ph,
+                   .pad_w = pw,
+                   .groups = groups},
+                  0,
+                  0,
+                  0,
+                  0,
+                  0};
     xfer_conv2d_desc_init(&c.d);
-    size_t nx = (size_t)n * h * w * ci, nw = (size_t)o * k * k * ci;
+    size_t nx = (size_t)n * h * w * ci, nw = (size_t)o * kh * kw * (ci / c.d.groups);
     size_t ny = (size_t)n * c.d.oh * c.d.ow * o;
     c.x = drand_vec(nx);
     c.w = drand_vec(nw);
@@ -150,6 +170,10 @@ static void test_conv(int n, int h, int w, int ci, int o, int k, int stride, int
     free(dw2);
     free(c.x), free(c.w), free(c.bias), free(c.r), free(c.y);
     free(x), free(wf), free(bf), free(r), free(y), free(dx), free(dw), free(db);
+}
+
+static void test_conv(int n, int h, int w, int ci, int o, int k, int stride, int pad, int bias) {
+    test_conv_ex(n, h, w, ci, o, k, k, stride, pad, pad, 1, bias);
 }
 
 /* ---- batch norm ---------------------------------------------------------------------------- */
@@ -244,13 +268,13 @@ typedef struct {
 
 static void pool_ref(pool_ctx *p) {
     const xfer_pool2d_desc *d = &p->d;
-    int oh = p->avg ? p->aoh : d->oh, ow = p->avg ? p->aow : d->ow;
+    int oh = p->avg == 1 ? p->aoh : d->oh, ow = p->avg == 1 ? p->aow : d->ow;
     for (int n = 0; n < d->n; n++)
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++)
                 for (int c = 0; c < d->c; c++) {
                     int y0, y1, x0, x1;
-                    if (p->avg) {
+                    if (p->avg == 1) {
                         y0 = oy * d->h / oh, y1 = ((oy + 1) * d->h + oh - 1) / oh;
                         x0 = ox * d->w / ow, x1 = ((ox + 1) * d->w + ow - 1) / ow;
                     } else {
@@ -259,6 +283,9 @@ static void pool_ref(pool_ctx *p) {
                     }
                     double acc = p->avg ? 0 : -INFINITY;
                     int cnt = 0;
+                    /* torch's avg_pool2d divisor: the window clipped to the padded input */
+                    int py = (y1 < d->h + d->pad ? y1 : d->h + d->pad) - y0;
+                    int px = (x1 < d->w + d->pad ? x1 : d->w + d->pad) - x0;
                     for (int iy = y0; iy < y1; iy++)
                         for (int ix = x0; ix < x1; ix++) {
                             if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w) continue;
@@ -269,6 +296,7 @@ static void pool_ref(pool_ctx *p) {
                                 acc = v;
                             cnt++;
                         }
+                    if (p->avg == 2 && d->count_include_pad) cnt = py * px;
                     p->y[((n * oh + oy) * ow + ox) * d->c + c] = p->avg ? acc / cnt : acc;
                 }
 }
@@ -276,7 +304,7 @@ static void pool_ref(pool_ctx *p) {
 static double pool_loss(void *v) {
     pool_ctx *p = v;
     pool_ref(p);
-    int oh = p->avg ? p->aoh : p->d.oh, ow = p->avg ? p->aow : p->d.ow;
+    int oh = p->avg == 1 ? p->aoh : p->d.oh, ow = p->avg == 1 ? p->aow : p->d.ow;
     return dot(p->y, p->r, (size_t)p->d.n * oh * ow * p->d.c);
 }
 
@@ -285,7 +313,13 @@ static void test_pool(int avg, int n, int h, int w, int c, int k, int stride, in
     char name[64];
     snprintf(name, sizeof name, "%s %dx%d -> %s", avg ? "adaptive avgpool" : "maxpool", h, w,
              avg ? "adaptive" : (pad ? "3x3/2 pad 1" : "3x3/2"));
-    pool_ctx p = {{n, h, w, c, k, stride, pad, 0, 0}, avg, aoh, aow, 0, 0, 0};
+    pool_ctx p = {{.n = n, .h = h, .w = w, .c = c, .k = k, .stride = stride, .pad = pad},
+                  avg,
+                  aoh,
+                  aow,
+                  0,
+                  0,
+                  0};
     if (!avg) xfer_pool2d_desc_init(&p.d);
     int oh = avg ? aoh : p.d.oh, ow = avg ? aow : p.d.ow;
     size_t nx = (size_t)n * h * w * c, ny = (size_t)n * oh * ow * c;
@@ -306,9 +340,75 @@ static void test_pool(int avg, int n, int h, int w, int c, int k, int stride, in
     free(p.x), free(p.r), free(p.y), free(x), free(r), free(y), free(dx);
 }
 
+/* k x k / stride / pad pooling with ceil_mode (max or average) and count_include_pad (average);
+ * expect_oh: torch's output size for this h (checked, from torch.nn.MaxPool2d / AvgPool2d). */
+static void test_pool2d(int avg, int n, int h, int w, int c, int k, int stride, int pad, int ceil,
+                        int cip, int expect_oh) {
+    char name[96];
+    snprintf(name, sizeof name, "%s %dx%d k%d s%d p%d%s%s", avg ? "avgpool" : "maxpool", h, w, k,
+             stride, pad, ceil ? " ceil" : "", cip ? " count_include_pad" : "");
+    pool_ctx p = {{.n = n,
+                   .h = h,
+                   .w = w,
+                   .c = c,
+                   .k = k,
+                   .stride = stride,
+                   .pad = pad,
+                   .ceil_mode = ceil,
+                   .count_include_pad = cip},
+                  avg ? 2 : 0,
+                  0,
+                  0,
+                  0,
+                  0,
+                  0};
+    xfer_pool2d_desc_init(&p.d);
+    CHECK_MSG(p.d.oh == expect_oh, "%s: output height %d, torch's %d", name, p.d.oh, expect_oh);
+    size_t nx = (size_t)n * h * w * c, ny = (size_t)n * p.d.oh * p.d.ow * c;
+    p.x = drand_vec(nx), p.r = drand_vec(ny), p.y = malloc(sizeof(double) * ny);
+    round_f(p.x, nx), round_f(p.r, ny);
+    float *x = to_f(p.x, nx), *r = to_f(p.r, ny), *y = malloc(sizeof(float) * ny);
+    float *dx = malloc(sizeof(float) * nx);
+    if (avg) {
+        g_b->avgpool2d_forward(g_b, &p.d, x, y);
+        g_b->avgpool2d_backward(g_b, &p.d, r, dx);
+    } else {
+        g_b->maxpool2d_forward(g_b, &p.d, x, y);
+        g_b->maxpool2d_backward(g_b, &p.d, x, y, r, dx);
+    }
+    pool_ref(&p);
+    fwd_check(name, y, p.y, ny);
+    fd_check(name, pool_loss, &p, p.x, nx, dx);
+    free(p.x), free(p.r), free(p.y), free(x), free(r), free(y), free(dx);
+}
+
+/* torch's avg_pool2d(2, 2, padding 1, ceil_mode, count_include_pad) of arange(25) in 5x5: the
+ * last windows hold one real row/column and are divided by the cells inside the padded input */
+static void test_avgpool_torch_values(void) {
+    xfer_pool2d_desc d = {.n = 1,
+                          .h = 5,
+                          .w = 5,
+                          .c = 1,
+                          .k = 2,
+                          .stride = 2,
+                          .pad = 1,
+                          .ceil_mode = 1,
+                          .count_include_pad = 1};
+    xfer_pool2d_desc_init(&d);
+    float x[25], y[9];
+    const float want[9] = {0.0f, 0.75f, 1.75f, 3.75f, 9.0f, 11.0f, 8.75f, 19.0f, 21.0f};
+    for (int i = 0; i < 25; i++)
+        x[i] = (float)i;
+    g_b->avgpool2d_forward(g_b, &d, x, y);
+    int ok = d.oh == 3 && d.ow == 3;
+    for (int i = 0; ok && i < 9; i++)
+        ok &= fabsf(y[i] - want[i]) < 1e-6f;
+    CHECK_MSG(ok, "avgpool 2/2 pad 1 ceil count_include_pad differs from torch's values");
+}
+
 static void test_maxpool_ties(void) {
     /* all-equal window: torch gives the gradient to the first element */
-    xfer_pool2d_desc d = {1, 3, 3, 1, 3, 2, 0, 0, 0};
+    xfer_pool2d_desc d = {.n = 1, .h = 3, .w = 3, .c = 1, .k = 3, .stride = 2};
     xfer_pool2d_desc_init(&d);
     float x[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1}, y[1], dy[1] = {2}, dx[9];
     g_b->maxpool2d_forward(g_b, &d, x, y);
@@ -403,6 +503,89 @@ static void test_elementwise(void) {
         ok &= y[i] == x[i] && mask[i] == 1;
     CHECK_MSG(ok, "dropout p=0 is the identity");
     free(dxv), free(dyv), free(xv), free(yv), free(mv);
+}
+
+/* ---- ReLU6, channel affine, concatenation (strided copies) --------------------------------- */
+typedef struct {
+    int m, c1, c2;
+    double *x, *x2, *scale, *shift, *r;
+    int which; /* 0 relu6, 1 affine, 2 concat */
+} ew_ctx;
+
+static double ew_loss(void *v) {
+    ew_ctx *e = v;
+    double s = 0;
+    for (int i = 0; i < e->m; i++) {
+        int ct = e->c1 + (e->which == 2 ? e->c2 : 0);
+        for (int j = 0; j < ct; j++) {
+            double y;
+            if (e->which == 0) {
+                double x = e->x[(size_t)i * e->c1 + j];
+                y = x < 0 ? 0 : x > 6 ? 6 : x;
+            } else if (e->which == 1) {
+                y = e->x[(size_t)i * e->c1 + j] * e->scale[j] + e->shift[j];
+            } else {
+                y = j < e->c1 ? e->x[(size_t)i * e->c1 + j] : e->x2[(size_t)i * e->c2 + j - e->c1];
+            }
+            s += y * e->r[(size_t)i * ct + j];
+        }
+    }
+    return s;
+}
+
+static void test_archs_elementwise(void) {
+    enum { M = 11, C1 = 3, C2 = 5 };
+    ew_ctx e = {M,
+                C1,
+                C2,
+                drand_vec(M * C1),
+                drand_vec(M * C2),
+                drand_vec(C1),
+                drand_vec(C1),
+                drand_vec(M * (C1 + C2)),
+                0};
+    for (int i = 0; i < M * C1; i++) /* spread over (-8, 8), away from the kinks at 0 and 6 */
+        e.x[i] = 8 * e.x[i] + (fabs(8 * e.x[i]) < 0.01 || fabs(8 * e.x[i] - 6) < 0.01 ? 0.1 : 0);
+    round_f(e.x, M * C1), round_f(e.x2, M * C2), round_f(e.scale, C1), round_f(e.shift, C1);
+    round_f(e.r, M * (C1 + C2));
+    float *x = to_f(e.x, M * C1), *x2 = to_f(e.x2, M * C2), *sc = to_f(e.scale, C1);
+    float *sh = to_f(e.shift, C1), *r = to_f(e.r, M * (C1 + C2));
+    float y[M * (C1 + C2)], dx[M * C1], dx2[M * C2];
+    double ref[M * (C1 + C2)];
+    /* relu6 */
+    g_b->relu6_forward(g_b, M * C1, x, y);
+    g_b->relu6_backward(g_b, M * C1, y, r, dx);
+    for (int i = 0; i < M * C1; i++)
+        ref[i] = e.x[i] < 0 ? 0 : e.x[i] > 6 ? 6 : e.x[i];
+    fwd_check("relu6", y, ref, M * C1);
+    e.which = 0;
+    fd_check("relu6", ew_loss, &e, e.x, M * C1, dx);
+    int sat = 0;
+    for (int i = 0; i < M * C1; i++)
+        sat += y[i] == 6.0f;
+    CHECK_MSG(sat > 0, "relu6 test has no saturated input");
+    /* channel affine (transform_input) and its backward (shift NULL) */
+    g_b->channel_affine(g_b, M, C1, x, sc, sh, y);
+    g_b->channel_affine(g_b, M, C1, r, sc, NULL, dx);
+    for (int i = 0; i < M * C1; i++)
+        ref[i] = e.x[i] * e.scale[i % C1] + e.shift[i % C1];
+    fwd_check("channel affine", y, ref, M * C1);
+    e.which = 1;
+    fd_check("channel affine", ew_loss, &e, e.x, M * C1, dx);
+    /* concatenation [x | x2] in NHWC: forward copies into channel slices, backward reads them */
+    g_b->copy_strided(g_b, M, C1, x, C1, y, C1 + C2);
+    g_b->copy_strided(g_b, M, C2, x2, C2, y + C1, C1 + C2);
+    g_b->copy_strided(g_b, M, C1, r, C1 + C2, dx, C1);
+    g_b->copy_strided(g_b, M, C2, r + C1, C1 + C2, dx2, C2);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < C1 + C2; j++)
+            ref[i * (C1 + C2) + j] = j < C1 ? e.x[i * C1 + j] : e.x2[i * C2 + j - C1];
+    fwd_check("concat", y, ref, M * (C1 + C2));
+    e.which = 2;
+    fd_check("concat dx1", ew_loss, &e, e.x, M * C1, dx);
+    fd_check("concat dx2", ew_loss, &e, e.x2, M * C2, dx2);
+    free(e.x), free(e.x2), free(e.scale), free(e.shift), free(e.r);
+    free(x), free(x2), free(sc), free(sh), free(r);
 }
 
 /* ---- softmax + cross-entropy ------------------------------------------------------------------
@@ -510,6 +693,14 @@ int main(void) {
     test_conv(2, 4, 5, 3, 4, 1, 1, 0, 0);    /* pointwise fast path */
     test_conv(2, 5, 5, 3, 4, 1, 2, 0, 0);    /* ResNet downsample */
     test_conv(1, 9, 9, 2, 3, 7, 2, 3, 0);    /* ResNet conv1 */
+    /* non-square kernels and padding (Inception-v3's 1x7, 7x1, 1x3, 3x1) */
+    test_conv_ex(2, 6, 9, 3, 4, 1, 7, 1, 0, 3, 1, 0);
+    test_conv_ex(2, 9, 5, 3, 2, 7, 1, 1, 3, 0, 1, 1);
+    test_conv_ex(1, 5, 6, 4, 3, 3, 1, 2, 1, 0, 1, 0);
+    /* depthwise (groups == c == o): MobileNetV2 3x3 s1/s2, MNASNet 5x5 s2, bias */
+    test_conv_ex(2, 7, 6, 5, 5, 3, 3, 1, 1, 1, 5, 0);
+    test_conv_ex(2, 8, 8, 70, 70, 3, 3, 2, 1, 1, 70, 0); /* > one 64-channel block */
+    test_conv_ex(1, 9, 7, 3, 3, 5, 5, 2, 2, 2, 3, 1);
     test_bn(24, 5, 1);
     test_bn(24, 5, 0);
     test_pool(0, 2, 7, 6, 3, 3, 2, 1, 0, 0);
@@ -518,8 +709,19 @@ int main(void) {
     test_pool(1, 2, 4, 4, 3, 0, 0, 0, 1, 1);
     test_pool(1, 1, 3, 2, 2, 0, 0, 0, 6, 6); /* upsampling bins (AlexNet on small inputs) */
     test_maxpool_ties();
+    /* ceil mode (GoogLeNet) and average pooling (DenseNet's transition, Inception's 3x3/1/1) */
+    test_pool2d(0, 2, 8, 7, 3, 3, 2, 0, 1, 0, 4);
+    test_pool2d(0, 2, 5, 5, 2, 2, 2, 1, 1, 0, 3); /* the window past h + pad is dropped */
+    test_pool2d(0, 1, 6, 6, 2, 3, 1, 1, 1, 0, 6); /* GoogLeNet's branch4 pool */
+    test_pool2d(1, 2, 6, 5, 3, 2, 2, 0, 0, 1, 3);
+    test_pool2d(1, 2, 5, 6, 3, 3, 1, 1, 0, 1, 5);
+    test_pool2d(1, 2, 5, 6, 3, 3, 1, 1, 0, 0, 5);
+    test_pool2d(1, 1, 5, 5, 2, 2, 2, 1, 1, 1, 3);
+    test_pool2d(1, 1, 7, 7, 2, 3, 2, 1, 1, 0, 4);
+    test_avgpool_torch_values();
     test_linear(3, 7, 5);
     test_elementwise();
+    test_archs_elementwise();
     test_xent();
     test_sgd(0);
     test_sgd(1);

@@ -134,7 +134,31 @@ CASES = {
     # eval mode: BN normalises with the running statistics (and leaves them alone), gradients
     # flow through constant statistics
     "resnet18_eval": dict(arch="resnet18", n=4, train=False),
+    # issue 15's architectures at batch 2 and the smallest input whose last stage keeps 2x2
+    # pixels (64x64; Inception-v3 107x107): at 1x1 a training BN sees 2 values per channel and
+    # outputs +-1 whatever its input, so the gradients below it vanish and float32 cannot follow
+    # float64 (the case is refused as ill-conditioned). Dropout off in both; GoogLeNet and Inception-v3 without aux heads and
+    # with transform_input, as xfer builds them
+    "resnet50": dict(arch="resnet50"),
+    "resnet101": dict(arch="resnet101"),
+    "resnet152": dict(arch="resnet152"),
+    "mobilenet_v2": dict(arch="mobilenet_v2", kwargs={"dropout": 0.0},
+                         extra=["--dropout", "0"]),
+    "mnasnet1_0": dict(arch="mnasnet1_0", kwargs={"dropout": 0.0},
+                       extra=["--dropout", "0"]),
+    "densenet121": dict(arch="densenet121"),
+    "densenet169": dict(arch="densenet169"),
+    "densenet201": dict(arch="densenet201"),
+    "googlenet": dict(arch="googlenet", kwargs=dict(
+        dropout=0.0, aux_logits=False, transform_input=True, init_weights=False),
+        extra=["--dropout", "0"]),
+    "inception_v3": dict(arch="inception_v3", size=107, kwargs=dict(
+        dropout=0.0, aux_logits=False, transform_input=True, init_weights=False),
+        extra=["--dropout", "0"]),
 }
+for _a in ("resnet50", "resnet101", "resnet152", "mobilenet_v2", "mnasnet1_0", "densenet121",
+           "densenet169", "densenet201", "googlenet", "inception_v3"):
+    CASES[_a + "_eval"] = {**CASES[_a], "train": False}
 
 
 def case_setup(name):
@@ -210,11 +234,21 @@ def run_case(name):
     t32 = torch_steps(copy.deepcopy(model), x, y, spec["train"])
 
     rows = []
+    # Some gradients are zero in exact arithmetic: a BN bias whose output reaches the next BN only
+    # through linear layers (MobileNetV2's features.17.conv.3 -> features.18, MNASNet's layers.13
+    # -> layers.15) shifts what that BN subtracts again. Their float64 values are rounding noise,
+    # so a relative error means nothing; they are measured against the whole gradient's norm.
+    gnorm = np.sqrt(sum(np.sum(v * v) for k, v in ref.items() if k.startswith("grad.")))
     for key in ref:
         if key not in xo:
             check(False, f"{name}: {key} missing from xfer's output")
             continue
-        et, ex = rel(t32[key], ref[key]), rel(xo[key], ref[key])
+        if key.startswith("grad.") and np.linalg.norm(ref[key]) < 1e-9 * gnorm:
+            d = lambda a: np.linalg.norm(np.asarray(a, np.float64) - ref[key]) / gnorm  # noqa
+            et, ex = d(t32[key]), d(xo[key])
+            key += " (zero: vs |grad|)"
+        else:
+            et, ex = rel(t32[key], ref[key]), rel(xo[key], ref[key])
         rows.append((key, et, ex))
     worst_t = max(rows, key=lambda r: r[1])
     check(worst_t[1] <= COND_MAX, f"{name}: ill-conditioned case: torch float32 vs float64 "

@@ -4,7 +4,8 @@
  *   backward data:    dP [rows][K] = dY * W, then col2im gathers dP back into dx
  *   backward filter:  dW [o][K]   += dY^T * P
  * Images are processed in chunks so the patch matrix stays within a bounded workspace. A 1x1,
- * stride-1, unpadded convolution uses x itself as P. */
+ * stride-1, unpadded convolution uses x itself as P. Depthwise convolutions (groups > 1) run the
+ * direct kernels of conv_depthwise.c. */
 #include <string.h>
 
 #include "cpu_ops.h"
@@ -14,7 +15,7 @@
 #define CONV_WORKSPACE_FLOATS ((size_t)16 << 20)
 
 static int is_pointwise(const xfer_conv2d_desc *d) {
-    return d->kh == 1 && d->kw == 1 && d->stride == 1 && d->pad == 0;
+    return d->kh == 1 && d->kw == 1 && d->stride == 1 && d->pad_h == 0 && d->pad_w == 0;
 }
 
 static size_t patch_cols(const xfer_conv2d_desc *d) {
@@ -40,9 +41,9 @@ static void im2col(const xfer_conv2d_desc *d, const float *x, int i0, int cnt, f
             for (int ox = 0; ox < d->ow; ox++) {
                 float *row = p + (((size_t)i * d->oh + oy) * d->ow + ox) * K;
                 for (int ky = 0; ky < d->kh; ky++) {
-                    int iy = oy * d->stride - d->pad + ky;
+                    int iy = oy * d->stride - d->pad_h + ky;
                     for (int kx = 0; kx < d->kw; kx++) {
-                        int ix = ox * d->stride - d->pad + kx;
+                        int ix = ox * d->stride - d->pad_w + kx;
                         float *dst = row + ((size_t)ky * d->kw + kx) * C;
                         if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w)
                             memset(dst, 0, sizeof(float) * C);
@@ -67,12 +68,12 @@ static void col2im(const xfer_conv2d_desc *d, const float *dp, int i0, int cnt, 
                 float *dst = dx + (((size_t)(i0 + i) * d->h + iy) * d->w + ix) * C;
                 memset(dst, 0, sizeof(float) * C);
                 for (int ky = 0; ky < d->kh; ky++) {
-                    int ty = iy + d->pad - ky;
+                    int ty = iy + d->pad_h - ky;
                     if (ty < 0 || ty % d->stride) continue;
                     int oy = ty / d->stride;
                     if (oy >= d->oh) continue;
                     for (int kx = 0; kx < d->kw; kx++) {
-                        int tx = ix + d->pad - kx;
+                        int tx = ix + d->pad_w - kx;
                         if (tx < 0 || tx % d->stride) continue;
                         int ox = tx / d->stride;
                         if (ox >= d->ow) continue;
@@ -108,6 +109,10 @@ static const float *chunk_patches(const xfer_conv2d_desc *d, const float *x, int
 
 void xfer_cpu_conv2d_forward(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
                              const float *w, const float *bias, float *y) {
+    if (d->groups > 1) {
+        xfer_cpu_dwconv_forward(b, d, x, w, bias, y);
+        return;
+    }
     const size_t K = patch_cols(d);
     const size_t rows_per_image = (size_t)d->oh * d->ow;
     int chunk;
@@ -132,6 +137,10 @@ void xfer_cpu_conv2d_forward(xfer_backend *b, const xfer_conv2d_desc *d, const f
 
 void xfer_cpu_conv2d_backward_data(xfer_backend *b, const xfer_conv2d_desc *d, const float *dy,
                                    const float *w, float *dx) {
+    if (d->groups > 1) {
+        xfer_cpu_dwconv_backward_data(b, d, dy, w, dx);
+        return;
+    }
     const size_t K = patch_cols(d);
     const size_t rows_per_image = (size_t)d->oh * d->ow;
     if (is_pointwise(d)) {
@@ -153,6 +162,10 @@ void xfer_cpu_conv2d_backward_data(xfer_backend *b, const xfer_conv2d_desc *d, c
 
 void xfer_cpu_conv2d_backward_filter(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
                                      const float *dy, float *dw, float *dbias) {
+    if (d->groups > 1) {
+        xfer_cpu_dwconv_backward_filter(b, d, x, dy, dw, dbias);
+        return;
+    }
     const size_t K = patch_cols(d);
     const size_t rows_per_image = (size_t)d->oh * d->ow;
     int chunk;

@@ -130,6 +130,12 @@ xfer_backend *xfer_backend_cpu_create(xfer_err *err) {
     b->relu_forward = xfer_cpu_relu_forward;
     b->relu_backward = xfer_cpu_relu_backward;
     b->add = xfer_cpu_add;
+    b->relu6_forward = xfer_cpu_relu6_forward;
+    b->relu6_backward = xfer_cpu_relu6_backward;
+    b->channel_affine = xfer_cpu_channel_affine;
+    b->copy_strided = xfer_cpu_copy_strided;
+    b->avgpool2d_forward = xfer_cpu_avgpool2d_forward;
+    b->avgpool2d_backward = xfer_cpu_avgpool2d_backward;
     b->dropout_forward = xfer_cpu_dropout_forward;
     b->dropout_backward = xfer_cpu_dropout_backward;
     b->maxpool2d_forward = xfer_cpu_maxpool_forward;

@@ -18,6 +18,27 @@ void xfer_cpu_conv2d_backward_data(xfer_backend *b, const xfer_conv2d_desc *d, c
 void xfer_cpu_conv2d_backward_filter(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
                                      const float *dy, float *dw, float *dbias);
 
+/* Depthwise convolution (groups == c == o), direct NHWC kernels (conv_depthwise.c). */
+void xfer_cpu_dwconv_forward(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
+                             const float *w, const float *bias, float *y);
+void xfer_cpu_dwconv_backward_data(xfer_backend *b, const xfer_conv2d_desc *d, const float *dy,
+                                   const float *w, float *dx);
+void xfer_cpu_dwconv_backward_filter(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
+                                     const float *dy, float *dw, float *dbias);
+
+/* ReLU6, the per-channel affine and the strided copy (archs_ops.c); pooling with k / stride / pad
+ * / ceil_mode / count_include_pad (avgpool.c). */
+void xfer_cpu_relu6_forward(xfer_backend *b, size_t n, const float *x, float *y);
+void xfer_cpu_relu6_backward(xfer_backend *b, size_t n, const float *y, const float *dy, float *dx);
+void xfer_cpu_channel_affine(xfer_backend *b, int m, int c, const float *x, const float *scale,
+                             const float *shift, float *y);
+void xfer_cpu_copy_strided(xfer_backend *b, size_t rows, int cols, const float *src, int src_ld,
+                           float *dst, int dst_ld);
+void xfer_cpu_avgpool2d_forward(xfer_backend *b, const xfer_pool2d_desc *d, const float *x,
+                                float *y);
+void xfer_cpu_avgpool2d_backward(xfer_backend *b, const xfer_pool2d_desc *d, const float *dy,
+                                 float *dx);
+
 void xfer_cpu_bn_forward_train(xfer_backend *b, int m, int c, const float *x, const float *gamma,
                                const float *beta, float *running_mean, float *running_var,
                                float momentum, float eps, float *y, float *save_mean,

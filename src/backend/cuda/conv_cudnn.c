@@ -51,7 +51,8 @@ void xfer_cuda_conv_destroy(xfer_backend *b) {
 
 static int same_desc(const xfer_conv2d_desc *a, const xfer_conv2d_desc *c) {
     return a->n == c->n && a->h == c->h && a->w == c->w && a->c == c->c && a->o == c->o &&
-           a->kh == c->kh && a->kw == c->kw && a->stride == c->stride && a->pad == c->pad;
+           a->kh == c->kh && a->kw == c->kw && a->stride == c->stride && a->pad_h == c->pad_h &&
+           a->pad_w == c->pad_w && a->groups == c->groups;
 }
 
 static cudnnMathType_t base_math(xfer_precision p) {
@@ -98,10 +99,12 @@ static conv_plan *plan_for(xfer_backend *b, const xfer_conv2d_desc *d) {
                cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NHWC, dt, d->n, d->c, d->h, d->w)) ||
         CU_DNN(b,
                cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NHWC, dt, d->n, d->o, d->oh, d->ow)) ||
+        CU_DNN(b, cudnnSetFilter4dDescriptor(p->w, dt, CUDNN_TENSOR_NHWC, d->o, d->c / d->groups,
+                                             d->kh, d->kw)) ||
         CU_DNN(b,
-               cudnnSetFilter4dDescriptor(p->w, dt, CUDNN_TENSOR_NHWC, d->o, d->c, d->kh, d->kw)) ||
-        CU_DNN(b, cudnnSetConvolution2dDescriptor(p->conv, d->pad, d->pad, d->stride, d->stride, 1,
-                                                  1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)) ||
+               cudnnSetConvolution2dDescriptor(p->conv, d->pad_h, d->pad_w, d->stride, d->stride, 1,
+                                               1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)) ||
+        CU_DNN(b, cudnnSetConvolutionGroupCount(p->conv, d->groups)) ||
         CU_DNN(b, cudnnSetConvolutionMathType(p->conv, base_math(c->prec)));
     pc->n++; /* kept even when bad, so its descriptors are destroyed with the cache */
     if (bad) return NULL;
@@ -181,12 +184,12 @@ static int choose(xfer_backend *b, conv_plan *p, conv_kind k) {
                          "cuDNN offers no %s algorithm within %zu MiB of workspace for conv n=%d "
                          "%dx%dx%d -> %d (k%dx%d s%d p%d)",
                          kind_name[k], WS_LIMIT >> 20, d->n, d->h, d->w, d->c, d->o, d->kh, d->kw,
-                         d->stride, d->pad);
+                         d->stride, d->pad_h);
         return -1;
     }
     if (pass > 1)
         xfer_warn("cuDNN: conv %s n=%d %dx%dx%d -> %d (k%d s%d p%d) uses algorithm %d which is %s",
-                  kind_name[k], d->n, d->h, d->w, d->c, d->o, d->kh, d->stride, d->pad,
+                  kind_name[k], d->n, d->h, d->w, d->c, d->o, d->kh, d->stride, d->pad_h,
                   cand[i].algo,
                   pass == 3 ? "not deterministic" : "not FMA-only (TF32 may be used in fp32)");
     p->algo[k] = cand[i].algo;
@@ -194,7 +197,7 @@ static int choose(xfer_backend *b, conv_plan *p, conv_kind k) {
     p->ws[k] = cand[i].memory;
     xfer_debug("cuDNN: conv %s n=%d %dx%dx%d -> %d (k%d s%d p%d, %s): algorithm %d, math %d, "
                "workspace %zu bytes",
-               kind_name[k], d->n, d->h, d->w, d->c, d->o, d->kh, d->stride, d->pad,
+               kind_name[k], d->n, d->h, d->w, d->c, d->o, d->kh, d->stride, d->pad_h,
                p->prec == XFER_PREC_FP32   ? "fp32"
                : p->prec == XFER_PREC_TF32 ? "tf32"
                                            : "bf16",

@@ -74,6 +74,7 @@ void xfer_cuda_conv_destroy(xfer_backend *b);
 void xfer_cuda_install_conv(xfer_backend *b);
 void xfer_cuda_install_linear(xfer_backend *b);
 void xfer_cuda_install_ops(xfer_backend *b);
+void xfer_cuda_install_archs_ops(xfer_backend *b); /* ops_archs_cuda.c */
 int xfer_cuda_apply_precision(xfer_backend *b);
 /* Installs capture_begin/end and graph_* unless XFER_CUDA_GRAPHS=0 or XFER_CUDA_SYNC=1. */
 void xfer_cuda_install_graphs(xfer_backend *b);
