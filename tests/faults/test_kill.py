@@ -3,7 +3,10 @@
 random one, both fine-tuned for 4 epochs): after each kill the results file (when one exists yet)
 opens with h5py, and rerunning on the same output resumes to curves (epoch, lr, train/test loss
 and accuracy) bitwise equal to an uninterrupted run's. Issue 6's resume acceptance and issue 9's
-crash-safety test. Moments are uniform over the measured length of the uninterrupted run."""
+crash-safety test. Even trials kill at a moment uniform over the measured length of the uninterrupted run (any phase:
+prepare, build, scoring, fine-tuning); odd trials kill a random fraction of an epoch after the k-th
+epoch line of --log-json appears (k random), so that kills land inside the curves whatever the
+machine's load does to the length of the other phases."""
 import os, random, shutil, signal, subprocess, sys, time
 
 import h5py
@@ -13,6 +16,25 @@ from faultutil import Checker, XFER, curves, experiment, tmpdir, xfer  # noqa: E
 
 TRIALS = int(os.environ.get("XFER_KILL_TRIALS", "10"))
 ARGS = ["run", "--no-plots", "--quiet", "--threads", "1", "tiny.yaml"]
+LOG = "epochs.jsonl"
+
+
+def kill_after_epoch_line(p, log, k, extra):
+    """Waits until `log` holds k lines (or p ends), sleeps `extra` seconds, then SIGKILLs p.
+    Returns True when p had finished by itself."""
+    while p.poll() is None:
+        try:
+            with open(log) as f:
+                if sum(1 for _ in f) >= k:
+                    break
+        except FileNotFoundError:
+            pass
+        time.sleep(0.002)
+    time.sleep(extra)
+    if p.poll() is not None:
+        return True
+    p.send_signal(signal.SIGKILL)
+    return False
 
 
 def main():
@@ -28,6 +50,7 @@ def main():
             print(r.stderr)
             check.finish()
         want, want_status = curves(os.path.join(ref, "out/results.h5"))
+        epoch_lines = sum(len(c["epoch"]) // 8 for c in want.values()) + 2  # + the build's 2
         check(set(want_status.values()) == {"done"} and len(want) == 2,
               f"reference: both sources done ({want_status})")
         rng = random.Random(20240609)
@@ -40,15 +63,22 @@ def main():
             d = os.path.join(base, f"t{trial}")
             experiment(d)
             at = rng.uniform(0.05, 1.0) * length
-            p = subprocess.Popen([XFER] + ARGS, cwd=d, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
-            time.sleep(at)
-            finished = p.poll() is not None
-            if not finished:
-                p.send_signal(signal.SIGKILL)
+            k = rng.randint(1, epoch_lines - 1)
+            extra = rng.uniform(0.0, 0.03)
+            p = subprocess.Popen([XFER] + ARGS + ["--log-json", LOG], cwd=d,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if trial % 2 == 0:
+                time.sleep(at)
+                finished = p.poll() is not None
+                if not finished:
+                    p.send_signal(signal.SIGKILL)
+                moment = f"{at:.2f} s"
+            else:
+                finished = kill_after_epoch_line(p, os.path.join(d, LOG), k, extra)
+                moment = f"{extra * 1000:.0f} ms after epoch line {k}"
             p.wait()
             res = os.path.join(d, "out/results.h5")
-            state = "finished before the kill" if finished else f"killed at {at:.2f} s"
+            state = "finished before the kill" if finished else f"killed at {moment}"
             if os.path.exists(res):
                 try:
                     with h5py.File(res, "r") as f:
