@@ -434,7 +434,7 @@ int nn_backward_ops(xfer_model *m, const int32_t *labels, xfer_err *err) {
             }
             break;
         case NODE_AFFINE:
-            b->channel_affine(b, rows, in->c, out->grad, nd->affine_dev, NULL, dx);
+            if (dx) b->channel_affine(b, rows, in->c, out->grad, nd->affine_dev, NULL, dx);
             break;
         }
         if (dx) settle(m, nd->in, dx);

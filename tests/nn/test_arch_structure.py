@@ -48,6 +48,26 @@ def xfer_table(xfer, arch):
     return rows, ""
 
 
+def one_step(xfer, arch, size):
+    import os
+    import tempfile
+    import numpy as np
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import st_util
+    with tempfile.TemporaryDirectory() as d:
+        b, o = os.path.join(d, "b.safetensors"), os.path.join(d, "o.safetensors")
+        rng = np.random.default_rng(0)
+        st_util.save(b, {"images": rng.standard_normal((2, 3, size, size)).astype(np.float32),
+                         "labels": np.array([1, 2], dtype=np.int64)})
+        r = subprocess.run([xfer, "step", "--arch", arch, "--num-classes", str(K), "--batch", b,
+                            "--out", o, "--dropout", "0", "--threads", "2"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            return False, f"exit {r.returncode} {r.stderr.strip()}"
+        out, _ = st_util.load(o)
+        return bool(np.all(np.isfinite(out["logits"]))), "logits finite"
+
+
 def main():
     import os
     xfer, archs = os.environ["XFER"], sys.argv[1:]
@@ -78,6 +98,15 @@ def main():
         else:
             print(f"ok: {arch}: {len(got)} tensors, names, kinds and shapes equal")
             passed += 1
+    # one training step of the two archs whose graph starts with transform_input (no gradient
+    # flows into the images: the backward of that node must not write one), at their smallest
+    # inputs
+    for arch, size in (("googlenet", 32), ("inception_v3", 75)):
+        if arch not in archs:
+            continue
+        ok, why = one_step(xfer, arch, size)
+        print(("ok: " if ok else "FAILED: ") + f"{arch}: one training step at {size}x{size}: {why}")
+        passed, failed = passed + ok, failed + (not ok)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
