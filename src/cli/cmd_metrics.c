@@ -1,6 +1,7 @@
 /* xfer metrics INPUT.h5: transferability metrics of features/probabilities/labels computed
  * elsewhere, through the same registry as `xfer run` (include/xfer/metrics.h). Prints each metric
  * with the seconds it took, as JSON or a Markdown table. Bad input: exit 2 with a named message. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,129 @@ static int ground_distance_from_words(xfer_metric_file *f, const char *wv_path, 
     return XFER_OK;
 }
 
+#define MAX_INPUTS 256
+
+/* One input file: its metrics into obj (json) or md (a table). Pool-level metrics leave their
+ * terms in terms[metric index * XFER_METRIC_MAX_TERMS] and a placeholder value. */
+static int metrics_of_file(const char *path, const char *mlist_in, const char *s_wv,
+                           const param_list *pl, int json, cJSON *obj, FILE *md, double *terms,
+                           cJSON **pool_items, xfer_err *err) {
+    int nm = 0;
+    const xfer_metric_def *table = xfer_metric_table(&nm);
+    const xfer_metric_def **chosen = calloc((size_t)nm * 4 + 1, sizeof *chosen);
+    char *mlist = mlist_in ? strdup(mlist_in) : NULL;
+    xfer_metric_file f;
+    memset(&f, 0, sizeof f);
+    int rc = XFER_OK, nchosen = 0;
+    if (!chosen || (mlist_in && !mlist)) {
+        rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
+        goto done;
+    }
+    if ((rc = xfer_metric_file_load(path, &f, err))) goto done;
+    if (s_wv && !f.in.distance && (rc = ground_distance_from_words(&f, s_wv, err))) {
+        xfer_err_prefix(err, "%s: ground distance from %s: ", path, s_wv);
+        goto done;
+    }
+    int want_base[2] = {!mlist, !mlist}; /* params, prior */
+    if (mlist) {
+        for (char *tok = strtok(mlist, ","); tok; tok = strtok(NULL, ",")) {
+            if (!strcmp(tok, "params") || !strcmp(tok, "prior")) {
+                int b = !strcmp(tok, "prior");
+                if (!(b ? f.has_prior : f.has_params)) {
+                    rc = xfer_fail(err, XFER_EINPUT,
+                                   "--metrics: the baseline %s needs a scalar dataset '%s' in %s",
+                                   tok, tok, path);
+                    goto done;
+                }
+                want_base[b] = 1;
+                continue;
+            }
+            const xfer_metric_def *m = xfer_metric_find(tok);
+            if (!m) {
+                rc = xfer_fail(err, XFER_EINPUT, "--metrics: unknown metric '%s'", tok);
+                goto done;
+            }
+            if (nchosen < nm * 4) chosen[nchosen++] = m;
+        }
+    } else {
+        for (int i = 0; i < nm; i++)
+            if (has_inputs(&f.in, table[i].needs)) chosen[nchosen++] = &table[i];
+        if (nchosen == 0 && !f.has_params && !f.has_prior) {
+            rc = xfer_fail(err, XFER_EINPUT,
+                           "%s: no metric has its inputs (labels plus features "
+                           "or probs)",
+                           path);
+            goto done;
+        }
+    }
+    /* Every input present is checked once, whichever metrics run. */
+    if ((rc = xfer_metric_check_inputs(&f.in, 0, "input", err))) {
+        xfer_err_prefix(err, "%s: ", path);
+        goto done;
+    }
+    f.in.values_checked = 1;
+    if (!json) {
+        fprintf(md, "| metric | value | mean | better | seconds |\n");
+        fprintf(md, "|---|---:|---:|---|---:|\n");
+    }
+    for (int i = 0; i < nchosen; i++) {
+        const xfer_metric_def *m = chosen[i];
+        const char *keys[MAX_PARAMS], *vals[MAX_PARAMS];
+        xfer_metric_params p = {0, keys, vals};
+        for (int q = 0; q < pl->n; q++)
+            if (strcmp(pl->metric[q], m->name) == 0)
+                keys[p.n] = pl->key[q], vals[p.n++] = pl->value[q];
+        xfer_metric_result r;
+        double t0 = now_s();
+        rc = xfer_metric_compute(m, &f.in, &p, &r, err);
+        double dt = now_s() - t0;
+        if (rc) {
+            xfer_err_prefix(err, "%s: ", path);
+            goto done;
+        }
+        int mi = (int)(m - table);
+        if (m->pool)
+            for (int q = 0; q < r.n_terms; q++)
+                terms[mi * XFER_METRIC_MAX_TERMS + q] = r.terms[q];
+        if (json) {
+            cJSON *o = cJSON_AddObjectToObject(obj, m->name);
+            if (m->pool) {
+                pool_items[mi] = cJSON_AddNumberToObject(o, "value", 0); /* set when pooled */
+                cJSON_AddItemToObject(o, "terms", cJSON_CreateDoubleArray(r.terms, r.n_terms));
+            } else {
+                cJSON_AddNumberToObject(o, "value", r.value);
+            }
+            if (r.has_mean) cJSON_AddNumberToObject(o, "mean", r.mean);
+            cJSON_AddNumberToObject(o, "seconds", dt);
+        } else if (m->pool) {
+            fprintf(md, "| %s | @POOL%d@ |  | %s | %.3f |\n", m->name, mi,
+                    m->direction > 0 ? "higher" : "lower", dt);
+        } else {
+            fprintf(md, "| %s | %.10g | ", m->name, r.value);
+            if (r.has_mean) fprintf(md, "%.10g", r.mean);
+            fprintf(md, " | %s | %.3f |\n", m->direction > 0 ? "higher" : "lower", dt);
+        }
+    }
+    for (int b = 0; b < 2; b++) { /* the baselines: numbers the file gives, no target data */
+        const char *name = b ? "prior" : "params";
+        double x = b ? f.prior : f.params;
+        if (!want_base[b] || !(b ? f.has_prior : f.has_params)) continue;
+        if (json) {
+            cJSON *o = cJSON_AddObjectToObject(obj, name);
+            cJSON_AddNumberToObject(o, "value", x);
+            cJSON_AddStringToObject(o, "kind", "baseline");
+            cJSON_AddNumberToObject(o, "seconds", 0);
+        } else {
+            fprintf(md, "| %s (baseline) | %.10g |  | higher | 0 |\n", name, x);
+        }
+    }
+done:
+    xfer_metric_file_free(&f);
+    free(chosen);
+    free(mlist);
+    return rc;
+}
+
 int cmd_metrics(int argc, char **argv) {
     static const char *s_metrics, *s_format, *s_wv, *s_params;
     s_metrics = s_format = s_wv = s_params = NULL;
@@ -88,17 +212,19 @@ int cmd_metrics(int argc, char **argv) {
     };
     static const xfer_cmd_spec spec = {
         "metrics",
-        "INPUT.h5",
-        "Compute transferability metrics from features/probabilities/labels in an HDF5 file.",
-        "INPUT.h5 holds `labels` [N] and any of `features` [N,D], `probs` or `logits` [N,Cs], "
-        "`ground_distance` [Cs,Ct], `source_classes`/`target_classes` (strings). Metrics: "
-        "softmax_max emd leep nce hscore hscore_reg logme gbc transrate sfda nleep parc "
-        "(docs/metrics.md).",
+        "INPUT.h5 [INPUT.h5 ...]",
+        "Compute transferability metrics from features/probabilities/labels in HDF5 files.",
+        "Each INPUT.h5 (one per source) holds `labels` [N] and any of `features` [N,D], `probs` or "
+        "`logits` [N,Cs], `ground_distance` [Cs,Ct], `source_classes`/`target_classes` "
+        "(strings), and the baselines `params`/`prior` (scalars). Metrics: softmax_max emd leep "
+        "nce hscore hscore_reg logme gbc transrate sfda nleep parc knn tmi pactran etran; etran is "
+        "pooled over the inputs given (give every candidate source's file at once). With several "
+        "inputs the JSON has one object per input path (docs/metrics.md).",
         opts,
         (int)(sizeof opts / sizeof opts[0]),
         1,
-        1};
-    const char *pos[4];
+        MAX_INPUTS};
+    const char *pos[MAX_INPUTS + 1];
     int npos = 0;
     int rc = xfer_cmd_parse(&spec, argc, argv, pos, &npos);
     if (rc == XFER_OPTS_HELP) return XFER_OK;
@@ -115,129 +241,90 @@ int cmd_metrics(int argc, char **argv) {
     }
     int nm = 0;
     const xfer_metric_def *table = xfer_metric_table(&nm);
-    const xfer_metric_def **chosen = calloc((size_t)nm * 4 + 1, sizeof *chosen);
-    char *plist = s_params ? strdup(s_params) : NULL, *mlist = s_metrics ? strdup(s_metrics) : NULL;
-    xfer_metric_file f;
-    memset(&f, 0, sizeof f);
-    cJSON *root = NULL;
+    char *plist = s_params ? strdup(s_params) : NULL;
+    cJSON *root = cJSON_CreateObject();
     FILE *md = NULL;
     char *md_text = NULL;
     size_t md_len = 0;
     param_list pl = {0};
-    int nchosen = 0;
-    if (!chosen || (s_params && !plist) || (s_metrics && !mlist)) {
+    /* terms[file][metric][term], NaN where absent; the pooled values' JSON items */
+    double *terms = malloc((size_t)npos * nm * XFER_METRIC_MAX_TERMS * sizeof *terms);
+    cJSON **items = calloc((size_t)npos * nm, sizeof *items);
+    double *col = malloc((size_t)npos * XFER_METRIC_MAX_TERMS * sizeof *col);
+    double *vals = malloc((size_t)npos * sizeof *vals);
+    if (!root || (s_params && !plist) || !terms || !items || !col || !vals) {
         rc = xfer_fail(&err, XFER_EINTERNAL, "out of memory");
         goto done;
     }
+    for (size_t i = 0; i < (size_t)npos * nm * XFER_METRIC_MAX_TERMS; i++)
+        terms[i] = NAN;
     if (plist && (rc = parse_params(plist, &pl, &err))) goto done;
-    if ((rc = xfer_metric_file_load(pos[0], &f, &err))) goto done;
-    if (s_wv && !f.in.distance && (rc = ground_distance_from_words(&f, s_wv, &err))) {
-        xfer_err_prefix(&err, "%s: ground distance from %s: ", pos[0], s_wv);
-        goto done;
-    }
-    int want_base[2] = {!mlist, !mlist}; /* params, prior */
-    if (mlist) {
-        for (char *tok = strtok(mlist, ","); tok; tok = strtok(NULL, ",")) {
-            if (!strcmp(tok, "params") || !strcmp(tok, "prior")) {
-                int b = !strcmp(tok, "prior");
-                if (!(b ? f.has_prior : f.has_params)) {
-                    rc = xfer_fail(&err, XFER_EINPUT,
-                                   "--metrics: the baseline %s needs a scalar dataset '%s' in %s",
-                                   tok, tok, pos[0]);
-                    goto done;
-                }
-                want_base[b] = 1;
-                continue;
-            }
-            const xfer_metric_def *m = xfer_metric_find(tok);
-            if (!m) {
-                rc = xfer_fail(&err, XFER_EINPUT, "--metrics: unknown metric '%s'", tok);
-                goto done;
-            }
-            if (nchosen < nm * 4) chosen[nchosen++] = m;
-        }
-    } else {
-        for (int i = 0; i < nm; i++)
-            if (has_inputs(&f.in, table[i].needs)) chosen[nchosen++] = &table[i];
-        if (nchosen == 0 && !f.has_params && !f.has_prior) {
-            rc = xfer_fail(&err, XFER_EINPUT,
-                           "%s: no metric has its inputs (labels plus features "
-                           "or probs)",
-                           pos[0]);
-            goto done;
-        }
-    }
-    /* Every input present is checked once, whichever metrics run. */
-    if ((rc = xfer_metric_check_inputs(&f.in, 0, "input", &err))) {
-        xfer_err_prefix(&err, "%s: ", pos[0]);
-        goto done;
-    }
-    f.in.values_checked = 1;
-    root = cJSON_CreateObject();
-    /* The table is collected and printed whole: on an error stdout stays empty, as with json. */
+    /* The output is collected and printed whole: on an error stdout stays empty. */
     md = open_memstream(&md_text, &md_len);
     if (!md) {
         rc = xfer_fail(&err, XFER_EINTERNAL, "out of memory");
         goto done;
     }
-    fprintf(md, "| metric | value | mean | better | seconds |\n");
-    fprintf(md, "|---|---:|---:|---|---:|\n");
-    for (int i = 0; i < nchosen; i++) {
-        const xfer_metric_def *m = chosen[i];
-        const char *keys[MAX_PARAMS], *vals[MAX_PARAMS];
-        xfer_metric_params p = {0, keys, vals};
-        for (int q = 0; q < pl.n; q++)
-            if (strcmp(pl.metric[q], m->name) == 0)
-                keys[p.n] = pl.key[q], vals[p.n++] = pl.value[q];
-        xfer_metric_result r;
-        double t0 = now_s();
-        rc = xfer_metric_compute(m, &f.in, &p, &r, &err);
-        double dt = now_s() - t0;
-        if (rc) {
-            xfer_err_prefix(&err, "%s: ", pos[0]);
-            goto done;
-        }
-        if (json) {
-            cJSON *o = cJSON_AddObjectToObject(root, m->name);
-            cJSON_AddNumberToObject(o, "value", r.value);
-            if (r.has_mean) cJSON_AddNumberToObject(o, "mean", r.mean);
-            cJSON_AddNumberToObject(o, "seconds", dt);
-        } else {
-            fprintf(md, "| %s | %.10g | ", m->name, r.value);
-            if (r.has_mean) fprintf(md, "%.10g", r.mean);
-            fprintf(md, " | %s | %.3f |\n", m->direction > 0 ? "higher" : "lower", dt);
+    for (int k = 0; k < npos; k++) {
+        cJSON *obj = npos == 1 ? root : cJSON_AddObjectToObject(root, pos[k]);
+        if (!json && npos > 1) fprintf(md, "%s### %s\n\n", k ? "\n" : "", pos[k]);
+        rc = metrics_of_file(pos[k], s_metrics, s_wv, &pl, json, obj, md,
+                             terms + (size_t)k * nm * XFER_METRIC_MAX_TERMS, items + (size_t)k * nm,
+                             &err);
+        if (rc) goto done;
+    }
+    fclose(md);
+    md = NULL;
+    /* pool-level metrics over the inputs that have them */
+    double *pooled = calloc((size_t)npos * nm, sizeof *pooled);
+    if (!pooled) {
+        rc = xfer_fail(&err, XFER_EINTERNAL, "out of memory");
+        goto done;
+    }
+    for (int m = 0; m < nm && rc == XFER_OK; m++) {
+        if (!table[m].pool) continue;
+        int cnt = 0, who[MAX_INPUTS];
+        for (int k = 0; k < npos; k++)
+            if (!isnan(terms[((size_t)k * nm + m) * XFER_METRIC_MAX_TERMS])) {
+                for (int q = 0; q < table[m].n_terms; q++)
+                    col[cnt * table[m].n_terms + q] =
+                        terms[((size_t)k * nm + m) * XFER_METRIC_MAX_TERMS + q];
+                who[cnt++] = k;
+            }
+        if (!cnt || (rc = xfer_metric_pool(&table[m], col, cnt, vals, &err))) continue;
+        for (int j = 0; j < cnt; j++) {
+            pooled[(size_t)who[j] * nm + m] = vals[j];
+            if (items[(size_t)who[j] * nm + m])
+                cJSON_SetNumberValue(items[(size_t)who[j] * nm + m], vals[j]);
         }
     }
-    for (int b = 0; b < 2; b++) { /* the baselines: numbers the file gives, no target data */
-        const char *name = b ? "prior" : "params";
-        double x = b ? f.prior : f.params;
-        if (!want_base[b] || !(b ? f.has_prior : f.has_params)) continue;
-        if (json) {
-            cJSON *o = cJSON_AddObjectToObject(root, name);
-            cJSON_AddNumberToObject(o, "value", x);
-            cJSON_AddStringToObject(o, "kind", "baseline");
-            cJSON_AddNumberToObject(o, "seconds", 0);
-        } else {
-            fprintf(md, "| %s (baseline) | %.10g |  | higher | 0 |\n", name, x);
-        }
-    }
-    if (json) {
+    if (rc == XFER_OK && json) {
         char *s = cJSON_Print(root);
         if (s) printf("%s\n", s);
         free(s);
-    } else {
-        fclose(md);
-        md = NULL;
-        fputs(md_text, stdout);
+    } else if (rc == XFER_OK) { /* fill the pooled cells of the tables in input order */
+        int k = npos == 1 ? 0 : -1;
+        for (char *c = md_text; *c; c++) {
+            int mi;
+            if (*c == '#' && !strncmp(c, "### ", 4) && (c == md_text || c[-1] == '\n')) k++;
+            if (*c == '@' && sscanf(c, "@POOL%d@", &mi) == 1 && k >= 0) {
+                printf("%.10g", pooled[(size_t)k * nm + mi]);
+                c = strchr(c + 1, '@');
+                continue;
+            }
+            putchar(*c);
+        }
     }
+    free(pooled);
 done:
     if (md) fclose(md);
     free(md_text);
     if (rc) fprintf(stderr, "xfer: error: %s\n", err.msg);
     cJSON_Delete(root);
-    xfer_metric_file_free(&f);
-    free(chosen);
+    free(terms);
+    free(items);
+    free(col);
+    free(vals);
     free(plist);
-    free(mlist);
     return rc;
 }

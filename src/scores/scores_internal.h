@@ -73,6 +73,16 @@ int xfer_metric_nleep(const xfer_metric_input *, const xfer_metric_params *, xfe
 int xfer_metric_parc(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
                      xfer_err *);
 
+int xfer_metric_knn(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                    xfer_err *);
+int xfer_metric_tmi(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                    xfer_err *);
+int xfer_metric_etran(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                      xfer_err *);
+int xfer_metric_pactran(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                        xfer_err *);
+void xfer_metric_etran_pool(const double *terms, int n, double *values);
+
 /* LEEP of probabilities theta [n,c] (rows sum to 1) against labels; shared by leep and nleep. */
 int xfer_leep_from_probs(const double *theta, int n, int c, const int *labels, int ct, double *out,
                          xfer_err *err);

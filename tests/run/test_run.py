@@ -63,7 +63,7 @@ target:
     batch_size: 16
     optimizer: {{sgd: {{lr: 0.01, momentum: 0.9}}}}
     schedule: {{step: {{step_size: 2, gamma: 0.1}}}}
-scores: [softmax_max, leep, nce, logme, hscore]
+scores: [softmax_max, leep, nce, logme, hscore, etran, knn: {{k: 100000}}]
 """
 
 
@@ -204,7 +204,25 @@ try:
         for c in ["train_loss", "train_acc", "test_loss", "test_acc", "lr"]:
             check(np.array_equal(m[k][1][c], full[k][1][c]), f"shard+merge {k}.{c} equals unsharded")
         for s, v in full[k][2].items():
-            check(m[k][2][s] == v, f"shard+merge score {k}.{s}")
+            check(m[k][2][s] == v or (np.isnan(v) and np.isnan(m[k][2][s])),
+                  f"shard+merge score {k}.{s}: {m[k][2][s]} vs {v}")
+    # etran is pooled over the sources: each shard pools over its own two, the merge over all
+    # four, as the unsharded run; its per-source terms are the same everywhere
+    with h5py.File(merged, "r") as fm, h5py.File(out, "r") as fu:
+        for k in full:
+            check(np.array_equal(fm["sources"][k]["scores"]["etran"].attrs["terms"],
+                                 fu["sources"][k]["scores"]["etran"].attrs["terms"]),
+                  f"etran terms of {k}: merged = unsharded")
+        tu = np.array([fu["sources"][k]["scores"]["etran"].attrs["terms"] for k in sorted(full)])
+        sc = lambda v: (v - v.min()) / (v.max() - v.min()) if v.max() > v.min() else 0 * v
+        want = 0.85 * sc(tu[:, 0]) + 0.15 * sc(tu[:, 1])
+        got = np.array([fu["sources"][k]["scores"]["etran"][()] for k in sorted(full)])
+        check(np.allclose(got, want, rtol=0, atol=1e-12), f"etran pooled in the file: {got} {want}")
+        knn = fu["sources"]["alex"]["scores"]["knn"]
+        check(np.isnan(knn[()]) and "knn: k = 100000" in knn.attrs["error"],
+              f"a failing score fails alone with its reason: {dict(knn.attrs)}")
+    rep = open(os.path.join(tmp, "full", "report.md")).read()
+    check("- alex, knn: knn: k = 100000 needs more than k samples" in rep, "report lists it")
     rc, so, se = xfer("run", cfg, "--shard", "2/2")
     check(rc == 2 and "shard" in se, "bad --shard: exit 2")
 

@@ -148,6 +148,18 @@ def transrate(f, y, ct, eps=1e-4, variant="authors"):
     return float(r - rc / ct)
 
 
+def _power_lambda(a):
+    """The published estimate of the largest eigenvalue (SFDA's and ETran's iterative_A):
+    three double power steps from A.1, then x^T A y."""
+    v = a.sum(axis=1)
+    for _ in range(3):
+        t = a @ v
+        w = t / np.linalg.norm(t)
+        t = a @ w
+        v = t / np.linalg.norm(t)
+    return v @ a @ w
+
+
 def _fda_proba(x, y, shrink):
     classes = np.unique(y)
     n, d = x.shape
@@ -155,13 +167,7 @@ def _fda_proba(x, y, shrink):
     means = np.stack([x[y == c].mean(axis=0) for c in classes])
     sw = sum(p * np.cov(x[y == c].T, bias=True) for p, c in zip(pri, classes))
     if shrink is None:
-        v = sw.sum(axis=1)
-        for _ in range(3):
-            t = sw @ v
-            w = t / np.linalg.norm(t)
-            t = sw @ w
-            v = t / np.linalg.norm(t)
-        shrink = max(np.exp(-5 * (v @ sw @ w)), 1e-10)
+        shrink = max(np.exp(-5 * _power_lambda(sw)), 1e-10)
     st = np.cov(x.T, bias=True)
     mu = np.trace(st) / d
     st = (1 - shrink) * st + shrink * mu * np.eye(d)
@@ -290,3 +296,112 @@ def _gbc_google(z, y):
             db = np.sum((m1 - m2) ** 2 / avg) / 8 + 0.5 * (np.log(avg) - 0.5 * np.log(s1) - 0.5 * np.log(s2))
             total += np.exp(-db)
     return -total
+
+
+def knn(f, y, k=10, distance="euclidean"):
+    """Leave-one-out k-NN accuracy, brute force: the full distance matrix with the diagonal
+    excluded, neighbours by distance then index (stable sort), majority vote with ties to the
+    smallest label (sklearn KNeighborsClassifier's rule)."""
+    x = f.astype(np.float64)
+    if distance == "cosine":
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    d2 = np.sum((x[:, None, :] - x[None, :, :]) ** 2, axis=2)
+    np.fill_diagonal(d2, np.inf)
+    nb = np.argsort(d2, axis=1, kind="stable")[:, :k]
+    ct = int(y.max()) + 1
+    pred = np.array([np.argmax(np.bincount(y[row], minlength=ct)) for row in nb])
+    return float(np.mean(pred == y))
+
+
+def tmi(f, y, k=3, norm="max", min_dist=1.0):
+    """Follows snudatalab/TMI, src/trf_measurement.py (TMI, get_h): per class the
+    Kozachenko-Leonenko entropy with scipy's cKDTree (k + 1 neighbours, the point itself
+    included), distances raised to min_dist, classes with 0/1 samples 0, infinite ones dropped,
+    mean over classes of (n_c/N) h_c."""
+    from scipy.spatial import cKDTree
+    from scipy.special import digamma, gamma
+    x = f.astype(np.float64)
+    x = x - x.mean(axis=0, keepdims=True)
+    n = len(y)
+    hs, ps = [], []
+    for c in range(int(y.max()) + 1):
+        xc = x[y == c]
+        ps.append(len(xc) / n)
+        if len(xc) <= 1:
+            hs.append(0.0)
+            continue
+        nc, d = xc.shape
+        p = np.inf if norm == "max" else 2
+        log_cd = 0.0 if norm == "max" else (d / 2.0) * np.log(np.pi) - np.log(gamma(d / 2.0 + 1))
+        dist, _ = cKDTree(xc).query(xc, k + 1, eps=0, p=p)
+        dist = dist[:, -1]
+        dist[dist < min_dist] = min_dist
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hs.append(-digamma(k) + digamma(nc) + log_cd + (d / float(nc)) * np.sum(np.log(2 * dist)))
+    hs, ps = np.array(hs), np.array(ps)
+    ok = np.isfinite(hs)
+    return float(np.mean(hs[ok] * ps[ok]))
+
+
+def etran_terms(f, y):
+    """Follows mgholamikn/ETran, metrics.py: LDA_Score (class LDA: priors, per-class population
+    covariances, shrinkage max(exp(-5 lambda_max), 1e-10) from three power steps (iterative_A),
+    eigh(inv(shrunk S_w) @ S_b), coef = means V V^T, intercept -1/2 diag(means coef^T) + log
+    priors, softmax) and Energy_Score(X, 0.5, 'bot') (logsumexp of the features, mean of the
+    lowest 5N//1000; xfer's documented fallback of one value when that is 0)."""
+    from scipy.special import logsumexp
+    x = f.astype(np.float64)
+    classes, yi = np.unique(y, return_inverse=True)
+    n, d = x.shape
+    priors = np.bincount(yi) / float(n)
+    means = np.array([x[yi == c].mean(axis=0) for c in range(len(classes))])
+    cov = sum(priors[c] * np.cov(x[yi == c].T, bias=1) for c in range(len(classes)))
+    shrink = max(np.exp(-5 * _power_lambda(cov)), 1e-10)
+    emp = np.cov(x.T, bias=1)
+    mu = np.trace(emp) / d
+    st = (1 - shrink) * emp
+    st.flat[:: d + 1] += shrink * mu
+    sw = (1 - shrink) * cov
+    sw.flat[:: d + 1] += shrink * np.trace(cov) / d
+    evals, evecs = np.linalg.eigh(np.linalg.inv(sw) @ (st - sw))
+    evecs = evecs[:, np.argsort(evals)[::-1]]
+    coef = means @ evecs @ evecs.T
+    intercept = -0.5 * np.diag(means @ coef.T) + np.log(priors)
+    logits = x @ coef.T + intercept
+    prob = np.exp(logits - logits.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    lda = np.sum(prob[np.arange(n), yi]) / n
+    e = logsumexp(x, axis=-1)
+    m = max(int(0.5 * 10) * n // 1000, 1)
+    energy = np.sort(e)[:m].mean()
+    return lda, energy
+
+
+def etran_pool(terms):
+    """mgholamikn/ETran, tw.py: scale() each term to [0, 1] over the models, 0.85 lda + 0.15
+    energy (a constant term: 0, xfer's documented choice where scale() divides by zero)."""
+    t = np.array(terms, dtype=np.float64)
+
+    def scale(v):
+        r = v.max() - v.min()
+        return (v - v.min()) / r if r > 0 else np.zeros_like(v)
+    return list(0.85 * scale(t[:, 0]) + 0.15 * scale(t[:, 1]))
+
+
+def pactran(p, y, alpha=1.0):
+    """Follows google-research/pactran_metrics, compute_metrics.py calculate_pac_dir (one-hot
+    over max(label) + 1 classes, ten updates, scipy's digamma/loggamma/logsumexp)."""
+    from scipy.special import digamma, loggamma, logsumexp
+    Y = np.eye(int(y.max()) + 1)[y]
+    ssum = Y.sum(axis=0)[:, None]
+    a0 = alpha * ssum / ssum.sum() + 1e-10
+    qz = p.astype(np.float64)
+    log_s = np.log(p + 1e-10)
+    for _ in range(10):
+        aw = a0 + Y.T @ qz
+        logits = log_s + Y @ digamma(aw) - digamma(aw.sum(axis=0))[None, :]
+        log_qz = logits - logsumexp(logits, axis=-1, keepdims=True)
+        qz = np.exp(log_qz)
+    log_c0 = loggamma(a0.sum()) - np.sum(loggamma(a0))
+    log_c = loggamma(aw.sum(axis=0)) - np.sum(loggamma(aw), axis=0)
+    return float(-np.sum(log_c0 - log_c - np.sum(qz * (log_qz - log_s), axis=0)) / Y.size)

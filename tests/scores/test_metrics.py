@@ -115,6 +115,24 @@ def main():
         check(rc == 0, f"{label}: gbc spherical_google: {err}")
         if rc == 0:
             close(o5["gbc"]["value"], refs.gbc(f32, y, ct, google=True), f"{label} gbc google")
+        # the new metrics against float64 references of their authors' code (refs.py names them)
+        rc, o6, err = run(path, "--metrics", "knn,tmi,pactran")
+        check(rc == 0, f"{label}: knn, tmi, pactran: {err}")
+        if rc == 0:
+            close(o6["pactran"]["value"], refs.pactran(p, y), f"{label} pactran", rtol=1e-9)
+            close(o6["knn"]["value"], refs.knn(f32, y), f"{label} knn", rtol=1e-12)
+            close(o6["tmi"]["value"], refs.tmi(f32, y), f"{label} tmi", rtol=1e-9)
+        rc, o7, err = run(path, "--metrics", "knn,tmi,pactran", "--params",
+                          "knn.k=3,knn.distance=cosine,tmi.k=2,tmi.norm=euclidean,tmi.min_dist=0.5,"
+                          "pactran.alpha=10")
+        check(rc == 0, f"{label}: knn, tmi, pactran params: {err}")
+        if rc == 0:
+            close(o7["pactran"]["value"], refs.pactran(p, y, alpha=10), f"{label} pactran alpha 10",
+                  rtol=1e-9)
+            close(o7["knn"]["value"], refs.knn(f32, y, k=3, distance="cosine"), f"{label} knn cosine",
+                  rtol=1e-12)
+            close(o7["tmi"]["value"], refs.tmi(f32, y, k=2, norm="euclidean", min_dist=0.5),
+                  f"{label} tmi euclidean", rtol=1e-9)
         rc, o4, err = run(path, "--metrics", "transrate", "--params", "transrate.variant=tllib")
         check(rc == 0, f"{label}: transrate tllib: {err}")
         if rc == 0:
@@ -160,9 +178,47 @@ def main():
                       f"{name}: separable {og[name]['value']} > random {ob[name]['value']}")
             check("softmax_max" not in og, "default metrics: only those whose inputs are present")
 
+    pool_level(tmp, rng)
     errors(tmp, rng)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def pool_level(tmp, rng):
+    """etran over several sources' files at once: the per-source terms against the reference
+    of the released code, the pooled values against tw.py's combination."""
+    n, ct = 400, 5
+    y = np.arange(n) % ct
+    rng.shuffle(y)
+    paths, terms = [], []
+    for s_, (d, sep) in enumerate([(16, 0.5), (24, 1.5), (12, 1.0), (20, 0.2)]):
+        means = rng.normal(size=(ct, d))
+        f = sep * means[y] + rng.normal(size=(n, d)) * (1 + 0.2 * s_)
+        p = os.path.join(tmp, f"pool{s_}.h5")
+        write(p, features=f.astype(np.float32), labels=y)
+        paths.append(p)
+        terms.append(refs.etran_terms(f.astype(np.float32).astype(np.float64), y))
+    r = subprocess.run([XFER, "metrics", *paths, "--metrics", "etran", "--format", "json"],
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, f"etran over 4 inputs: {r.stderr}")
+    if r.returncode != 0:
+        return
+    out = json.loads(r.stdout)
+    pooled = refs.etran_pool(terms)
+    for p, t, v in zip(paths, terms, pooled):
+        o = out[p]["etran"]
+        close(o["terms"][0], t[0], "etran lda term", rtol=1e-9)
+        close(o["terms"][1], t[1], "etran energy term", rtol=1e-9)
+        close(o["value"], v, "etran pooled", rtol=1e-9, atol=1e-12)
+    r = subprocess.run([XFER, "metrics", paths[0], "--metrics", "etran", "--format", "json"],
+                       capture_output=True, text=True, timeout=120)
+    o = json.loads(r.stdout)["etran"] if r.returncode == 0 else {}
+    check(o.get("value") == 0 and len(o.get("terms", [])) == 2,
+          f"etran of one source: every term normalises to 0 ({o})")
+    r = subprocess.run([XFER, "metrics", *paths[:2], "--metrics", "etran"], capture_output=True,
+                       text=True, timeout=120)
+    check(r.returncode == 0 and r.stdout.count("| etran |") == 2 and "@POOL" not in r.stdout,
+          f"md tables of two inputs: {r.stdout!r}")
 
 
 def expect_error(path, args, needle, what):
@@ -199,6 +255,16 @@ def errors(tmp, rng):
     y1[0] = 2
     write(e, features=f, labels=y1)
     expect_error(e, ["--metrics", "gbc"], "gbc: target class 2 has 1 sample", "one-sample class")
+    write(e, features=f, labels=y)
+    expect_error(e, ["--metrics", "knn", "--params", "knn.k=50"], "knn: k = 50 needs more than k",
+                 "knn k >= N")
+    expect_error(e, ["--metrics", "tmi", "--params", "tmi.k=17"],
+                 "tmi: no class has more than k = 17 samples", "tmi k too large")
+    fz = f.copy()
+    fz[5] = 0
+    write(e, features=fz, labels=y)
+    expect_error(e, ["--metrics", "knn", "--params", "knn.distance=cosine"],
+                 "knn: features[5] is zero", "knn cosine zero row")
     write(e, probs=p, labels=y)
     expect_error(e, ["--metrics", "emd"], "emd needs a ground distance", "missing ground distance")
     expect_error(e, ["--metrics", "logme"], "logme needs features", "missing features")

@@ -41,7 +41,7 @@ int main(void) {
     xfer_metric_input b = {N, D, NULL, f64, CS, probs, CT, labels, dist, 0};
     int nm = 0;
     const xfer_metric_def *t = xfer_metric_table(&nm);
-    CHECK(nm == 12);
+    CHECK(nm == 16);
     xfer_err err;
     for (int i = 0; i < nm; i++) {
         CHECK(xfer_metric_find(t[i].name) == &t[i]);
@@ -52,7 +52,24 @@ int main(void) {
         CHECK_MSG(rc1 == XFER_OK, "%s: %s", t[i].name, err.msg);
         int rc2 = xfer_metric_compute(&t[i], &b, NULL, &rb, &err);
         CHECK_MSG(rc2 == XFER_OK, "%s: %s", t[i].name, err.msg);
-        CHECK_CLOSE(ra.value, rb.value, 1e-12, 1e-12);
+        if (t[i].pool) { /* pool-level: terms, value NaN until pooled */
+            CHECK(isnan(ra.value) && ra.n_terms == t[i].n_terms && rb.n_terms == t[i].n_terms);
+            for (int q = 0; q < ra.n_terms; q++)
+                CHECK_CLOSE(ra.terms[q], rb.terms[q], 1e-12, 1e-12);
+            double pooled[2], terms2[2 * XFER_METRIC_MAX_TERMS];
+            for (int q = 0; q < t[i].n_terms; q++) {
+                terms2[q] = ra.terms[q];
+                terms2[t[i].n_terms + q] = ra.terms[q] + 1.0; /* a second, better source */
+            }
+            CHECK(xfer_metric_pool(&t[i], terms2, 2, pooled, &err) == XFER_OK);
+            CHECK_CLOSE(pooled[0], 0.0, 0, 1e-15);
+            CHECK_CLOSE(pooled[1], 1.0, 1e-15, 1e-15);
+            terms2[0] = NAN;
+            CHECK(xfer_metric_pool(&t[i], terms2, 2, pooled, &err) == XFER_EINPUT);
+        } else {
+            CHECK(t[i].n_terms == 0);
+            CHECK_CLOSE(ra.value, rb.value, 1e-12, 1e-12);
+        }
         CHECK(ra.has_mean == (!strcmp(t[i].name, "softmax_max") || !strcmp(t[i].name, "emd")));
     }
     CHECK(xfer_metric_find("emd")->direction == -1);

@@ -1,0 +1,104 @@
+/* etran (Gholami et al., ICCV 2023, "ETran: energy-based transferability estimation"), as
+ * mgholamikn/ETran releases it (metrics.py LDA_Score / LDA and Energy_Score; tw.py combines them).
+ * A pool-level score: each source gives two raw terms,
+ *   lda    = mean_i p(y_i | x_i) of the released LDA classifier: its coefficients are
+ *            means V V^T with V the full orthonormal eigenbasis of S_w^-1 S_b, so V V^T = I and
+ *            p(c | x) = softmax_c(x . mu_c - |mu_c|^2 / 2 + log pi_c) (class means mu_c, priors
+ *            pi_c = n_c / N, over the classes present);
+ *   energy = the mean of the lowest floor(5 N / 1000) values of logsumexp_k x_ik over the
+ *            features (Energy_Score(X, 0.5, 'bot')); when N < 200 that count is 0 (the published
+ *            mean is NaN) and xfer takes the single lowest value instead;
+ * and over the candidate sources ETran = 0.85 minmax(lda) + 0.15 minmax(energy) (tw.py). The
+ * paper's regression term is not part of the released combination and is not computed. Higher is
+ * better. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "scores_internal.h"
+
+#define ETRAN_W_LDA 0.85
+#define ETRAN_W_ENERGY 0.15
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void xfer_metric_etran_pool(const double *terms, int n, double *values) {
+    double *a = malloc((size_t)n * 2 * sizeof *a);
+    if (!a) {
+        for (int i = 0; i < n; i++)
+            values[i] = NAN;
+        return;
+    }
+    xfer_metric_minmax(terms, n, 2, 0, a);
+    xfer_metric_minmax(terms, n, 2, 1, a + n);
+    for (int i = 0; i < n; i++)
+        values[i] = ETRAN_W_LDA * a[i] + ETRAN_W_ENERGY * a[n + i];
+    free(a);
+}
+
+int xfer_metric_etran(const xfer_metric_input *in, const xfer_metric_params *p,
+                      xfer_metric_result *out, xfer_err *err) {
+    (void)p;
+    const int n = in->n, d = in->d, ct = in->ct;
+    double *X = xfer_features_f64(in), *mu = calloc((size_t)ct * d, sizeof *mu);
+    double *S = malloc((size_t)n * ct * sizeof *S), *bias = malloc((size_t)ct * sizeof *bias);
+    double *en = malloc((size_t)n * sizeof *en);
+    int *cnt = malloc((size_t)ct * sizeof *cnt);
+    int rc = XFER_OK;
+    if (!X || !mu || !S || !bias || !en || !cnt) {
+        rc = XFER_OOM(err);
+        goto done;
+    }
+    xfer_class_counts(in->labels, n, ct, cnt);
+    xfer_class_sums(X, in->labels, n, d, ct, mu);
+    for (int c = 0; c < ct; c++) {
+        double *m = mu + (size_t)c * d;
+        if (cnt[c] == 0) continue;
+        for (int q = 0; q < d; q++)
+            m[q] /= cnt[c];
+        bias[c] = -0.5 * cblas_ddot(d, m, 1, m, 1) + log((double)cnt[c] / n);
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, ct, d, 1.0, X, d, mu, d, 0.0, S, ct);
+    double lda = 0;
+#pragma omp parallel for reduction(+ : lda) schedule(static)
+    for (int i = 0; i < n; i++) {
+        const double *s = S + (size_t)i * ct;
+        double mx = -INFINITY, z = 0;
+        for (int c = 0; c < ct; c++)
+            if (cnt[c]) mx = fmax(mx, s[c] + bias[c]);
+        for (int c = 0; c < ct; c++)
+            if (cnt[c]) z += exp(s[c] + bias[c] - mx);
+        int y = in->labels[i];
+        lda += exp(s[y] + bias[y] - mx) / z;
+        const double *x = X + (size_t)i * d;
+        double xm = -INFINITY, e = 0;
+        for (int q = 0; q < d; q++)
+            xm = fmax(xm, x[q]);
+        for (int q = 0; q < d; q++)
+            e += exp(x[q] - xm);
+        en[i] = xm + log(e);
+    }
+    qsort(en, (size_t)n, sizeof *en, cmp_double);
+    int m = (int)((5L * n) / 1000);
+    if (m < 1) m = 1;
+    double energy = 0;
+    for (int i = 0; i < m; i++)
+        energy += en[i];
+    out->value = NAN; /* pooled over the sources: xfer_metric_pool */
+    out->n_terms = 2;
+    out->terms[0] = lda / n;
+    out->terms[1] = energy / m;
+done:
+    free(X);
+    free(mu);
+    free(S);
+    free(bias);
+    free(en);
+    free(cnt);
+    return rc;
+}
