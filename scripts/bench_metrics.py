@@ -97,6 +97,7 @@ def main():
         "knn": lambda: knn_blocked(f64, y),
         "tmi": lambda: refs.tmi(f64, y),
         "etran": lambda: refs.etran_terms(f64, y),
+        "pactran": lambda: refs.pactran(p, y),
     }
     skip = set(s for s in args.skip_refs.split(",") if s)
     print(f"load average before: {LOAD0}, after xfer: {os.getloadavg()}")

@@ -37,9 +37,15 @@ static double kth_distance(const double *Z, int n, int d, int i, int k, int eucl
             for (int q = 0; q < d; q++)
                 r += (a[q] - b[q]) * (a[q] - b[q]);
             r = sqrt(r);
-        } else {
-            for (int q = 0; q < d; q++)
-                r = fmax(r, fabs(a[q] - b[q]));
+        } else { /* in chunks, stopping once it cannot be among the k smallest */
+            double bound = m == k ? buf[k - 1] : INFINITY;
+            for (int q0 = 0; q0 < d && r < bound; q0 += 32) {
+                int q1 = q0 + 32 < d ? q0 + 32 : d;
+                for (int q = q0; q < q1; q++) {
+                    double t = a[q] > b[q] ? a[q] - b[q] : b[q] - a[q];
+                    r = t > r ? t : r;
+                }
+            }
         }
         /* keep the k smallest, ascending */
         if (m == k && !(r < buf[k - 1])) continue;
