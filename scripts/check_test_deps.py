@@ -251,6 +251,8 @@ def shell_commands(text):
     """Words in command position of a shell script (a heuristic that errs towards listing more)."""
     text = strip_comments(drop_heredocs(text), "sh")
     text = "\n".join(blank_quotes(line) for line in text.splitlines())
+    # case patterns ("cuda)", "K | k)") after "case WORD in" and after each ";;" are not commands
+    text = re.sub(r"(\bcase\b[^\n]*?\bin\b|;;&?|;&)(\s*)\(?[^();\n]*\)", r"\1\2 ", text)
     defined = set(re.findall(r"^\s*(?:function\s+)?([A-Za-z_][\w-]*)\s*\(\)", text, flags=re.M))
     text = re.sub(r"\(\((.*?)\)\)", " ", text)  # arithmetic
     text = re.sub(r"\$\{[^}$]*\}", "x", text)   # ${var...} without a command inside
