@@ -11,6 +11,12 @@
 # its table printed last), and with XFER_GPU_CHECK_E2E=1 scripts/e2e_vs_torch.py (the paper's
 # sweep shape end to end; a second call). Full logs go to $OUT (or /tmp/xfer-gpu-check).
 # Skip phases with XFER_GPU_CHECK_SKIP="tests sanitizer bench torch" (space-separated names).
+#
+# The verdict (last line, and the exit status) is PASS only when the CUDA backend was built, a
+# device is visible, and the gpu tests ran with none failed and NONE SKIPPED (a CPU-only build
+# skips every gpu test with exit 77, which ctest counts as passed). The summary table is printed
+# last. XFER_GPU_CHECK_REHEARSE=1 (the development machine, no GPU): the kernel emulator stands in
+# (`ctest -L kernel_emu`, built here) and the verdict must still be FAIL (no device).
 set -uo pipefail
 LOG=${OUT:-/tmp/xfer-gpu-check}
 mkdir -p "$LOG"
@@ -21,6 +27,9 @@ T_START=$(date +%s)
 declare -A result
 order=()
 put() { result[$1]=$2; order+=("$1"); }
+fails=()
+fail() { fails+=("$1"); }
+REHEARSE=${XFER_GPU_CHECK_REHEARSE:-0}
 elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
 
 # ---- dependencies the GPU machine lacks: unpack the Debian packages into a prefix ----------
@@ -53,8 +62,9 @@ done
 t0=$(date +%s)
 configure() {
   timeout 120 "$CMAKE" -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_PREFIX_PATH="$PREFIX/usr" -DCMAKE_CUDA_ARCHITECTURES=90 -DXFER_PYTHON="$PY" \
-    >"$LOG/configure.log" 2>&1
+    -DCMAKE_PREFIX_PATH="$PREFIX/usr" -DCMAKE_CUDA_ARCHITECTURES="${XFER_GPU_ARCH:-90}" \
+    -DXFER_PYTHON="$PY" -DXFER_KERNEL_EMU=$([ "$REHEARSE" = 1 ] && echo ON || echo OFF) \
+    ${XFER_GPU_CHECK_CMAKE_ARGS:-} >"$LOG/configure.log" 2>&1
 }
 # a stale cache (other prefix, other machine) fails the configure: retry once from scratch
 configure || { rm -rf "$BUILD/CMakeCache.txt" "$BUILD/CMakeFiles"; configure; }
@@ -66,12 +76,17 @@ else
   put build "FAILED after $(elapsed $t0) (configure.log, build.log)"
   tail -n 30 "$LOG/configure.log" "$LOG/build.log" 2>/dev/null
 fi
-grep -E "xfer: CUDA backend" "$LOG/configure.log" | tail -1
+backend=$(grep -E "xfer: CUDA backend" "$LOG/configure.log" | tail -1 | sed 's/.*xfer: //')
+put backend "${backend:-unknown (configure.log)}"
+[ "$backend" = "CUDA backend ON" ] || fail "the CUDA backend is not built ($backend)"
 XFER_BIN="$BUILD/xfer"
 if [ -x "$XFER_BIN" ]; then
   "$XFER_BIN" info >"$LOG/info.log" 2>&1
   cat "$LOG/info.log"
-  put info "$(grep -E '^CUDA devices' "$LOG/info.log" | head -1)"
+  put device "$(grep -E '^CUDA devices' "$LOG/info.log" | head -1)"
+  grep -qE '^CUDA devices: [1-9]' "$LOG/info.log" || fail "no CUDA device visible"
+else
+  fail "no xfer binary"
 fi
 nvidia-smi >"$LOG/nvidia-smi.log" 2>&1
 
@@ -81,8 +96,20 @@ if [ -x "$XFER_BIN" ] && [[ $SKIP != *" tests "* ]]; then
   t0=$(date +%s)
   timeout 240 "$CTEST" --test-dir "$BUILD" -L '^gpu$' -j4 --timeout 200 --output-on-failure \
     >"$LOG/ctest-gpu.log" 2>&1
-  put gpu-tests "$(grep -E 'tests passed|tests failed' "$LOG/ctest-gpu.log" | tail -1) ($(elapsed $t0))"
+  gpu_rc=$?
+  n_skip=$(grep -cE "\*\*\*Skipped|Not Run" "$LOG/ctest-gpu.log")
+  n_run=$(grep -cE "^ *[0-9]+/[0-9]+ Test +#" "$LOG/ctest-gpu.log")
+  put gpu-tests "$(grep -E 'tests passed|tests failed' "$LOG/ctest-gpu.log" | tail -1), $n_skip skipped ($(elapsed $t0))"
   grep -E "\*\*\*(Failed|Timeout|Exception)" "$LOG/ctest-gpu.log" | head -20
+  [ $gpu_rc -eq 0 ] || fail "gpu tests failed (ctest-gpu.log)"
+  [ "$n_run" -gt 0 ] || fail "no gpu test ran"
+  [ "$n_skip" -eq 0 ] || fail "$n_skip gpu test(s) skipped"
+  if [ "$REHEARSE" = 1 ]; then # the emulator stands in for the device here
+    t0=$(date +%s)
+    timeout 900 "$CTEST" --test-dir "$BUILD" -L kernel_emu -j"$JOBS" --output-on-failure \
+      >"$LOG/ctest-emu.log" 2>&1 || fail "kernel emulator tests failed (ctest-emu.log)"
+    put emulator "$(grep -E 'tests passed|tests failed' "$LOG/ctest-emu.log" | tail -1) ($(elapsed $t0))"
+  fi
   # the CPU suite too (it must stay green on this machine as well), briefly
   timeout 120 "$CTEST" --test-dir "$BUILD" -LE 'gpu' -j8 --timeout 100 >"$LOG/ctest-cpu.log" 2>&1
   put cpu-tests "$(grep -E 'tests passed|tests failed' "$LOG/ctest-cpu.log" | tail -1)"
@@ -95,7 +122,7 @@ if [ -x "$XFER_BIN" ] && [[ $SKIP != *" sanitizer "* ]]; then
     t0=$(date +%s)
     XFER_CUDA_SANITIZER="$CS" timeout 200 "$CTEST" --test-dir "$BUILD" -L gpu_sanitize -j6 \
       --timeout 180 --output-on-failure >"$LOG/sanitizer.log" 2>&1
-    put sanitizer "$(grep -E 'tests passed|tests failed|No tests' "$LOG/sanitizer.log" | tail -1) ($(elapsed $t0))"
+    put sanitizer "$(grep -E 'tests passed|tests failed|No tests' "$LOG/sanitizer.log" | tail -1), $(grep -cE '\*\*\*Skipped' "$LOG/sanitizer.log") skipped ($(elapsed $t0))"
   else
     put sanitizer "compute-sanitizer not found"
   fi
@@ -137,8 +164,6 @@ if [ -x "$XFER_BIN" ] && [ "${XFER_GPU_CHECK_E2E:-0}" = 1 ]; then
 fi
 
 echo
-echo "== gpu-check summary: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1), $(date -u +%Y-%m-%dT%H:%MZ), total $(elapsed $T_START) =="
-for k in "${order[@]}"; do printf "%-10s %s\n" "$k" "${result[$k]}"; done
 if [ -s "$LOG/bench.log" ]; then
   echo "-- xfer bench (img/s, 224x224, 102 classes, SGD; median of 10, CUDA events) --"
   grep -E "^bench: |failed" "$LOG/bench.log"
@@ -146,3 +171,13 @@ fi
 [ -s "$LOG/e2e.log" ] && sed -n '/^== e2e/,$p' "$LOG/e2e.log"
 [ -s "$LOG/vs-torch.log" ] && sed -n '/^== xfer vs PyTorch/,$p' "$LOG/vs-torch.log"
 echo "logs: $LOG"
+# the short table, last
+echo
+echo "== gpu-check summary: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1), $(date -u +%Y-%m-%dT%H:%MZ), total $(elapsed $T_START) =="
+for k in "${order[@]}"; do printf "%-10s %s\n" "$k" "${result[$k]}"; done
+if [ ${#fails[@]} -eq 0 ]; then
+  echo "verdict    PASS"
+  exit 0
+fi
+for f in "${fails[@]}"; do echo "verdict    FAIL: $f"; done
+exit 1

@@ -18,10 +18,12 @@
 #include "xfer/error.h"
 
 /* ---- precision ------------------------------------------------------------------------------ */
-/* fp32: no TF32 anywhere (cuDNN CUDNN_FMA_MATH, cuBLAS CUBLAS_COMPUTE_32F with pedantic math);
+/* fp32: no TF32 anywhere (cuDNN CUDNN_FMA_MATH only, cuBLAS CUBLAS_COMPUTE_32F with the handle in
+ * CUBLAS_DEFAULT_MATH, which uses TF32 only where a FAST_TF32 compute type asks for it);
  * tf32: TF32 tensor cores for convolutions and GEMMs; bf16: convolutions on bf16 copies of their
  * operands with fp32 accumulation, GEMMs in CUBLAS_COMPUTE_32F_FAST_16BF; parameters, gradients,
- * BN statistics, loss and the optimiser stay fp32 (master weights). Default fp32. */
+ * BN statistics, loss and the optimiser stay fp32 (master weights). Default fp32. Changing the
+ * precision invalidates recorded CUDA graphs (they are recorded again). */
 int xfer_cuda_set_precision(xfer_backend *b, xfer_precision p, xfer_err *err);
 /* Tells the backend the batch size being run so an out-of-memory error can say what would fit
  * (0: unknown). */

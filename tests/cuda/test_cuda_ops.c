@@ -1,8 +1,10 @@
-/* Every backend op on CUDA against the CPU backend (the oracle) on random inputs. fp32 (TF32 off):
+/* Every backend op on CUDA against the CPU backend (the oracle) on random inputs, including odd
+ * sizes (n = 1, n % 32 != 0, n % 8 != 0, c not a multiple of 4). fp32 (TF32 off):
  * relative error <= 1e-5, <= 1e-4 for reductions over large extents; convolutions and linear
  * layers also in tf32 (<= 5e-3) and bf16 (<= 3e-2). Exact ops (dropout masks, argmax, pooling
  * selections, SGD) must agree to the last bit or nearly. XFER_TEST_SMALL=1 keeps shapes tiny
- * (for compute-sanitizer). */
+ * (for compute-sanitizer). Built with XFER_TEST_EMU (tests/kernel_emu) it runs on the kernel
+ * emulator, where convolutions (cuDNN) are not emulated and are skipped. */
 #include "cuda_test.h"
 
 static xfer_backend *cpu, *gpu;
@@ -327,6 +329,29 @@ static void test_sgd(size_t n) {
     free(p), free(gr), free(buf), free(r), free(g);
 }
 
+/* the device-side training step's ops: axpy and SGD with the learning rate in backend memory */
+static void test_axpy_sgd_dev(size_t n) {
+    float *p = rand_vec(n, 1), *gr = rand_vec(n, 1), *buf = rand_vec(n, 1), lr[1] = {0.03f};
+    float *r = malloc(n * 12), *g = malloc(n * 12);
+    xfer_backend *bs[2] = {cpu, gpu};
+    for (int kk = 0; kk < 2; kk++) {
+        xfer_backend *b = bs[kk];
+        float *o = kk ? g : r;
+        float *P = put(b, p, n * 4), *G = put(b, gr, n * 4), *B = put(b, buf, n * 4);
+        float *L = put(b, lr, 4);
+        b->axpy(b, n, -0.7f, G, B);
+        get(b, o + 2 * n, B, n * 4);
+        b->sgd_update_dev(b, n, P, G, B, L, 0.9f, 1e-4f, 1, 0);
+        get(b, o, P, n * 4);
+        get(b, o + n, B, n * 4);
+        b->free(b, P), b->free(b, G), b->free(b, B), b->free(b, L);
+    }
+    CHECK_REL("axpy", g + 2 * n, r + 2 * n, n, 0.0);
+    CHECK_REL("sgd_dev params", g, r, n, 0.0);
+    CHECK_REL("sgd_dev momentum", g + n, r + n, n, 0.0);
+    free(p), free(gr), free(buf), free(r), free(g);
+}
+
 static void test_layout(int n, int c, int h, int w) {
     size_t t = (size_t)n * c * h * w;
     float *x = rand_vec(t, 1), *r = malloc(t * 8), *g = malloc(t * 8);
@@ -371,9 +396,12 @@ int main(void) {
         return 1;
     }
     printf("device: %s\n", xfer_cuda_device_name(gpu));
-    test_conv(2, 9, 9, 5, 7, 3, 2, 1);
-    test_conv(3, 6, 7, 8, 4, 1, 1, 0);
-    if (!small) {
+    if (!gpu->conv2d_forward) printf("convolutions: not on this backend (emulator: no cuDNN)\n");
+    if (gpu->conv2d_forward) {
+        test_conv(2, 9, 9, 5, 7, 3, 2, 1);
+        test_conv(3, 6, 7, 8, 4, 1, 1, 0);
+    }
+    if (!small && gpu->conv2d_forward) {
         test_conv(2, 32, 32, 3, 16, 7, 2, 3);  /* a ResNet stem */
         test_conv(4, 28, 28, 64, 64, 3, 1, 1); /* a ResNet block, large extents */
         test_conv(2, 31, 31, 3, 16, 11, 4, 2); /* AlexNet's first layer */
@@ -389,6 +417,27 @@ int main(void) {
     test_loss(small ? 9 : 67, small ? 5 : 102);
     test_sgd(small ? 1000 : 100003);
     test_layout(2, 3, 5, 7);
+    test_axpy_sgd_dev(small ? 1000 : 100003);
+    /* odd sizes: one element or row, n % 32 != 0, n % 8 != 0, c not a multiple of 4 */
+    test_linear(1, 3, 1);
+    test_linear(13, 33, 7);
+    test_bn(1, 3);
+    test_bn(33, 7);
+    test_bn(37, 45);
+    test_elementwise(1);
+    test_elementwise(33);
+    test_pool(1, 5, 7, 3, 2, 2, 0, 1, 1);
+    test_pool(3, 4, 5, 1, 3, 1, 1, 3, 2);
+    test_loss(1, 2);
+    test_loss(2, 1);
+    test_loss(13, 33);
+    test_loss(9, 31);
+    test_sgd(1);
+    test_sgd(33);
+    test_axpy_sgd_dev(1);
+    test_axpy_sgd_dev(257);
+    test_layout(1, 1, 1, 1);
+    test_layout(3, 5, 1, 9);
 #ifndef XFER_TEST_FAKE_CUDA
     test_errors();
 #endif

@@ -130,7 +130,7 @@ static void run_variant(const xfer_imageset *set, const variant *v, xfer_backend
                 fprintf(stderr, "%s epoch %d batch %d: value %zu is %.9g, the batcher's %.9g\n",
                         v->what, epoch, k, first, mine[first], bt.x[first]);
             }
-            if (gpu && dev && dy) {
+            if (gpu && dev && dy && (!getenv("XFER_TEST_SMALL") || (epoch == 0 && k == 0))) {
                 float *got = malloc(sizeof(float) * img * n);
                 int32_t gl[7];
                 CHECK(xfer_cuda_augment_batch(gpu, cache, plan.boxes, plan.labels, n, T, o.mean,
@@ -196,8 +196,10 @@ int main(void) {
         {"eval centre crop T=30", 0, 1, 1, 0, 30, 0.08},
         {"eval upscale T=50", 0, 1, 1, 0, 50, 0.08},
     };
+    /* XFER_TEST_SMALL (the kernel emulator under ThreadSanitizer): the kernel on one batch */
+    int small = getenv("XFER_TEST_SMALL") != NULL;
     for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++)
-        run_variant(&set, &vs[i], gpu, cache);
+        run_variant(&set, &vs[i], small && i > 0 ? NULL : gpu, cache);
     if (gpu) {
         xfer_cuda_cache_free(gpu, cache);
         xfer_backend_release(gpu);

@@ -1,9 +1,18 @@
 /* Convolutions through cuDNN 9's legacy convolution API in NHWC (activations NHWC, filters OHWI =
  * cuDNN's NHWC filter format). Per shape and precision the descriptors and the three algorithms
  * are chosen once and cached: by default with the cudnnGet*_v7 heuristics (the same choice every
- * run), with XFER_CUDNN_FIND=1 by timed cudnnFind*; deterministic algorithms whose workspace fits
- * are preferred (a fallback to another is warned about). fp32 forces CUDNN_FMA_MATH (no TF32); tf32
- * allows it; bf16 runs on bf16 copies of the operands with fp32 accumulation. */
+ * run), with XFER_CUDNN_FIND=1 by timed cudnnFind*. Only deterministic algorithms whose workspace
+ * fits are taken, unless XFER_CUDNN_NONDETERMINISTIC=1 allows others (then with a warning); no
+ * such algorithm is an error naming the convolution. fp32 takes only CUDNN_FMA_MATH algorithms (no
+ * TF32, never silently); tf32 allows TF32; bf16 runs on bf16 copies of the operands with fp32
+ * accumulation. An algorithm the heuristics offer that then fails synchronously at execution
+ * (NOT_SUPPORTED, BAD_PARAM) is marked bad for that plan and the next candidate is used.
+ *
+ * bf16 with channel counts that are not a multiple of 8 (the stem's C = 3): the operands are not
+ * padded. Whether cuDNN has a tensor-core algorithm for such a shape is decided on the device, at
+ * run time: the chosen algorithm's math type is logged (debug), and when it is not a tensor-op one
+ * a warning names the convolution once (it then runs on CUDA cores, still bf16 in, fp32
+ * accumulate). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +32,7 @@ typedef struct {
     int algo[3];
     cudnnMathType_t math[3];
     size_t ws[3];
+    unsigned rejected[3]; /* bit a: algorithm a failed at execution for this plan and kind */
 } conv_plan;
 
 typedef struct {
@@ -106,8 +116,15 @@ static conv_plan *plan_for(xfer_backend *b, const xfer_conv2d_desc *d) {
                                                1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)) ||
         CU_DNN(b, cudnnSetConvolutionGroupCount(p->conv, d->groups)) ||
         CU_DNN(b, cudnnSetConvolutionMathType(p->conv, base_math(c->prec)));
-    pc->n++; /* kept even when bad, so its descriptors are destroyed with the cache */
-    if (bad) return NULL;
+    if (bad) { /* not cached: a later call must not find it and take it for a valid plan */
+        if (p->x) cudnnDestroyTensorDescriptor(p->x);
+        if (p->y) cudnnDestroyTensorDescriptor(p->y);
+        if (p->w) cudnnDestroyFilterDescriptor(p->w);
+        if (p->conv) cudnnDestroyConvolutionDescriptor(p->conv);
+        memset(p, 0, sizeof *p);
+        return NULL;
+    }
+    pc->n++;
     return p;
 }
 
@@ -127,19 +144,17 @@ typedef struct {
                 (perf)[i_].mathType                                                                \
         }
 
-/* The first usable candidate, in three passes of decreasing strictness: (1) deterministic and,
- * for fp32, FMA math (no TF32); (2) deterministic, any math but tensor ops for fp32; (3) any.
- * Returns its index or -1; *pass receives the pass that found it. */
-static int pick(const candidate *c, int n, xfer_precision prec, int *pass) {
-    for (int p = 1; p <= 3; p++)
+/* The first usable candidate: available, within the workspace limit, not rejected at execution,
+ * in fp32 CUDNN_FMA_MATH only (anything else may use TF32); deterministic in pass 1, and only when
+ * allow_nondet in pass 2. Returns its index or -1; *pass receives the pass that found it. */
+static int pick(const candidate *c, int n, xfer_precision prec, unsigned rejected, int allow_nondet,
+                int *pass) {
+    for (int p = 1; p <= (allow_nondet ? 2 : 1); p++)
         for (int i = 0; i < n; i++) {
             if (c[i].status != CUDNN_STATUS_SUCCESS || c[i].memory > WS_LIMIT) continue;
-            if (p < 3 && c[i].determinism != CUDNN_DETERMINISTIC) continue;
-            if (prec == XFER_PREC_FP32 && p == 1 && c[i].math != CUDNN_FMA_MATH) continue;
-            if (prec == XFER_PREC_FP32 && p == 2 &&
-                (c[i].math == CUDNN_TENSOR_OP_MATH ||
-                 c[i].math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
-                continue;
+            if (c[i].algo >= 0 && c[i].algo < 32 && (rejected >> c[i].algo & 1u)) continue;
+            if (p == 1 && c[i].determinism != CUDNN_DETERMINISTIC) continue;
+            if (prec == XFER_PREC_FP32 && c[i].math != CUDNN_FMA_MATH) continue;
             *pass = p;
             return i;
         }
@@ -153,6 +168,9 @@ static int choose(xfer_backend *b, conv_plan *p, conv_kind k) {
     cuda_ctx *c = xfer_cuda_ctx(b);
     int got = 0, bad = 0;
     candidate cand[N_ALGO];
+    /* the descriptor's math type is shared by the three kinds: the previous kind's choice must
+     * not restrict (or widen) what this query offers */
+    if (CU_DNN(b, cudnnSetConvolutionMathType(p->conv, base_math(p->prec)))) return -1;
     if (k == CONV_FWD) {
         cudnnConvolutionFwdAlgoPerf_t perf[N_ALGO];
         bad = c->use_find
@@ -178,20 +196,28 @@ static int choose(xfer_backend *b, conv_plan *p, conv_kind k) {
     }
     if (bad) return -1;
     const xfer_conv2d_desc *d = &p->d;
-    int pass = 0, i = pick(cand, got, p->prec, &pass);
+    int allow_nondet = c->allow_nondet;
+    int pass = 0, i = pick(cand, got, p->prec, p->rejected[k], allow_nondet, &pass);
     if (i < 0) {
         xfer_cuda_record(b, XFER_EINTERNAL,
-                         "cuDNN offers no %s algorithm within %zu MiB of workspace for conv n=%d "
-                         "%dx%dx%d -> %d (k%dx%d s%d p%d)",
-                         kind_name[k], WS_LIMIT >> 20, d->n, d->h, d->w, d->c, d->o, d->kh, d->kw,
-                         d->stride, d->pad_h);
+                         "cuDNN offers no %s%s algorithm within %zu MiB of workspace for conv n=%d "
+                         "%dx%dx%d -> %d (k%dx%d s%d p%d)%s",
+                         allow_nondet ? "" : "deterministic ",
+                         p->prec == XFER_PREC_FP32 ? "FMA-math (no TF32)" : "", WS_LIMIT >> 20,
+                         d->n, d->h, d->w, d->c, d->o, d->kh, d->kw, d->stride, d->pad_h,
+                         allow_nondet ? "" : " (XFER_CUDNN_NONDETERMINISTIC=1 would allow others)");
         return -1;
     }
     if (pass > 1)
-        xfer_warn("cuDNN: conv %s n=%d %dx%dx%d -> %d (k%d s%d p%d) uses algorithm %d which is %s",
+        xfer_warn("cuDNN: conv %s n=%d %dx%dx%d -> %d (k%d s%d p%d) uses algorithm %d, which is "
+                  "not deterministic (XFER_CUDNN_NONDETERMINISTIC=1)",
                   kind_name[k], d->n, d->h, d->w, d->c, d->o, d->kh, d->stride, d->pad_h,
-                  cand[i].algo,
-                  pass == 3 ? "not deterministic" : "not FMA-only (TF32 may be used in fp32)");
+                  cand[i].algo);
+    if (p->prec == XFER_PREC_BF16 && cand[i].math != CUDNN_TENSOR_OP_MATH &&
+        cand[i].math != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
+        xfer_warn("cuDNN: bf16 conv %s n=%d %dx%dx%d -> %d (k%d s%d p%d): no tensor-core "
+                  "algorithm on this device (channels not a multiple of 8?), runs on CUDA cores",
+                  kind_name[k], d->n, d->h, d->w, d->c, d->o, d->kh, d->stride, d->pad_h);
     p->algo[k] = cand[i].algo;
     p->math[k] = cand[i].math;
     p->ws[k] = cand[i].memory;
@@ -216,6 +242,26 @@ static int prepare(xfer_backend *b, conv_plan *p, conv_kind k, void **ws) {
         if (!*ws) return -1;
     }
     return 0;
+}
+
+/* After executing kind k with the plan's algorithm: 0 done, -1 failed (recorded), 1 the algorithm
+ * failed synchronously as not supported or a bad parameter although the heuristics offered it:
+ * it is rejected for this plan and the caller tries the next candidate. cuDNN 9 groups its
+ * statuses: 2000-2999 BAD_PARAM*, 3000-3999 NOT_SUPPORTED*. */
+static int executed(xfer_backend *b, conv_plan *p, conv_kind k, cudnnStatus_t st, const char *call,
+                    int line) {
+    if (st == CUDNN_STATUS_SUCCESS) return 0;
+    int family = (int)st / 1000;
+    if ((family == 2 || family == 3) && p->algo[k] >= 0 && p->algo[k] < 32) {
+        xfer_debug("cuDNN: conv %s algorithm %d failed at execution (%s): trying the next one",
+                   kind_name[k], p->algo[k], cudnnGetErrorString(st));
+        p->rejected[k] |= 1u << p->algo[k];
+        p->algo[k] = -1;
+        cudnnGetLastErrorString((char[512]){0}, 512); /* consume its message */
+        return 1;
+    }
+    xfer_cuda_dnn_fail(b, st, call, __FILE__, line);
+    return -1;
 }
 
 static size_t nx(const xfer_conv2d_desc *d) {
@@ -245,22 +291,27 @@ static void conv_fwd(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
     cuda_ctx *c = xfer_cuda_ctx(b);
     conv_plan *p = plan_for(b, d);
     void *ws;
-    if (!p || prepare(b, p, CONV_FWD, &ws)) return;
+    if (!p) return;
     const float one = 1.0f, zero = 0.0f;
-    cudnnConvolutionFwdAlgo_t algo = (cudnnConvolutionFwdAlgo_t)p->algo[CONV_FWD];
+    const void *X = x, *W = w;
+    void *Y = y, *xl = NULL, *wl = NULL, *yl = NULL;
     if (p->prec == XFER_PREC_BF16) {
-        void *xl, *wl, *yl;
-        if (lowp(b, nx(d), nw(d), ny(d), &xl, &wl, &yl)) return;
-        if (CU_LAUNCH(b, xk_f32_to_bf16(c->stream, nx(d), x, xl)) ||
-            CU_LAUNCH(b, xk_f32_to_bf16(c->stream, nw(d), w, wl)) ||
-            CU_DNN(b, cudnnConvolutionForward(c->cudnn, &one, p->x, xl, p->w, wl, p->conv, algo, ws,
-                                              p->ws[CONV_FWD], &zero, p->y, yl)) ||
-            CU_LAUNCH(b, xk_bf16_to_f32(c->stream, ny(d), yl, y, 0)))
+        if (lowp(b, nx(d), nw(d), ny(d), &xl, &wl, &yl) ||
+            CU_LAUNCH(b, xk_f32_to_bf16(c->stream, nx(d), x, xl)) ||
+            CU_LAUNCH(b, xk_f32_to_bf16(c->stream, nw(d), w, wl)))
             return;
-    } else if (CU_DNN(b, cudnnConvolutionForward(c->cudnn, &one, p->x, x, p->w, w, p->conv, algo,
-                                                 ws, p->ws[CONV_FWD], &zero, p->y, y))) {
-        return;
+        X = xl, W = wl, Y = yl;
     }
+    for (int r = 1; r == 1;) {
+        if (prepare(b, p, CONV_FWD, &ws)) return;
+        cudnnConvolutionFwdAlgo_t algo = (cudnnConvolutionFwdAlgo_t)p->algo[CONV_FWD];
+        r = executed(b, p, CONV_FWD,
+                     cudnnConvolutionForward(c->cudnn, &one, p->x, X, p->w, W, p->conv, algo, ws,
+                                             p->ws[CONV_FWD], &zero, p->y, Y),
+                     "cudnnConvolutionForward", __LINE__);
+        if (r < 0) return;
+    }
+    if (yl && CU_LAUNCH(b, xk_bf16_to_f32(c->stream, ny(d), yl, y, 0))) return;
     if (bias) CU_LAUNCH(b, xk_add_rows(c->stream, (size_t)d->n * d->oh * d->ow, d->o, bias, y));
 }
 
@@ -269,23 +320,27 @@ static void conv_bwd_data(xfer_backend *b, const xfer_conv2d_desc *d, const floa
     cuda_ctx *c = xfer_cuda_ctx(b);
     conv_plan *p = plan_for(b, d);
     void *ws;
-    if (!p || prepare(b, p, CONV_BWD_DATA, &ws)) return;
+    if (!p) return;
     const float one = 1.0f, zero = 0.0f;
-    cudnnConvolutionBwdDataAlgo_t algo = (cudnnConvolutionBwdDataAlgo_t)p->algo[CONV_BWD_DATA];
+    const void *DY = dy, *W = w;
+    void *DX = dx, *dyl = NULL, *wl = NULL, *dxl = NULL;
     if (p->prec == XFER_PREC_BF16) {
-        void *dyl, *wl, *dxl;
-        if (lowp(b, ny(d), nw(d), nx(d), &dyl, &wl, &dxl)) return;
-        if (CU_LAUNCH(b, xk_f32_to_bf16(c->stream, ny(d), dy, dyl)) ||
-            CU_LAUNCH(b, xk_f32_to_bf16(c->stream, nw(d), w, wl)) ||
-            CU_DNN(b,
-                   cudnnConvolutionBackwardData(c->cudnn, &one, p->w, wl, p->y, dyl, p->conv, algo,
-                                                ws, p->ws[CONV_BWD_DATA], &zero, p->x, dxl)))
+        if (lowp(b, ny(d), nw(d), nx(d), &dyl, &wl, &dxl) ||
+            CU_LAUNCH(b, xk_f32_to_bf16(c->stream, ny(d), dy, dyl)) ||
+            CU_LAUNCH(b, xk_f32_to_bf16(c->stream, nw(d), w, wl)))
             return;
-        CU_LAUNCH(b, xk_bf16_to_f32(c->stream, nx(d), dxl, dx, 0));
-        return;
+        DY = dyl, W = wl, DX = dxl;
     }
-    CU_DNN(b, cudnnConvolutionBackwardData(c->cudnn, &one, p->w, w, p->y, dy, p->conv, algo, ws,
-                                           p->ws[CONV_BWD_DATA], &zero, p->x, dx));
+    for (int r = 1; r == 1;) {
+        if (prepare(b, p, CONV_BWD_DATA, &ws)) return;
+        cudnnConvolutionBwdDataAlgo_t algo = (cudnnConvolutionBwdDataAlgo_t)p->algo[CONV_BWD_DATA];
+        r = executed(b, p, CONV_BWD_DATA,
+                     cudnnConvolutionBackwardData(c->cudnn, &one, p->w, W, p->y, DY, p->conv, algo,
+                                                  ws, p->ws[CONV_BWD_DATA], &zero, p->x, DX),
+                     "cudnnConvolutionBackwardData", __LINE__);
+        if (r < 0) return;
+    }
+    if (dxl) CU_LAUNCH(b, xk_bf16_to_f32(c->stream, nx(d), dxl, dx, 0));
 }
 
 static void conv_bwd_filter(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
@@ -293,25 +348,31 @@ static void conv_bwd_filter(xfer_backend *b, const xfer_conv2d_desc *d, const fl
     cuda_ctx *c = xfer_cuda_ctx(b);
     conv_plan *p = plan_for(b, d);
     void *ws;
-    if (!p || prepare(b, p, CONV_BWD_FILTER, &ws)) return;
+    if (!p) return;
     const float one = 1.0f, zero = 0.0f;
-    cudnnConvolutionBwdFilterAlgo_t algo =
-        (cudnnConvolutionBwdFilterAlgo_t)p->algo[CONV_BWD_FILTER];
+    const void *X = x, *DY = dy;
+    void *DW = dw, *xl = NULL, *dyl = NULL, *dwl = NULL;
     if (p->prec == XFER_PREC_BF16) {
-        void *xl, *dyl, *dwl;
-        if (lowp(b, nx(d), ny(d), nw(d), &xl, &dyl, &dwl)) return;
-        if (CU_LAUNCH(b, xk_f32_to_bf16(c->stream, nx(d), x, xl)) ||
-            CU_LAUNCH(b, xk_f32_to_bf16(c->stream, ny(d), dy, dyl)) ||
-            CU_DNN(b, cudnnConvolutionBackwardFilter(c->cudnn, &one, p->x, xl, p->y, dyl, p->conv,
-                                                     algo, ws, p->ws[CONV_BWD_FILTER], &zero, p->w,
-                                                     dwl)) ||
-            CU_LAUNCH(b, xk_bf16_to_f32(c->stream, nw(d), dwl, dw, 1)))
+        if (lowp(b, nx(d), ny(d), nw(d), &xl, &dyl, &dwl) ||
+            CU_LAUNCH(b, xk_f32_to_bf16(c->stream, nx(d), x, xl)) ||
+            CU_LAUNCH(b, xk_f32_to_bf16(c->stream, ny(d), dy, dyl)))
             return;
-    } else if (CU_DNN(b, cudnnConvolutionBackwardFilter(c->cudnn, &one, p->x, x, p->y, dy, p->conv,
-                                                        algo, ws, p->ws[CONV_BWD_FILTER], &one,
-                                                        p->w, dw))) {
-        return; /* beta = 1: dw accumulates */
+        X = xl, DY = dyl, DW = dwl;
     }
+    /* fp32: beta = 1, dw accumulates; bf16: into the bf16 copy (beta 0), accumulated below */
+    const float *beta = dwl ? &zero : &one;
+    for (int r = 1; r == 1;) {
+        if (prepare(b, p, CONV_BWD_FILTER, &ws)) return;
+        cudnnConvolutionBwdFilterAlgo_t algo =
+            (cudnnConvolutionBwdFilterAlgo_t)p->algo[CONV_BWD_FILTER];
+        r = executed(b, p, CONV_BWD_FILTER,
+                     cudnnConvolutionBackwardFilter(c->cudnn, &one, p->x, X, p->y, DY, p->conv,
+                                                    algo, ws, p->ws[CONV_BWD_FILTER], beta, p->w,
+                                                    DW),
+                     "cudnnConvolutionBackwardFilter", __LINE__);
+        if (r < 0) return;
+    }
+    if (dwl && CU_LAUNCH(b, xk_bf16_to_f32(c->stream, nw(d), dwl, dw, 1))) return;
     if (dbias) {
         size_t rows = (size_t)d->n * d->oh * d->ow;
         double *scr = xfer_cuda_reduce_scratch(b, xk_colsum_scratch(rows, d->o));

@@ -22,8 +22,9 @@ typedef struct {
     cudnnHandle_t cudnn;
     cublasHandle_t cublas;
     xfer_precision prec;
-    int sync_each; /* XFER_CUDA_SYNC=1 */
-    int use_find;  /* XFER_CUDNN_FIND=1: timed cudnnFind instead of the _v7 heuristics */
+    int sync_each;    /* XFER_CUDA_SYNC=1 */
+    int use_find;     /* XFER_CUDNN_FIND=1: timed cudnnFind instead of the _v7 heuristics */
+    int allow_nondet; /* XFER_CUDNN_NONDETERMINISTIC=1: non-deterministic algorithms allowed */
     int batch_hint;
     xfer_err pending;
     /* grow-only scratch buffers */
@@ -68,6 +69,9 @@ double *xfer_cuda_reduce_scratch(xfer_backend *b, size_t doubles);
 void *xfer_cuda_lowp_scratch(xfer_backend *b, size_t bytes);
 /* Device allocation with the out-of-memory message; NULL and err filled on failure. */
 void *xfer_cuda_malloc(xfer_backend *b, size_t bytes, const char *what, xfer_err *err);
+
+/* memory_cuda.c: check, sync, set_threads, alloc, free, upload, download, memset0, copy */
+void xfer_cuda_install_memory(xfer_backend *b);
 
 /* ops in their files */
 void xfer_cuda_conv_destroy(xfer_backend *b);

@@ -1,0 +1,2 @@
+/* Kernel emulator: the builtin variables come with cuda_runtime.h. */
+#include "cuda_runtime.h"
