@@ -101,6 +101,11 @@ if [ -x "$XFER_BIN" ] && [[ $SKIP != *" tests "* ]]; then
   n_run=$(grep -cE "^ *[0-9]+/[0-9]+ Test +#" "$LOG/ctest-gpu.log")
   put gpu-tests "$(grep -E 'tests passed|tests failed' "$LOG/ctest-gpu.log" | tail -1), $n_skip skipped ($(elapsed $t0))"
   grep -E "\*\*\*(Failed|Timeout|Exception)" "$LOG/ctest-gpu.log" | head -20
+  # the comparisons the visit is for, one line each: xfer step vs torch, the mini sweep CUDA vs CPU
+  for t in cuda_step_vs_torch_alexnet cuda_step_vs_torch_resnet18 cuda_run_vs_cpu cuda_ops cuda_model; do
+    st=$(grep -E "Test +#[0-9]+: $t " "$LOG/ctest-gpu.log" | head -1 | sed -E 's/.*: [^ ]+ \.*\**//')
+    put "${t#cuda_}" "${st:-not run}"
+  done
   [ $gpu_rc -eq 0 ] || fail "gpu tests failed (ctest-gpu.log)"
   [ "$n_run" -gt 0 ] || fail "no gpu test ran"
   [ "$n_skip" -eq 0 ] || fail "$n_skip gpu test(s) skipped"
@@ -174,10 +179,10 @@ echo "logs: $LOG"
 # the short table, last
 echo
 echo "== gpu-check summary: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1), $(date -u +%Y-%m-%dT%H:%MZ), total $(elapsed $T_START) =="
-for k in "${order[@]}"; do printf "%-10s %s\n" "$k" "${result[$k]}"; done
+for k in "${order[@]}"; do printf "%-22s %s\n" "$k" "${result[$k]}"; done
 if [ ${#fails[@]} -eq 0 ]; then
-  echo "verdict    PASS"
+  printf "%-22s %s\n" verdict PASS
   exit 0
 fi
-for f in "${fails[@]}"; do echo "verdict    FAIL: $f"; done
+for f in "${fails[@]}"; do printf "%-22s FAIL: %s\n" verdict "$f"; done
 exit 1
