@@ -44,6 +44,7 @@ xfer_backend *xfer_backend_cuda_create(xfer_err *err) {
     xfer_cuda_install_memory(b);
     xfer_cuda_install_linear(b);
     xfer_cuda_install_ops(b);
+    xfer_cuda_install_archs_ops(b);
     return b;
 }
 

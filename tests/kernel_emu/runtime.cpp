@@ -783,6 +783,17 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
     (void)s;
     return copy(dst, src, bytes, kind);
 }
+cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch,
+                              size_t width, size_t height, cudaMemcpyKind kind, cudaStream_t s) {
+    (void)s;
+    if (width > dpitch || width > spitch) return fail(cudaErrorInvalidValue);
+    for (size_t r = 0; r < height; r++) {
+        cudaError_t e = copy((char *)dst + r * dpitch, (const char *)src + r * spitch, width, kind);
+        if (e != cudaSuccess) return e;
+    }
+    return cudaSuccess;
+}
+
 cudaError_t cudaMemset(void *dst, int v, size_t bytes) {
     if (bytes && !xemu_is_device(dst, bytes)) return fail(cudaErrorInvalidValue);
     memset(dst, v, bytes);

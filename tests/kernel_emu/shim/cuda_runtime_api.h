@@ -69,6 +69,7 @@ struct cudaPointerAttributes {
 #define cudaFreeHost xemu_cudaFreeHost
 #define cudaMemcpy xemu_cudaMemcpy
 #define cudaMemcpyAsync xemu_cudaMemcpyAsync
+#define cudaMemcpy2DAsync xemu_cudaMemcpy2DAsync
 #define cudaMemset xemu_cudaMemset
 #define cudaMemsetAsync xemu_cudaMemsetAsync
 #define cudaStreamSynchronize xemu_cudaStreamSynchronize
@@ -95,6 +96,9 @@ cudaError_t cudaFreeHost(void *p);
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind);
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
                             cudaStream_t s);
+cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch,
+                              size_t width, size_t height, enum cudaMemcpyKind kind,
+                              cudaStream_t s);
 cudaError_t cudaMemset(void *dst, int v, size_t bytes);
 cudaError_t cudaMemsetAsync(void *dst, int v, size_t bytes, cudaStream_t s);
 cudaError_t cudaStreamSynchronize(cudaStream_t s);
