@@ -1,6 +1,7 @@
 /* The CPU backend's ops (one file per op family); cpu.c puts them in the xfer_backend table.
- * Loops use OpenMP with static schedules and reductions as per-thread partials combined in a fixed
- * order, so a run is bitwise reproducible for a given thread count. */
+ * Every result is bitwise the same for any thread count: elementwise loops write each element from
+ * one thread, reductions sum fixed chunks combined in chunk order (reduce.h), GEMMs run over fixed
+ * tiles (gemm.c). */
 #ifndef XFER_BACKEND_CPU_OPS_H
 #define XFER_BACKEND_CPU_OPS_H
 
@@ -92,13 +93,13 @@ void xfer_cpu_nchw_to_nhwc(xfer_backend *b, int n, int c, int h, int w, const fl
 void xfer_cpu_nhwc_to_nchw(xfer_backend *b, int n, int c, int h, int w, const float *src,
                            float *dst);
 
-/* Row-major C = alpha * op(A) op(B) + beta * C, parallel over blocks of C with single-threaded
- * OpenBLAS calls (gemm.c). */
+/* Row-major C = alpha * op(A) op(B) + beta * C, parallel over tiles of C that depend only on the
+ * shape, each one single-threaded OpenBLAS call (gemm.c). */
 void xfer_cpu_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                     int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
-/* Sum of columns: out[j] += sum_i a[i*cols + j] over rows, deterministic (per-thread partials in
- * double combined in thread order). */
+/* Sum of columns: out[j] += sum_i a[i*cols + j] over rows, in double over fixed chunks of rows
+ * (reduce.h), independent of the thread count. */
 void xfer_cpu_colsum_add(size_t rows, int cols, const float *a, float *out);
 
 #endif

@@ -1,31 +1,28 @@
 /* Batch normalisation over NHWC activations viewed as m rows of c channels. Statistics are summed
- * in double with per-thread partials (deterministic); see include/xfer/backend.h for the torch
- * semantics (biased variance to normalise, unbiased for running_var). */
+ * in double over fixed chunks of rows (independent of the thread count); see include/xfer/backend.h
+ * for the torch semantics (biased variance to normalise, unbiased for running_var). */
 #include <math.h>
 #include <stdlib.h>
 
 #include "cpu_ops.h"
 #include "reduce.h"
 
-/* part[t][0..c) += per-channel sums of f(x) over thread t's rows. mode 0: x; 1: (x-mean)^2;
- * 2: dy and dy*xhat into two halves (2c per thread). */
+/* Per-channel sums of f(x) over the m rows, in double over fixed chunks of rows (reduce.h), so the
+ * result does not depend on the thread count. mode 0: x; 1: (x-mean)^2; 2: dy and dy*xhat into
+ * two halves (2c values). Returns the totals (free with free()), NULL on out of memory. */
 static double *channel_sums(xfer_backend *b, int m, int c, const float *x, const float *dy,
-                            const float *mean, const float *invstd, int mode, int *used) {
-    int T = XFER_MAX_THREADS();
+                            const float *mean, const float *invstd, int mode) {
     int width = mode == 2 ? 2 * c : c;
-    double *part = calloc((size_t)T * width, sizeof(double));
-    if (!part) {
-        xfer_cpu_record_oom(b, (size_t)T * width * sizeof(double), "batch-norm statistics");
+    xfer_chunk_sums s;
+    if (!xfer_chunk_sums_init(&s, (size_t)m, width)) {
+        xfer_cpu_record_oom(b, s.chunks * width * sizeof(double), "batch-norm statistics");
         return NULL;
     }
-    *used = 1;
-#pragma omp parallel num_threads(T)
-    {
-        int t = XFER_THREAD_ID(), nt = XFER_THREAD_COUNT();
-        if (t == 0) *used = nt;
+#pragma omp parallel for schedule(static)
+    for (size_t q = 0; q < s.chunks; q++) {
         size_t lo, hi;
-        xfer_thread_range((size_t)m, t, nt, &lo, &hi);
-        double *p = part + (size_t)t * width;
+        xfer_chunk_range(&s, q, &lo, &hi);
+        double *p = s.part + q * width;
         for (size_t i = lo; i < hi; i++) {
             const float *xr = x + i * c;
             if (mode == 0) {
@@ -45,10 +42,8 @@ static double *channel_sums(xfer_backend *b, int m, int c, const float *x, const
             }
         }
     }
-    for (int t = 1; t < *used; t++)
-        for (int j = 0; j < width; j++)
-            part[j] += part[(size_t)t * width + j];
-    return part;
+    xfer_chunk_sums_combine(&s);
+    return s.part;
 }
 
 static void normalize(int m, int c, const float *x, const float *gamma, const float *beta,
@@ -66,13 +61,12 @@ void xfer_cpu_bn_forward_train(xfer_backend *b, int m, int c, const float *x, co
                                const float *beta, float *running_mean, float *running_var,
                                float momentum, float eps, float *y, float *save_mean,
                                float *save_invstd) {
-    int used;
-    double *s = channel_sums(b, m, c, x, NULL, NULL, NULL, 0, &used);
+    double *s = channel_sums(b, m, c, x, NULL, NULL, NULL, 0);
     if (!s) return;
     for (int j = 0; j < c; j++)
         save_mean[j] = (float)(s[j] / m);
     free(s);
-    s = channel_sums(b, m, c, x, NULL, save_mean, NULL, 1, &used);
+    s = channel_sums(b, m, c, x, NULL, save_mean, NULL, 1);
     if (!s) return;
     for (int j = 0; j < c; j++) {
         double var = s[j] / m;
@@ -100,8 +94,7 @@ void xfer_cpu_bn_forward_eval(xfer_backend *b, int m, int c, const float *x, con
 void xfer_cpu_bn_backward(xfer_backend *b, int m, int c, const float *x, const float *dy,
                           const float *gamma, const float *save_mean, const float *save_invstd,
                           int batch_stats, float *dx, float *dgamma, float *dbeta) {
-    int used;
-    double *s = channel_sums(b, m, c, x, dy, save_mean, save_invstd, 2, &used);
+    double *s = channel_sums(b, m, c, x, dy, save_mean, save_invstd, 2);
     if (!s) return;
     float *k1 = malloc(sizeof(float) * 3 * (size_t)c);
     if (!k1) {
