@@ -35,7 +35,8 @@ except ImportError as e:  # the acceptance test must not pass silently
     print("0 passed, 1 failed")
     sys.exit(1)
 
-# The bound. err_torch32 is what float32 arithmetic costs on this case (one sample of it: torch's
+# The bound. err_torch32 is what float32 arithmetic costs on this case (the largest of
+# YARDSTICK_SAMPLES samples of it: torch's
 # kernels, this CPU). xfer sums in other orders (im2col + OpenBLAS GEMM, its own BN and loss
 # reductions), so its rounding error is of the same order but not the same number: on the cases
 # below the xfer/torch32 ratio stays under 2 on every tensor whose error is above FLOOR (AMD EPYC
@@ -49,6 +50,8 @@ FACTOR = 16.0
 FLOOR = 2e-6
 # A case is well conditioned when float32 torch follows float64 torch to 1e-4 on every tensor.
 COND_MAX = 1e-4
+# torch float32 runs behind each tensor's yardstick (the case's batch and slightly moved copies)
+YARDSTICK_SAMPLES = 3
 LR, MOMENTUM, WD = 0.01, 0.9, 5e-4
 STEPS = int(os.environ.get("XFER_TEST_STEPS", "3"))
 THREADS = 2
@@ -232,6 +235,18 @@ def run_case(name):
         return
     ref = torch_steps(copy.deepcopy(model).double(), x.double(), y, spec["train"])
     t32 = torch_steps(copy.deepcopy(model), x, y, spec["train"])
+    # float32's error on one tensor is heavy-tailed (one sample of it can be 1000x below another
+    # of the same case): the yardstick is the largest of YARDSTICK_SAMPLES torch float32 errors,
+    # each on the batch moved by about one float32 unit in the last place and measured against
+    # float64 on that same moved batch
+    t32_extra = []
+    for k in range(1, YARDSTICK_SAMPLES):
+        pg = torch.Generator().manual_seed(4321 + k)
+        xk = (x.double() * (1 + (torch.rand(x.shape, generator=pg, dtype=torch.float64) - 0.5)
+                            * 2.0**-23)).float()
+        t32_extra.append((torch_steps(copy.deepcopy(model), xk, y, spec["train"]),
+                          torch_steps(copy.deepcopy(model).double(), xk.double(), y,
+                                      spec["train"])))
 
     rows = []
     # Some gradients are zero in exact arithmetic: a BN bias whose output reaches the next BN only
@@ -249,6 +264,8 @@ def run_case(name):
             key += " (zero: vs |grad|)"
         else:
             et, ex = rel(t32[key], ref[key]), rel(xo[key], ref[key])
+            for o32, o64 in t32_extra:
+                et = max(et, rel(o32[key], o64[key]))
         rows.append((key, et, ex))
     worst_t = max(rows, key=lambda r: r[1])
     check(worst_t[1] <= COND_MAX, f"{name}: ill-conditioned case: torch float32 vs float64 "
