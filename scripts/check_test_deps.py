@@ -255,7 +255,7 @@ def shell_commands(text):
     text = re.sub(r"(\bcase\b[^\n]*?\bin\b|;;&?|;&)(\s*)\(?[^();\n]*\)", r"\1\2 ", text)
     defined = set(re.findall(r"^\s*(?:function\s+)?([A-Za-z_][\w-]*)\s*\(\)", text, flags=re.M))
     text = re.sub(r"\(\((.*?)\)\)", " ", text)  # arithmetic
-    text = re.sub(r"\$\{[^}$]*\}", "x", text)   # ${var...} without a command inside
+    text = re.sub(r"\$\{[^}$]*\}", "$x", text)  # ${var...} without a command inside: a word
     cmds = []
     for lineno, line in enumerate(text.splitlines(), 1):
         for seg in re.split(r"\$\(|`|\|\||&&|[;|&(){}]|\bthen\b|\bdo\b|\belse\b|\bif\b|\bwhile\b"
