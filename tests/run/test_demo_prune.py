@@ -63,7 +63,16 @@ try:
     check(ratio <= 0.5, f"the pruned sweep trains <= 50% of the full sweep's epochs: {ratio:.3f}")
     check(c["best_survived"] and c["best_source_found"] == c["best_source_full"],
           f"the full sweep's best source survived: {c}")
-    check(c["regret"] == 0, f"regret 0: {c['regret']}")
+    # demo.yaml repeats every fine-tune with 3 seeds and its best_acc is their mean; the pruned
+    # sweep (one seed: pruning ranks one fine-tune per source) is fine-tune 0, which is bitwise
+    # the full sweep's fine-tune 0 (/curve): the regret against that one is 0, the regret against
+    # the mean is reported above
+    import h5py  # noqa: E402
+    with h5py.File(full_h5, "r") as f:
+        seed0 = float(max(f["sources"][c["best_source_full"]]["curve"]["test_acc"][()]))
+    check(abs(c["best_acc_found"] - seed0) <= 1e-6, f"the best source found reaches the full sweep's "
+          f"fine-tune 0 accuracy of that source: {c['best_acc_found']} vs {seed0} "
+          f"(regret against the 3-seed mean {c['regret']:.4f})")
 finally:
     if not keep:
         shutil.rmtree(tmp, ignore_errors=True)
