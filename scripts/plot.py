@@ -155,9 +155,57 @@ def curves(plt, out_dir, arch, srcs, top, suffix):
     return path
 
 
+# Where a point's name may go, in points from the marker: right, left, above, below, diagonals.
+LABEL_SPOTS = [(5, 3, "left", "bottom"), (-5, 3, "right", "bottom"), (5, -3, "left", "top"),
+               (-5, -3, "right", "top"), (0, 6, "center", "bottom"), (0, -6, "center", "top"),
+               (8, 10, "left", "bottom"), (-8, 10, "right", "bottom"), (8, -10, "left", "top"),
+               (-8, -10, "right", "top")]
+
+
+def overlap(a, b):
+    """Area shared by two display-space boxes (x0, y0, x1, y1)."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def place_labels(fig, ax, labels):
+    """Names each point where its text overlaps the least with names already placed, the other
+    markers and the plot's edge (greedy, in order of y): a fixed offset overprints close points."""
+    fig.canvas.draw()  # fixes the axis limits, so display positions are final
+    render = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(render)
+    marks = []
+    for x, y, _ in labels:
+        px, py = ax.transData.transform((x, y))
+        marks.append((px - 4, py - 4, px + 4, py + 4))
+    placed = []
+    for x, y, name in sorted(labels, key=lambda t: (t[1], t[0])):
+        best = None
+        for dx, dy, ha, va in LABEL_SPOTS:
+            t = ax.annotate(name, (x, y), fontsize=7, xytext=(dx, dy), textcoords="offset points",
+                            ha=ha, va=va)
+            e = t.get_window_extent(render)
+            box = (e.x0, e.y0, e.x1, e.y1)
+            cost = sum(overlap(box, b) for b in placed) + sum(overlap(box, m) for m in marks)
+            outside = (e.x1 - e.x0) * (e.y1 - e.y0) - overlap(box, (frame.x0, frame.y0, frame.x1,
+                                                                     frame.y1))
+            cost += 4 * outside
+            if best is None or cost < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost, t, box)
+            else:
+                t.remove()
+            if cost == 0:
+                break
+        placed.append(best[2])
+
+
 def scatter(plt, out_dir, metric, sources, kendall):
     fig, ax = plt.subplots(figsize=(6, 4.8))
     direction = 1
+    labels = []
     for arch in sorted({s["arch"] for s in sources}):
         pts = [(s["scores"][metric][0], s["best"], s["sd"], s["name"]) for s in sources
                if s["arch"] == arch and s["status"] == "done" and metric in s["scores"]
@@ -170,11 +218,7 @@ def scatter(plt, out_dir, metric, sources, kendall):
         err = [p[2] if math.isfinite(p[2]) else 0.0 for p in pts]
         ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=err if any(err) else None,
                     fmt="o", capsize=3, label=arch)
-        # labels alternate sides in order of accuracy, so neighbours in y do not overprint
-        for k, (x, y, _, n) in enumerate(sorted(pts, key=lambda p: p[1])):
-            right = k % 2 == 0
-            ax.annotate(n, (x, y), fontsize=7, xytext=(5 if right else -5, 3),
-                        textcoords="offset points", ha="left" if right else "right")
+        labels.extend((x, y, n) for x, y, _, n in pts)
     tau, n, lo, hi, why = kendall.get(metric, (float("nan"), 0, float("nan"), float("nan"), ""))
     ci = "" if not (math.isfinite(lo) and math.isfinite(hi)) else ", 90%% CI [%.2f, %.2f]" % (lo, hi)
     if why:  # equal values: a zoomed axis would draw rounding noise as a spread
@@ -185,9 +229,9 @@ def scatter(plt, out_dir, metric, sources, kendall):
             half = max(abs(c) * 0.05, 1e-6)
             ax.set_xlim(c - half, c + half)
             ax.ticklabel_format(axis="x", useOffset=False)
-        ax.set_title("%s %s: not ranked" % (metric, why), fontsize=9)
+        ax.set_title("%s: not ranked\n%s" % (metric, why), fontsize=9)
     else:
-        ax.set_title("%s vs best accuracy: Kendall \u03c4 (oriented) = %s%s, n = %d" %
+        ax.set_title("%s vs best accuracy\nKendall \u03c4 (oriented) = %s%s, n = %d" %
                      (metric, "n/a" if math.isnan(tau) else "%.2f" % tau, ci, n), fontsize=9)
     ax.set_xlabel("%s (%s is better)" % (metric, "lower" if direction < 0 else "higher"))
     multi = any(len(s["runs"]) > 1 for s in sources)
@@ -196,6 +240,7 @@ def scatter(plt, out_dir, metric, sources, kendall):
     ax.margins(x=0.15, y=0.12)
     if len({s["arch"] for s in sources}) > 1 and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
+    place_labels(fig, ax, labels)
     path = save(fig, out_dir, "scatter_%s.png" % safe(metric))
     plt.close(fig)
     return path
