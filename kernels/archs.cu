@@ -22,7 +22,9 @@ __global__ void k_channel_affine(size_t n, int c, const float *x, const float *s
                                  const float *shift, float *y) {
     XK_GRID_STRIDE(i, n) {
         int j = (int)(i % c);
-        y[i] = shift ? __fmaf_rn(x[i], scale[j], shift[j]) : __fmul_rn(x[i], scale[j]);
+        /* a product rounded, then a sum: the CPU's (and torch's) two operations, not one FMA */
+        float p = __fmul_rn(x[i], scale[j]);
+        y[i] = shift ? __fadd_rn(p, shift[j]) : p;
     }
 }
 

@@ -48,6 +48,21 @@ static inline void need_cuda_device(void) {
 #endif
 }
 
+/* Both backends for a CUDA-vs-CPU test (skips without a device; exits 1 when one cannot be
+ * made), the device's name printed. */
+static inline void open_backends(xfer_backend **cpu, xfer_backend **gpu) {
+    need_cuda_device();
+    xfer_err e;
+    xfer_err_clear(&e);
+    *cpu = xfer_backend_get(XFER_DEVICE_CPU, &e);
+    *gpu = *cpu ? xfer_backend_get(XFER_TEST_GPU_KIND, &e) : NULL;
+    if (!*cpu || !*gpu) {
+        fprintf(stderr, "backend: %s\n", e.msg);
+        exit(1);
+    }
+    printf("device: %s\n", xfer_cuda_device_name(*gpu));
+}
+
 /* A backend buffer holding a copy of host data (host may be NULL: zeroed). */
 static inline void *put(xfer_backend *b, const void *host, size_t bytes) {
     xfer_err e;

@@ -385,17 +385,10 @@ static void test_errors(void) {
 #endif
 
 int main(void) {
-    need_cuda_device();
+    open_backends(&cpu, &gpu);
     small = getenv("XFER_TEST_SMALL") != NULL;
     xfer_err e;
     xfer_err_clear(&e);
-    cpu = xfer_backend_get(XFER_DEVICE_CPU, &e);
-    gpu = xfer_backend_get(XFER_TEST_GPU_KIND, &e);
-    if (!cpu || !gpu) {
-        fprintf(stderr, "backend: %s\n", e.msg);
-        return 1;
-    }
-    printf("device: %s\n", xfer_cuda_device_name(gpu));
     if (!gpu->conv2d_forward) printf("convolutions: not on this backend (emulator: no cuDNN)\n");
     if (gpu->conv2d_forward) {
         test_conv(2, 9, 9, 5, 7, 3, 2, 1);

@@ -19,7 +19,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 BARRIER = re.compile(r"__syncthreads\s*\(\s*\)\s*;|__syncwarp\s*\([^;]*\)\s*;")
-TESTS = ["ops", "scores", "extra", "data", "batches"]  # cheapest first
+TESTS = ["ops", "archs", "scores", "extra", "data", "batches"]  # cheapest first
 
 
 def flags(build):
