@@ -106,6 +106,10 @@ typedef struct {
     bool has_prior;
     double prior;
     xfer_mark prior_mark;
+    /* optional `ground_truth_name`: the column of a published-accuracy file (`xfer report
+     * --ground-truth`) this source is matched to; NULL: its arch */
+    char *ground_truth_name;
+    xfer_mark ground_truth_name_mark;
 } xfer_source_cfg;
 
 typedef struct {

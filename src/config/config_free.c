@@ -21,6 +21,7 @@ static void free_source(xfer_source_cfg *s) {
     free(s->arch);
     free(s->weights);
     free(s->classes);
+    free(s->ground_truth_name);
     free(s->train_from);
     free(s->train_dataset);
 }

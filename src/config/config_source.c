@@ -46,10 +46,10 @@ static void parse_train(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_sour
 
 static void parse_source(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_source_cfg *s,
                          const xfer_config *cfg) {
-    enum { NAME, ARCH, WIDTH, WEIGHTS, CLASSES, INIT_SEED, TRAIN, PRIOR, N };
+    enum { NAME, ARCH, WIDTH, WEIGHTS, CLASSES, INIT_SEED, TRAIN, PRIOR, GT_NAME, N };
     cfg_field f[N] = {{.key = "name"},    {.key = "arch"},    {.key = "width"},
                       {.key = "weights"}, {.key = "classes"}, {.key = "init_seed"},
-                      {.key = "train"},   {.key = "prior"}};
+                      {.key = "train"},   {.key = "prior"},   {.key = "ground_truth_name"}};
     s->width = 1.0;
     s->mark = cfg_mark(n);
     if (!cfg_fields(c, n, where, f, N)) return;
@@ -96,6 +96,9 @@ static void parse_source(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_sou
         s->has_prior = cfg_double(c, f[PRIOR].val, WHAT("prior"),
                                   (cfg_range){-INFINITY, INFINITY, true, true}, &s->prior);
     }
+    if (f[GT_NAME].val &&
+        cfg_string(c, f[GT_NAME].val, WHAT("ground_truth_name"), &s->ground_truth_name))
+        s->ground_truth_name_mark = cfg_mark(f[GT_NAME].val);
     if (f[WEIGHTS].val && f[TRAIN].val)
         cfg_problem(c, f[TRAIN].key_node,
                     "%s has both weights and train (expected exactly one: load weights, or "

@@ -6,7 +6,7 @@
 
 #include "report_internal.h"
 
-static void field(FILE *o, const char *s, int last) {
+void report_csv_field(FILE *o, const char *s, int last) {
     if (strpbrk(s, ",\"\n\r")) {
         fputc('"', o);
         for (; *s; s++) {
@@ -20,7 +20,7 @@ static void field(FILE *o, const char *s, int last) {
     fputc(last ? '\n' : ',', o);
 }
 
-static void number(FILE *o, double x, int last) {
+void report_csv_number(FILE *o, double x, int last) {
     if (isfinite(x)) fprintf(o, "%.17g", x);
     fputc(last ? '\n' : ',', o);
 }
@@ -35,7 +35,7 @@ int report_csv(FILE *o, const report_view *v, const char *path) {
     const xfer_results_data *d = v->d;
     fputs("arch,source,chain,weights,status,error,", o);
     for (size_t k = 0; k < v->n_metrics; k++)
-        field(o, v->metrics[k], 0);
+        report_csv_field(o, v->metrics[k], 0);
     fputs(
         "best_test_acc,best_test_acc_sd,n_seeds,best_epoch,epochs_to_95pct,curve_auc,curve_auc_sd,"
         "best,not_ranked,score_errors\n",
@@ -44,23 +44,23 @@ int report_csv(FILE *o, const report_view *v, const char *path) {
         for (size_t i = 0; i < d->n_sources; i++) {
             const xfer_results_source *s = &d->sources[i];
             if (strcmp(s->arch, v->archs[a])) continue;
-            field(o, s->arch, 0);
-            field(o, s->name, 0);
-            field(o, s->chain, 0);
-            field(o, s->weights, 0);
-            field(o, xfer_src_status_name(s->status), 0);
-            field(o, s->error, 0);
+            report_csv_field(o, s->arch, 0);
+            report_csv_field(o, s->name, 0);
+            report_csv_field(o, s->chain, 0);
+            report_csv_field(o, s->weights, 0);
+            report_csv_field(o, xfer_src_status_name(s->status), 0);
+            report_csv_field(o, s->error, 0);
             for (size_t k = 0; k < v->n_metrics; k++) {
                 const xfer_results_score *sc = xfer_results_find_score(s, v->metrics[k]);
-                number(o, sc ? sc->value : NAN, 0);
+                report_csv_number(o, sc ? sc->value : NAN, 0);
             }
-            number(o, s->best_test_acc, 0);
-            number(o, s->best_test_acc_sd, 0);
+            report_csv_number(o, s->best_test_acc, 0);
+            report_csv_number(o, s->best_test_acc_sd, 0);
             integer(o, (int64_t)s->n_seeds, 0);
             integer(o, s->best_epoch, 0);
             integer(o, s->epochs_to_95pct, 0);
-            number(o, s->curve_auc, 0);
-            number(o, s->curve_auc_sd, 0);
+            report_csv_number(o, s->curve_auc, 0);
+            report_csv_number(o, s->curve_auc_sd, 0);
             int first = 1;
             for (size_t k = 0; k < v->n_metrics; k++)
                 if (v->best[i * v->n_metrics + k]) {
@@ -84,7 +84,7 @@ int report_csv(FILE *o, const report_view *v, const char *path) {
                     len +=
                         (size_t)snprintf(errs + len, sizeof errs - len, "%s%s: %s", len ? "; " : "",
                                          s->scores[k].metric, s->scores[k].error);
-            field(o, errs, 1);
+            report_csv_field(o, errs, 1);
         }
     fputs("\nscope,metric,direction,n", o);
     for (int k = 0; k < XFER_CORR_N; k++)
@@ -92,17 +92,17 @@ int report_csv(FILE *o, const report_view *v, const char *path) {
     fputs(",kendall_lo,kendall_hi,n_boot,kind,empty_reason\n", o);
     for (size_t i = 0; i < v->n_corr; i++) {
         const xfer_results_corr *c = &v->corr[i];
-        field(o, c->arch ? c->arch : "all", 0);
-        field(o, c->metric, 0);
+        report_csv_field(o, c->arch ? c->arch : "all", 0);
+        report_csv_field(o, c->metric, 0);
         fprintf(o, "%d,%lld,", c->direction, (long long)c->n);
         for (int k = 0; k < XFER_CORR_N; k++)
-            number(o, c->v[k], 0);
-        number(o, c->kendall_lo, 0);
-        number(o, c->kendall_hi, 0);
+            report_csv_number(o, c->v[k], 0);
+        report_csv_number(o, c->kendall_lo, 0);
+        report_csv_number(o, c->kendall_hi, 0);
         fprintf(o, "%lld,", (long long)c->n_boot);
         int k_m = report_metric_index(v, c->metric);
-        field(o, k_m >= 0 && v->baseline[k_m] ? "baseline" : "metric", 0);
-        field(o, c->reason ? c->reason : "", 1);
+        report_csv_field(o, k_m >= 0 && v->baseline[k_m] ? "baseline" : "metric", 0);
+        report_csv_field(o, c->reason ? c->reason : "", 1);
     }
     return XFER_OK;
 }

@@ -69,6 +69,22 @@ void report_md_prune(FILE *o, const report_view *v);
 void report_md_prune_corr_note(FILE *o, const report_view *v);
 struct cJSON *report_json_prune(const report_view *v);
 
+/* Cell writers shared by the formats: a Markdown number (fmt; " –" for NaN; star: the best mark)
+ * and string cell, a CSV string and number cell (last: end the row), a JSON number (null when not
+ * finite). */
+void report_md_num(FILE *o, double x, const char *fmt, int star);
+void report_md_cell(FILE *o, const char *s);
+void report_csv_field(FILE *o, const char *s, int last);
+void report_csv_number(FILE *o, double x, int last);
+struct cJSON *report_json_num(double x);
+/* The score columns' header cells ("name (baseline) ↑ |") and their alignment cells. */
+void report_md_score_heads(FILE *o, const report_view *v);
+void report_md_score_rules(FILE *o, const report_view *v);
+/* A score's cell: empty when absent, "failed", or its value (star: the best mark). */
+void report_md_score(FILE *o, const xfer_results_score *sc, int star);
+/* Prints root (then deleted) with a newline. */
+int report_json_print(FILE *out, struct cJSON *root, xfer_err *err);
+
 int report_md(FILE *out, const report_view *v, const char *path);
 int report_csv(FILE *out, const report_view *v, const char *path);
 int report_json(FILE *out, const report_view *v, const char *path, xfer_err *err);

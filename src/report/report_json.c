@@ -8,7 +8,7 @@
 
 #include "report_internal.h"
 
-static cJSON *num(double x) {
+cJSON *report_json_num(double x) {
     return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull();
 }
 
@@ -28,10 +28,10 @@ static cJSON *source_json(const report_view *v, size_t i) {
     for (size_t k = 0; k < s->n_scores; k++) {
         const xfer_results_score *sc = &s->scores[k];
         cJSON *m = cJSON_CreateObject();
-        cJSON_AddItemToObject(m, "value", num(sc->value));
-        cJSON_AddItemToObject(m, "seconds", num(sc->seconds));
+        cJSON_AddItemToObject(m, "value", report_json_num(sc->value));
+        cJSON_AddItemToObject(m, "seconds", report_json_num(sc->seconds));
         cJSON_AddNumberToObject(m, "direction", sc->direction);
-        if (!isnan(sc->mean)) cJSON_AddItemToObject(m, "mean", num(sc->mean));
+        if (!isnan(sc->mean)) cJSON_AddItemToObject(m, "mean", report_json_num(sc->mean));
         cJSON_AddStringToObject(m, "kind", sc->kind == XFER_SCORE_BASELINE ? "baseline" : "metric");
         if (sc->error) cJSON_AddStringToObject(m, "error", sc->error);
         if (sc->n_terms)
@@ -39,23 +39,23 @@ static cJSON *source_json(const report_view *v, size_t i) {
         cJSON_AddItemToObject(scores, sc->metric, m);
     }
     cJSON_AddItemToObject(o, "scores", scores);
-    cJSON_AddItemToObject(o, "best_test_acc", num(s->best_test_acc));
+    cJSON_AddItemToObject(o, "best_test_acc", report_json_num(s->best_test_acc));
     cJSON_AddItemToObject(o, "best_epoch", integer(s->best_epoch));
     cJSON_AddItemToObject(o, "epochs_to_95pct", integer(s->epochs_to_95pct));
-    cJSON_AddItemToObject(o, "curve_auc", num(s->curve_auc));
+    cJSON_AddItemToObject(o, "curve_auc", report_json_num(s->curve_auc));
     cJSON_AddNumberToObject(o, "n_epochs", (double)s->n_epochs);
-    cJSON_AddItemToObject(o, "best_test_acc_sd", num(s->best_test_acc_sd));
-    cJSON_AddItemToObject(o, "curve_auc_sd", num(s->curve_auc_sd));
+    cJSON_AddItemToObject(o, "best_test_acc_sd", report_json_num(s->best_test_acc_sd));
+    cJSON_AddItemToObject(o, "curve_auc_sd", report_json_num(s->curve_auc_sd));
     cJSON_AddNumberToObject(o, "n_seeds", (double)s->n_seeds);
     cJSON *seeds = cJSON_CreateArray();
     for (size_t k = 0; k < s->n_seeds; k++) {
         const xfer_results_seed *r = &s->seeds[k];
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "seed", (double)r->seed);
-        cJSON_AddItemToObject(e, "best_test_acc", num(r->best_test_acc));
+        cJSON_AddItemToObject(e, "best_test_acc", report_json_num(r->best_test_acc));
         cJSON_AddItemToObject(e, "best_epoch", integer(r->best_epoch));
         cJSON_AddItemToObject(e, "epochs_to_95pct", integer(r->epochs_to_95pct));
-        cJSON_AddItemToObject(e, "curve_auc", num(r->curve_auc));
+        cJSON_AddItemToObject(e, "curve_auc", report_json_num(r->curve_auc));
         cJSON_AddNumberToObject(e, "n_epochs", (double)r->n_epochs);
         cJSON_AddItemToArray(seeds, e);
     }
@@ -84,9 +84,9 @@ static cJSON *corr_json(const report_view *v, const xfer_results_corr *c) {
     cJSON_AddNumberToObject(o, "n", (double)c->n);
     cJSON_AddNumberToObject(o, "direction", c->direction);
     for (int k = 0; k < XFER_CORR_N; k++)
-        cJSON_AddItemToObject(o, XFER_CORR_NAMES[k], num(c->v[k]));
-    cJSON_AddItemToObject(o, "kendall_lo", num(c->kendall_lo));
-    cJSON_AddItemToObject(o, "kendall_hi", num(c->kendall_hi));
+        cJSON_AddItemToObject(o, XFER_CORR_NAMES[k], report_json_num(c->v[k]));
+    cJSON_AddItemToObject(o, "kendall_lo", report_json_num(c->kendall_lo));
+    cJSON_AddItemToObject(o, "kendall_hi", report_json_num(c->kendall_hi));
     cJSON_AddNumberToObject(o, "n_boot", (double)c->n_boot);
     return o;
 }
@@ -147,6 +147,10 @@ int report_json(FILE *out, const report_view *v, const char *path, xfer_err *err
     cJSON_AddItemToObject(root, "correlations", corr);
     cJSON *prune = report_json_prune(v);
     if (prune) cJSON_AddItemToObject(root, "prune", prune);
+    return report_json_print(out, root, err);
+}
+
+int report_json_print(FILE *out, cJSON *root, xfer_err *err) {
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return xfer_fail(err, XFER_EINTERNAL, "out of memory formatting the JSON report");

@@ -4,7 +4,7 @@
 
 #include "report_internal.h"
 
-static void num(FILE *o, double x, const char *fmt, int star) {
+void report_md_num(FILE *o, double x, const char *fmt, int star) {
     if (!isfinite(x)) {
         fputs(isnan(x) ? " –" : (x > 0 ? " inf" : " -inf"), o);
     } else {
@@ -22,7 +22,7 @@ static void integer(FILE *o, int64_t x) {
 }
 
 /* Markdown cells: a '|' or newline inside a name would break the table. */
-static void cell(FILE *o, const char *s) {
+void report_md_cell(FILE *o, const char *s) {
     fputc(' ', o);
     for (; *s; s++) {
         if (*s == '|')
@@ -80,43 +80,55 @@ static size_t max_seeds(const xfer_results_data *d) {
     return most;
 }
 
+void report_md_score_heads(FILE *o, const report_view *v) {
+    for (size_t k = 0; k < v->n_metrics; k++)
+        fprintf(o, " %s%s %s |", v->metrics[k], v->baseline[k] ? " (baseline)" : "",
+                v->direction[k] < 0 ? "↓" : "↑");
+}
+
+void report_md_score_rules(FILE *o, const report_view *v) {
+    for (size_t k = 0; k < v->n_metrics; k++)
+        fputs("---:|", o);
+}
+
+void report_md_score(FILE *o, const xfer_results_score *sc, int star) {
+    if (!sc)
+        fputs(" |", o);
+    else if (sc->error)
+        fputs(" failed |", o);
+    else
+        report_md_num(o, sc->value, "%.6g", star);
+}
+
 static void table1(FILE *o, const report_view *v) {
     const xfer_results_data *d = v->d;
     fputs("## Sources (Table 1)\n", o);
     for (size_t a = 0; a < v->n_archs; a++) {
         fprintf(o, "\n### %s\n\n| source | chain | status |", v->archs[a]);
-        for (size_t k = 0; k < v->n_metrics; k++)
-            fprintf(o, " %s%s %s |", v->metrics[k], v->baseline[k] ? " (baseline)" : "",
-                    v->direction[k] < 0 ? "↓" : "↑");
+        report_md_score_heads(o, v);
         fputs(" max acc | best epoch | epochs to 95% | curve AUC |\n|---|---|---|", o);
-        for (size_t k = 0; k < v->n_metrics; k++)
-            fputs("---:|", o);
+        report_md_score_rules(o, v);
         fputs("---:|---:|---:|---:|\n", o);
         for (size_t i = 0; i < d->n_sources; i++) {
             const xfer_results_source *s = &d->sources[i];
             if (strcmp(s->arch, v->archs[a])) continue;
             fputc('|', o);
-            cell(o, s->name);
-            cell(o, s->chain);
+            report_md_cell(o, s->name);
+            report_md_cell(o, s->chain);
             char st[48];
-            cell(o, report_status_text(s, st, sizeof st));
+            report_md_cell(o, report_status_text(s, st, sizeof st));
             for (size_t k = 0; k < v->n_metrics; k++) {
-                const xfer_results_score *sc = xfer_results_find_score(s, v->metrics[k]);
-                if (!sc)
-                    fputs(" |", o);
-                else if (sc->error)
-                    fputs(" failed |", o);
-                else
-                    num(o, sc->value, "%.6g", v->best[i * v->n_metrics + k]);
+                report_md_score(o, xfer_results_find_score(s, v->metrics[k]),
+                                v->best[i * v->n_metrics + k]);
             }
             if (s->n_seeds > 1 && isfinite(s->best_test_acc) && isfinite(s->best_test_acc_sd))
                 fprintf(o, " %.4f ± %.4f%s |", s->best_test_acc, s->best_test_acc_sd,
                         v->best_acc[i] ? "*" : "");
             else
-                num(o, s->best_test_acc, "%.4f", v->best_acc[i]);
+                report_md_num(o, s->best_test_acc, "%.4f", v->best_acc[i]);
             integer(o, s->best_epoch);
             integer(o, s->epochs_to_95pct);
-            num(o, s->curve_auc, "%.4f", 0);
+            report_md_num(o, s->curve_auc, "%.4f", 0);
             fputc('\n', o);
         }
     }
@@ -186,19 +198,19 @@ static void corr_table(FILE *o, const report_view *v) {
     for (size_t i = 0; i < v->n_corr; i++) {
         const xfer_results_corr *c = &v->corr[i];
         fputc('|', o);
-        cell(o, c->arch ? c->arch : "all");
+        report_md_cell(o, c->arch ? c->arch : "all");
         int k_m = report_metric_index(v, c->metric);
         if (k_m >= 0 && v->baseline[k_m])
             fprintf(o, " %s (baseline) |", c->metric);
         else
-            cell(o, c->metric);
+            report_md_cell(o, c->metric);
         fprintf(o, " %lld |", (long long)c->n);
         for (int k = 0; k < XFER_CORR_N; k++) {
             int is_hit = k % XFER_CORR_N_BASE == XFER_CORR_TOP1_HIT;
             if (is_hit && isfinite(c->v[k]))
                 fprintf(o, " %s |", c->v[k] > 0 ? "yes" : "no");
             else
-                num(o, c->v[k], "%.3f", 0);
+                report_md_num(o, c->v[k], "%.3f", 0);
             if (k == XFER_CORR_KENDALL) {
                 if (isfinite(c->kendall_lo) && isfinite(c->kendall_hi))
                     fprintf(o, " [%.2f, %.2f] |", c->kendall_lo, c->kendall_hi);
