@@ -1,6 +1,8 @@
-/* The CSV report: two tables separated by one empty line, each with its header row — the sources
+/* The CSV report: tables separated by one empty line, each with its header row — the sources
  * (Table 1, with a `best` column listing the metrics this source scores best on within its arch)
- * and the correlations. Empty cell = not available. */
+ * and the correlations; for a pruned sweep (a file with /prune) two more: the rung decisions and
+ * a one-row summary (epochs and images against a full sweep, and with `--compare` whether the full
+ * sweep's best source survived and the regret). Empty cell = not available. */
 #include <math.h>
 #include <string.h>
 
@@ -28,6 +30,48 @@ void report_csv_number(FILE *o, double x, int last) {
 static void integer(FILE *o, int64_t x, int last) {
     if (x >= 0) fprintf(o, "%lld", (long long)x);
     fputc(last ? '\n' : ',', o);
+}
+
+/* The pruning tables: one row per source and rung it reached (rung, epoch, value ranked, kept),
+ * then the summary row. Nothing for a file without /prune. */
+static void csv_prune(FILE *o, const report_view *v) {
+    const xfer_results_prune *p = v->d->prune;
+    if (!p) return;
+    fputs("\nrung,epoch,source,value,kept\n", o);
+    for (size_t j = 0; j < p->n_rows; j++) {
+        integer(o, p->rows[j].rung + 1, 0);
+        integer(o, p->rows[j].epoch, 0);
+        field(o, p->rows[j].source, 0);
+        number(o, p->rows[j].value, 0);
+        integer(o, p->rows[j].kept == 1, 1);
+    }
+    report_prune_figures f;
+    report_prune_summary(v, &f);
+    fputs("\nmethod,eta,min_epochs,keep_at_least,metric,seed_by,scope,epochs_trained,"
+          "epochs_full_sweep,train_images_processed,train_images_full_sweep,compare_file,"
+          "best_source_full,best_acc_full,best_source_found,best_acc_found,best_survived,regret\n",
+          o);
+    field(o, p->method, 0);
+    integer(o, p->eta, 0);
+    integer(o, p->min_epochs, 0);
+    integer(o, p->keep_at_least, 0);
+    field(o, p->metric, 0);
+    field(o, p->seed_by, 0);
+    field(o, p->scope, 0);
+    integer(o, f.trained, 0);
+    integer(o, f.full, 0);
+    integer(o, f.trained * f.n_train, 0);
+    integer(o, f.full * f.n_train, 0);
+    field(o, v->full ? v->full_path : "", 0);
+    field(o, f.best_full ? f.best_full->name : "", 0);
+    number(o, f.best_full ? f.best_full->best_test_acc : NAN, 0);
+    field(o, f.best_here ? f.best_here->name : "", 0);
+    number(o, f.best_here ? f.best_here->best_test_acc : NAN, 0);
+    if (v->full && f.best_full)
+        integer(o, f.survived, 0);
+    else
+        fputc(',', o);
+    number(o, f.regret, 1);
 }
 
 int report_csv(FILE *o, const report_view *v, const char *path) {
@@ -104,5 +148,6 @@ int report_csv(FILE *o, const report_view *v, const char *path) {
         report_csv_field(o, k_m >= 0 && v->baseline[k_m] ? "baseline" : "metric", 0);
         report_csv_field(o, c->reason ? c->reason : "", 1);
     }
+    csv_prune(o, v);
     return XFER_OK;
 }

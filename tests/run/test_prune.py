@@ -6,6 +6,8 @@ sources keep their curve (a bitwise prefix of the full sweep's) and resume check
 shows them and the epochs spent; `--compare`; a rerun with `method: none` finishes them without
 training an epoch twice, to the full sweep's curves; two concurrent shards (one slowed down) decide
 as the unsharded run; `scope: shard` decides per shard; changed settings are refused."""
+import csv
+import io
 import json
 import os
 import shutil
@@ -186,6 +188,22 @@ try:
                                 np.nanmax(full[best_here]["test_acc"]))) < 1e-12,
           f"--compare: best {best_full}, survived {best_full in survivors}: {cmp_}")
     check(j["status_counts"]["pruned"] == len(pruned), "json: status counts")
+    rc, cs, _ = xfer("report", "--format", "csv", "--compare", full_h5, sh_h5)
+    blocks = [list(csv.reader(io.StringIO(b))) for b in cs.strip("\n").split("\n\n")]
+    check(rc == 0 and len(blocks) == 4, f"csv: sources, correlations, rungs, summary: "
+          f"{len(blocks)} tables")
+    if len(blocks) == 4:
+        rung_rows = sorted((int(r[0]) - 1, int(r[1]), r[2], float(r[3]), int(r[4]))
+                           for r in blocks[2][1:])
+        check(blocks[2][0] == ["rung", "epoch", "source", "value", "kept"] and
+              rung_rows == want_rows, f"csv: the rung table equals the recomputation: {rung_rows}")
+        summ = dict(zip(blocks[3][0], blocks[3][1]))
+        check(int(summ["epochs_trained"]) == trained and
+              int(summ["epochs_full_sweep"]) == EPOCHS * len(NAMES) and
+              int(summ["train_images_processed"]) == trained * 36 and
+              summ["best_source_full"] == best_full and
+              summ["best_survived"] == str(int(best_full in survivors)) and
+              abs(float(summ["regret"]) - cmp_["regret"]) < 1e-15, f"csv: summary row {summ}")
 
     # ---- rerun: same settings (nothing to do), other settings (refused) ------------------------
     os.remove(log)
