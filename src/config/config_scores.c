@@ -7,8 +7,8 @@
 
 /* Every transferability score xfer implements (one file each under src/scores/). */
 const char *const xfer_known_scores[] = {
-    "softmax_max", "emd",   "leep", "nce", "logme", "hscore", "hscore_reg", "gbc", "transrate",
-    "sfda",        "nleep", "parc", "knn", "tmi",   "etran",  "pactran",    NULL};
+    "softmax_max", "emd",   "leep", "nce", "logme", "hscore", "hscore_reg", "gbc",  "transrate",
+    "sfda",        "nleep", "parc", "knn", "tmi",   "etran",  "pactran",    "ncti", NULL};
 
 static const char *const k_formats[] = {"vec", "bin", NULL};
 static const char *const k_namevec[] = {"sum", "mean", NULL};

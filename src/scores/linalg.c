@@ -1,8 +1,8 @@
 /* float64 linear algebra for the metrics: OpenBLAS's CBLAS plus the LAPACK routines OpenBLAS ships
- * (checked with `nm -D libopenblas.so.0`: dsyevd_, dpotrf_, dpotrs_). Row-major callers pass
- * symmetric matrices, for which row- and column-major agree. OpenBLAS runs single-threaded here
- * (xfer_metric_compute sets it): its threaded kernels split sums (symv, dot, gemv) by the thread
- * count, so a score would depend on it. */
+ * (checked with `nm -D libopenblas.so.0`: dsyevd_, dpotrf_, dpotrs_, dgesdd_). Row-major callers
+ * pass symmetric matrices, for which row- and column-major agree. OpenBLAS runs single-threaded
+ * here (xfer_metric_compute sets it): its threaded kernels split sums (symv, dot, gemv) by the
+ * thread count, so a score would depend on it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,9 @@ extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a,
 extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t);
 extern void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a,
                     const int *lda, double *b, const int *ldb, int *info, size_t);
+extern void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda,
+                    double *s, double *u, const int *ldu, double *vt, const int *ldvt, double *work,
+                    const int *lwork, int *iwork, int *info, size_t);
 
 int xfer_la_eigh(int n, double *A, double *w, xfer_err *err) {
     if (n <= 0) return XFER_OK;
@@ -39,6 +42,40 @@ int xfer_la_eigh(int n, double *A, double *w, xfer_err *err) {
     free(iwork);
     if (info != 0)
         return xfer_fail(err, XFER_EINTERNAL, "symmetric eigensolver (dsyevd) failed, info %d",
+                         info);
+    return XFER_OK;
+}
+
+int xfer_la_svd(int m, int n, double *A, double *s, double *vt, xfer_err *err) {
+    if (m <= 0 || n <= 0) return XFER_OK;
+    /* Row-major A [m,n] is column-major B = A^T [n,m]; B = U S W^T gives A = W S U^T, so A's
+     * right singular vectors are B's left ones: U [n,mn] column-major = vt [mn,n] row-major. */
+    int mn = m < n ? m : n, lwork = -1, info = 0, ldw = mn;
+    const char *jobz = vt ? "S" : "N";
+    double wq, *w = NULL;
+    int *iwork = malloc((size_t)8 * mn * sizeof *iwork);
+    if (vt && !(w = malloc((size_t)mn * m * sizeof *w))) {
+        free(iwork);
+        return XFER_OOM(err);
+    }
+    if (!iwork) {
+        free(w);
+        return XFER_OOM(err);
+    }
+    dgesdd_(jobz, &n, &m, A, &n, s, vt, &n, w, &ldw, &wq, &lwork, iwork, &info, 1);
+    double *work = info == 0 ? malloc(((size_t)wq + 1) * sizeof *work) : NULL;
+    if (work) {
+        lwork = (int)wq + 1;
+        dgesdd_(jobz, &n, &m, A, &n, s, vt, &n, w, &ldw, work, &lwork, iwork, &info, 1);
+    }
+    free(work);
+    free(iwork);
+    free(w);
+    if (!work && info == 0) return XFER_OOM(err);
+    if (info != 0)
+        return xfer_fail(err, XFER_EINTERNAL,
+                         "singular value decomposition (dgesdd) failed, "
+                         "info %d",
                          info);
     return XFER_OK;
 }

@@ -48,6 +48,9 @@ static const xfer_metric_def k_metrics[] = {
     {"etran", +1, F | L, xfer_metric_etran, "",
      "energy-based transferability, pooled over the sources (Gholami 2023)", 2,
      xfer_metric_etran_pool},
+    {"ncti", +1, F | L, xfer_metric_ncti, "pca_dim",
+     "neural collapse transferability index, pooled over the sources (Wang 2023)", 3,
+     xfer_metric_ncti_pool},
 };
 
 const xfer_metric_def *xfer_metric_table(int *count) {

@@ -13,6 +13,10 @@
  * ascending order and A's row j holds the unit eigenvector of w[j]. */
 int xfer_la_eigh(int n, double *A, double *w, xfer_err *err);
 
+/* Singular values s [min(m,n)] (descending) of the row-major A [m,n], which is destroyed (LAPACK
+ * dgesdd); when vt is not NULL also the right singular vectors, as the rows of vt [min(m,n), n]. */
+int xfer_la_svd(int m, int n, double *A, double *s, double *vt, xfer_err *err);
+
 /* Cholesky of the symmetric positive definite A [n,n] in place (lower factor); XFER_EINPUT when
  * not positive definite (message names `what`). */
 int xfer_la_cholesky(int n, double *A, const char *what, xfer_err *err);
@@ -82,6 +86,9 @@ int xfer_metric_etran(const xfer_metric_input *, const xfer_metric_params *, xfe
 int xfer_metric_pactran(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
                         xfer_err *);
 void xfer_metric_etran_pool(const double *terms, int n, double *values);
+int xfer_metric_ncti(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                     xfer_err *);
+void xfer_metric_ncti_pool(const double *terms, int n, double *values);
 
 /* LEEP of probabilities theta [n,c] (rows sum to 1) against labels; shared by leep and nleep. */
 int xfer_leep_from_probs(const double *theta, int n, int c, const int *labels, int ct, double *out,

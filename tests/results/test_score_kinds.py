@@ -129,54 +129,63 @@ try:
         check(f["sources"]["res_places"]["scores"]["gbc"].attrs["error"].startswith("gbc:"),
               "merged: error kept")
 
-    # pool-level scores (etran): raw terms per source; the value is pooled over the sources
+    # pool-level scores (etran, ncti): raw terms per source; the value is pooled over the sources
     # present when the file is read; shards merged = the unsharded file
-    def add_etran(p):
+    def add_pool(p):
         with h5py.File(p, "r+") as f:
             for name in f["sources"]:
                 if "scores" not in f["sources"][name]:
                     continue
-                k = sorted(TERMS).index(name)
-                d = f["sources"][name]["scores"].create_dataset("etran", data=math.nan)
-                d.attrs["seconds"], d.attrs["direction"] = 0.0, 1
-                d.attrs["terms"] = np.array(TERMS[name])
+                for metric, terms in TERMS.items():
+                    d = f["sources"][name]["scores"].create_dataset(metric, data=math.nan)
+                    d.attrs["seconds"], d.attrs["direction"] = 0.0, 1
+                    d.attrs["terms"] = np.array(terms[name])
 
     with h5py.File(base, "r") as f:
         names = sorted(f["sources"])
-    TERMS = {n: [0.3 + 0.07 * ((i * 5) % 7), -2.0 + 0.5 * ((i * 3) % 4)] for i, n in enumerate(names)}
-    t = np.array([TERMS[n] for n in names])
+    TERMS = {"etran": {n: [0.3 + 0.07 * ((i * 5) % 7), -2.0 + 0.5 * ((i * 3) % 4)]
+                       for i, n in enumerate(names)},
+             "ncti": {n: [40.0 + 3.0 * ((i * 3) % 5), 0.5 + 0.04 * ((i * 2) % 7),
+                          3.0 + 0.1 * ((i * 5) % 3)] for i, n in enumerate(names)}}
     sc = lambda v: (v - v.min()) / (v.max() - v.min())
-    want = dict(zip(names, 0.85 * sc(t[:, 0]) + 0.15 * sc(t[:, 1])))
+    t = np.array([TERMS["etran"][n] for n in names])
+    want = {"etran": dict(zip(names, 0.85 * sc(t[:, 0]) + 0.15 * sc(t[:, 1])))}
+    t = np.array([TERMS["ncti"][n] for n in names])  # BUserName/NCTI: ncc + seli - vc
+    want["ncti"] = dict(zip(names, sc(t[:, 1]) + sc(t[:, 0]) - sc(t[:, 2])))
     full = os.path.join(tmp, "pool_full.h5")
     shutil.copy(base, full)
-    add_etran(full)
+    add_pool(full)
     doc = json.loads(run(XFER, "report", full, "--format", "json").stdout)
-    got = {s_["name"]: s_["scores"]["etran"]["value"] for s_ in doc["sources"]}
-    check(all(abs(got[n] - want[n]) <= 1e-12 for n in names), f"etran pooled on read: {got} {want}")
     shards = []
     for i in range(3):
         sp = os.path.join(tmp, f"pool_shard{i}.h5")
         check(run(TOOL, "write", sp, "--shard", f"{i}/3").returncode == 0, "write shard")
-        add_etran(sp)
+        add_pool(sp)
         shards.append(sp)
     one = json.loads(run(XFER, "report", shards[0], "--format", "json").stdout)
-    vals0 = {s_["name"]: s_["scores"]["etran"]["value"] for s_ in one["sources"]
-             if "etran" in s_["scores"]}
-    check(any(abs(vals0[n] - want[n]) > 1e-6 for n in vals0), "a shard alone pools over its own")
     merged = os.path.join(tmp, "pool_merged.h5")
     r = run(XFER, "merge", merged, *shards)
     check(r.returncode == 0, "merge shards: " + r.stderr)
-    with h5py.File(merged, "r") as f:
-        for n in names:
-            v = float(f["sources"][n]["scores"]["etran"][()])
-            check(abs(v - want[n]) <= 1e-12, f"merged file holds the pooled etran of {n}: {v}")
     m = json.loads(run(XFER, "report", merged, "--format", "json").stdout)
-    u = json.loads(run(XFER, "merge", os.path.join(tmp, "pool_u.h5"), full).stdout or "{}")
+    run(XFER, "merge", os.path.join(tmp, "pool_u.h5"), full)
     mu = json.loads(run(XFER, "report", os.path.join(tmp, "pool_u.h5"), "--format", "json").stdout)
-    check(m["correlations"]["overall"]["etran"] == mu["correlations"]["overall"]["etran"],
-          "sharded+merged correlations of etran = unsharded")
-    check(all(abs(s_["scores"]["etran"]["value"] - want[s_["name"]]) <= 1e-12
-              for s_ in m["sources"]), "merged report values")
+    for metric in TERMS:
+        w = want[metric]
+        got = {s_["name"]: s_["scores"][metric]["value"] for s_ in doc["sources"]}
+        check(all(abs(got[n] - w[n]) <= 1e-12 for n in names),
+              f"{metric} pooled on read: {got} {w}")
+        vals0 = {s_["name"]: s_["scores"][metric]["value"] for s_ in one["sources"]
+                 if metric in s_["scores"]}
+        check(any(abs(vals0[n] - w[n]) > 1e-6 for n in vals0),
+              f"{metric}: a shard alone pools over its own")
+        with h5py.File(merged, "r") as f:
+            for n in names:
+                v = float(f["sources"][n]["scores"][metric][()])
+                check(abs(v - w[n]) <= 1e-12, f"merged file holds the pooled {metric} of {n}: {v}")
+        check(m["correlations"]["overall"][metric] == mu["correlations"]["overall"][metric],
+              f"sharded+merged correlations of {metric} = unsharded")
+        check(all(abs(s_["scores"][metric]["value"] - w[s_["name"]]) <= 1e-12
+                  for s_ in m["sources"]), f"merged report values of {metric}")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 finish()

@@ -405,3 +405,100 @@ def pactran(p, y, alpha=1.0):
     log_c0 = loggamma(a0.sum()) - np.sum(loggamma(a0))
     log_c = loggamma(aw.sum(axis=0)) - np.sum(loggamma(aw), axis=0)
     return float(-np.sum(log_c0 - log_c - np.sum(qz * (log_qz - log_s), axis=0)) / Y.size)
+
+
+def _shrunk(cov, s):
+    k = cov.shape[0]
+    out = (1.0 - s) * cov
+    out.flat[:: k + 1] += s * np.trace(cov) / k
+    return out
+
+
+def _lda_eigen(X, yi, C, s):
+    """sklearn LinearDiscriminantAnalysis(solver='eigen', shrinkage=s), _solve_eigen's steps:
+    S_w = sum_c pi_c shrunk(cov_c), S_t = shrunk(cov), S_b = S_t - S_w, scipy's eigh(S_b, S_w)
+    sorted descending, transform X V[:, :min(C-1, k)], coef = means V V^T."""
+    n, k = X.shape
+    priors = np.bincount(yi, minlength=C) / float(n)
+    means = np.array([X[yi == c].mean(axis=0) for c in range(C)])
+    sw = sum(priors[c] * _shrunk(np.atleast_2d(np.cov(X[yi == c].T, bias=1)), s) for c in range(C))
+    st = _shrunk(np.cov(X.T, bias=1), s)
+    evals, evecs = scipy.linalg.eigh(st - sw, sw)
+    evecs = evecs[:, np.argsort(evals)[::-1]]
+    coef = means @ evecs @ evecs.T
+    intercept = -0.5 * np.diag(means @ coef.T) + np.log(priors)
+    low = (X @ evecs)[:, : min(C - 1, k)]
+    return low, softmax(X @ coef.T + intercept)
+
+
+def _lda_svd(X, yi, C, tol=1e-4):
+    """sklearn LinearDiscriminantAnalysis(solver='svd'), _solve_svd's steps: within-class centred
+    data scaled by its per-feature std and sqrt(1/(n - C)), SVD, singular values > tol kept; the
+    weighted centred class means in that space, SVD, > tol * S[0] kept; transform (X - xbar)
+    scalings[:, :min(C-1, k)], decision (X - xbar) scalings coef^T - |coef|^2/2 + log priors."""
+    n, k = X.shape
+    priors = np.bincount(yi, minlength=C) / float(n)
+    means = np.array([X[yi == c].mean(axis=0) for c in range(C)])
+    Xc = X - means[yi]
+    std = Xc.std(axis=0)
+    std[std == 0] = 1.0
+    _, S, Vt = scipy.linalg.svd(np.sqrt(1.0 / (n - C)) * (Xc / std), full_matrices=False)
+    rank = int(np.sum(S > tol))
+    scal = (Vt[:rank] / std).T / S[:rank]
+    xbar = priors @ means
+    fac = 1.0 / (C - 1)
+    M = ((np.sqrt((n * priors) * fac)) * (means - xbar).T).T @ scal
+    _, S2, Vt2 = scipy.linalg.svd(M, full_matrices=False)
+    rank2 = int(np.sum(S2 > tol * S2[0]))
+    scal = scal @ Vt2.T[:, :rank2]
+    coef = (means - xbar) @ scal
+    intercept = -0.5 * np.sum(coef ** 2, axis=1) + np.log(priors)
+    low = (X - xbar) @ scal
+    return low[:, : min(C - 1, k)], softmax(low @ coef.T + intercept)
+
+
+def ncti_terms(f, y, pca_dim=64, use_sklearn=False):
+    """Follows BUserName/NCTI, metrics.py NCTI_Score: PCA to 64 components (here exact, from the
+    SVD of the centred features; xfer's documented deviation from sklearn's PCA, which is
+    randomized for large inputs; min(64, N, D) components), shrinkage max(exp(-sum of the top 32
+    explained variances), 1e-10): == 1e-10 -> LDA solver 'svd', else 'eigen' with that shrinkage
+    (sklearn's steps above; use_sklearn=True calls sklearn's LinearDiscriminantAnalysis itself, as
+    the published code does); the nuclear norm of the centred LDA projection, the mean predicted
+    probability of the true class, log of the sum over classes of the nuclear norm of their
+    predicted-probability rows. Labels 0..C-1 (the published code indexes by label value)."""
+    x = f.astype(np.float64)
+    x = x - x.mean(axis=0)
+    n, d = x.shape
+    k = min(pca_dim, n, d)
+    _, S, Vt = np.linalg.svd(x, full_matrices=False)
+    X = x @ Vt[:k].T
+    ev = S[:k] ** 2 / (n - 1)
+    temp = max(np.exp(-ev[:32].sum()), 1e-10)
+    classes, yi = np.unique(y, return_inverse=True)
+    C = len(classes)
+    if use_sklearn:
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis as LDA
+        clf = LDA(solver="svd") if temp == 1e-10 else LDA(solver="eigen", shrinkage=float(temp))
+        low = clf.fit_transform(X, yi)
+        P = clf.predict_proba(X)
+    elif temp == 1e-10:
+        low, P = _lda_svd(X, yi, C)
+    else:
+        low, P = _lda_eigen(X, yi, C, temp)
+    low = low - low.mean(axis=0, keepdims=True)
+    t0 = np.linalg.norm(low, ord="nuc")
+    t1 = np.sum(P[np.arange(n), yi]) / n
+    t2 = np.log(sum(np.linalg.norm(P[yi == c], ord="nuc") for c in range(C)))
+    return [t0, t1, t2], ("svd" if temp == 1e-10 else "eigen")
+
+
+def ncti_pool(terms):
+    """BUserName/NCTI, evaluate_metric_group1_cpu.py: each term min-max scaled over the models,
+    score = ncc + seli - vc (a constant term scales to 0, xfer's documented choice where the
+    published code divides by zero)."""
+    t = np.array(terms, dtype=np.float64)
+
+    def scale(v):
+        r = v.max() - v.min()
+        return (v - v.min()) / r if r > 0 else np.zeros_like(v)
+    return list(scale(t[:, 1]) + scale(t[:, 0]) - scale(t[:, 2]))

@@ -179,9 +179,28 @@ def main():
             check("softmax_max" not in og, "default metrics: only those whose inputs are present")
 
     pool_level(tmp, rng)
+    ncti_pool_level(tmp, rng)
     errors(tmp, rng)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def check_pool(paths, metric, terms, pooled):
+    """`xfer metrics` over several sources' files: each file's terms against the reference's
+    (1e-9 relative) and the values pooled over the files against the reference's pool."""
+    r = subprocess.run([XFER, "metrics", *paths, "--metrics", metric, "--format", "json"],
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, f"{metric} over {len(paths)} inputs: {r.stderr}")
+    if r.returncode != 0:
+        return False
+    out = json.loads(r.stdout)
+    for p, t, v in zip(paths, terms, pooled):
+        o = out[p][metric]
+        check(len(o["terms"]) == len(t), f"{metric}: {len(o['terms'])} terms")
+        for q in range(len(t)):
+            close(o["terms"][q], t[q], f"{metric} term {q} of {os.path.basename(p)}", rtol=1e-9)
+        close(o["value"], v, f"{metric} pooled", rtol=1e-9, atol=1e-12)
+    return True
 
 
 def pool_level(tmp, rng):
@@ -198,18 +217,8 @@ def pool_level(tmp, rng):
         write(p, features=f.astype(np.float32), labels=y)
         paths.append(p)
         terms.append(refs.etran_terms(f.astype(np.float32).astype(np.float64), y))
-    r = subprocess.run([XFER, "metrics", *paths, "--metrics", "etran", "--format", "json"],
-                       capture_output=True, text=True, timeout=120)
-    check(r.returncode == 0, f"etran over 4 inputs: {r.stderr}")
-    if r.returncode != 0:
+    if not check_pool(paths, "etran", terms, refs.etran_pool(terms)):
         return
-    out = json.loads(r.stdout)
-    pooled = refs.etran_pool(terms)
-    for p, t, v in zip(paths, terms, pooled):
-        o = out[p]["etran"]
-        close(o["terms"][0], t[0], "etran lda term", rtol=1e-9)
-        close(o["terms"][1], t[1], "etran energy term", rtol=1e-9)
-        close(o["value"], v, "etran pooled", rtol=1e-9, atol=1e-12)
     r = subprocess.run([XFER, "metrics", paths[0], "--metrics", "etran", "--format", "json"],
                        capture_output=True, text=True, timeout=120)
     o = json.loads(r.stdout)["etran"] if r.returncode == 0 else {}
@@ -219,6 +228,40 @@ def pool_level(tmp, rng):
                        text=True, timeout=120)
     check(r.returncode == 0 and r.stdout.count("| etran |") == 2 and "@POOL" not in r.stdout,
           f"md tables of two inputs: {r.stdout!r}")
+
+
+def ncti_pool_level(tmp, rng):
+    """ncti over five sources' files: the per-source terms against the reference of
+    BUserName/NCTI metrics.py NCTI_Score (refs.ncti_terms; both of its LDA solvers, PCA truncation
+    D > 64, unequal classes), the reference itself against sklearn's LDA as the published code
+    calls it, the pooled values against evaluate_metric_group1_cpu.py's combination."""
+    n, ct = 300, 5
+    y = np.concatenate([np.arange(n - 40) % ct, np.zeros(40, dtype=int)])
+    rng.shuffle(y)
+    paths, terms, solvers = [], [], set()
+    for s_, (d, sep, scale) in enumerate([(16, 0.5, 0.2), (24, 1.5, 1.0), (80, 1.0, 1.5),
+                                          (12, 1.0, 0.4), (20, 0.2, 3.0)]):
+        means = rng.normal(size=(ct, d))
+        f = (sep * means[y] + rng.normal(size=(n, d))) * scale + 1.0
+        p = os.path.join(tmp, f"ncti{s_}.h5")
+        write(p, features=f.astype(np.float32), labels=y)
+        paths.append(p)
+        f32 = f.astype(np.float32).astype(np.float64)
+        t, solver = refs.ncti_terms(f32, y)
+        solvers.add(solver)
+        ts, _ = refs.ncti_terms(f32, y, use_sklearn=True)
+        for q in range(3):
+            close(t[q], ts[q], f"ncti reference vs sklearn's LDA ({solver}) term {q}", rtol=1e-9)
+        terms.append(t)
+    check(solvers == {"eigen", "svd"}, f"ncti test covers both LDA solvers: {solvers}")
+    check_pool(paths, "ncti", terms, refs.ncti_pool(terms))
+    rc, o, err = run(paths[2], "--metrics", "ncti", "--params", "ncti.pca_dim=10")
+    check(rc == 0, f"ncti pca_dim 10: {err}")
+    if rc == 0:
+        f = h5py.File(paths[2], "r")["features"][()].astype(np.float64)
+        t, _ = refs.ncti_terms(f, y, pca_dim=10)
+        for q in range(3):
+            close(o["ncti"]["terms"][q], t[q], f"ncti pca_dim 10 term {q}", rtol=1e-9)
 
 
 def expect_error(path, args, needle, what):
@@ -260,6 +303,12 @@ def errors(tmp, rng):
                  "knn k >= N")
     expect_error(e, ["--metrics", "tmi", "--params", "tmi.k=17"],
                  "tmi: no class has more than k = 17 samples", "tmi k too large")
+    write(e, features=f, labels=np.zeros(n, dtype=np.int64))
+    expect_error(e, ["--metrics", "ncti"], "ncti: needs two target classes, 1 present",
+                 "ncti one class")
+    write(e, features=f[:3], labels=np.arange(3))
+    expect_error(e, ["--metrics", "ncti"], "ncti: needs more samples (3) than classes (3)",
+                 "ncti N <= C")
     fz = f.copy()
     fz[5] = 0
     write(e, features=fz, labels=y)

@@ -41,7 +41,7 @@ int main(void) {
     xfer_metric_input b = {N, D, NULL, f64, CS, probs, CT, labels, dist, 0};
     int nm = 0;
     const xfer_metric_def *t = xfer_metric_table(&nm);
-    CHECK(nm == 16);
+    CHECK(nm == 17);
     xfer_err err;
     for (int i = 0; i < nm; i++) {
         CHECK(xfer_metric_find(t[i].name) == &t[i]);
