@@ -63,7 +63,7 @@ target:
     batch_size: 16
     optimizer: {{sgd: {{lr: 0.01, momentum: 0.9}}}}
     schedule: {{step: {{step_size: 2, gamma: 0.1}}}}
-scores: [softmax_max, leep, nce, logme, hscore, etran, knn: {{k: 100000}}]
+scores: [softmax_max, leep, nce, logme, hscore, etran, ncti, knn: {{k: 100000}}]
 """
 
 
@@ -206,18 +206,22 @@ try:
         for s, v in full[k][2].items():
             check(m[k][2][s] == v or (np.isnan(v) and np.isnan(m[k][2][s])),
                   f"shard+merge score {k}.{s}: {m[k][2][s]} vs {v}")
-    # etran is pooled over the sources: each shard pools over its own two, the merge over all
-    # four, as the unsharded run; its per-source terms are the same everywhere
+    # etran and ncti are pooled over the sources: each shard pools over its own two, the merge
+    # over all four, as the unsharded run; their per-source terms are the same everywhere
+    sc = lambda v: (v - v.min()) / (v.max() - v.min()) if v.max() > v.min() else 0 * v
+    pools = {"etran": lambda t: 0.85 * sc(t[:, 0]) + 0.15 * sc(t[:, 1]),
+             "ncti": lambda t: sc(t[:, 1]) + sc(t[:, 0]) - sc(t[:, 2])}
     with h5py.File(merged, "r") as fm, h5py.File(out, "r") as fu:
-        for k in full:
-            check(np.array_equal(fm["sources"][k]["scores"]["etran"].attrs["terms"],
-                                 fu["sources"][k]["scores"]["etran"].attrs["terms"]),
-                  f"etran terms of {k}: merged = unsharded")
-        tu = np.array([fu["sources"][k]["scores"]["etran"].attrs["terms"] for k in sorted(full)])
-        sc = lambda v: (v - v.min()) / (v.max() - v.min()) if v.max() > v.min() else 0 * v
-        want = 0.85 * sc(tu[:, 0]) + 0.15 * sc(tu[:, 1])
-        got = np.array([fu["sources"][k]["scores"]["etran"][()] for k in sorted(full)])
-        check(np.allclose(got, want, rtol=0, atol=1e-12), f"etran pooled in the file: {got} {want}")
+        for metric, pool in pools.items():
+            for k in full:
+                check(np.array_equal(fm["sources"][k]["scores"][metric].attrs["terms"],
+                                     fu["sources"][k]["scores"][metric].attrs["terms"]),
+                      f"{metric} terms of {k}: merged = unsharded")
+            tu = np.array([fu["sources"][k]["scores"][metric].attrs["terms"] for k in sorted(full)])
+            want = pool(tu)
+            got = np.array([fu["sources"][k]["scores"][metric][()] for k in sorted(full)])
+            check(np.allclose(got, want, rtol=0, atol=1e-12),
+                  f"{metric} pooled in the file: {got} {want}")
         knn = fu["sources"]["alex"]["scores"]["knn"]
         check(np.isnan(knn[()]) and "knn: k = 100000" in knn.attrs["error"],
               f"a failing score fails alone with its reason: {dict(knn.attrs)}")
