@@ -41,8 +41,8 @@ static void csv_prune(FILE *o, const report_view *v) {
     for (size_t j = 0; j < p->n_rows; j++) {
         integer(o, p->rows[j].rung + 1, 0);
         integer(o, p->rows[j].epoch, 0);
-        field(o, p->rows[j].source, 0);
-        number(o, p->rows[j].value, 0);
+        report_csv_field(o, p->rows[j].source, 0);
+        report_csv_number(o, p->rows[j].value, 0);
         integer(o, p->rows[j].kept == 1, 1);
     }
     report_prune_figures f;
@@ -51,27 +51,27 @@ static void csv_prune(FILE *o, const report_view *v) {
           "epochs_full_sweep,train_images_processed,train_images_full_sweep,compare_file,"
           "best_source_full,best_acc_full,best_source_found,best_acc_found,best_survived,regret\n",
           o);
-    field(o, p->method, 0);
+    report_csv_field(o, p->method, 0);
     integer(o, p->eta, 0);
     integer(o, p->min_epochs, 0);
     integer(o, p->keep_at_least, 0);
-    field(o, p->metric, 0);
-    field(o, p->seed_by, 0);
-    field(o, p->scope, 0);
+    report_csv_field(o, p->metric, 0);
+    report_csv_field(o, p->seed_by, 0);
+    report_csv_field(o, p->scope, 0);
     integer(o, f.trained, 0);
     integer(o, f.full, 0);
     integer(o, f.trained * f.n_train, 0);
     integer(o, f.full * f.n_train, 0);
-    field(o, v->full ? v->full_path : "", 0);
-    field(o, f.best_full ? f.best_full->name : "", 0);
-    number(o, f.best_full ? f.best_full->best_test_acc : NAN, 0);
-    field(o, f.best_here ? f.best_here->name : "", 0);
-    number(o, f.best_here ? f.best_here->best_test_acc : NAN, 0);
+    report_csv_field(o, v->full ? v->full_path : "", 0);
+    report_csv_field(o, f.best_full ? f.best_full->name : "", 0);
+    report_csv_number(o, f.best_full ? f.best_full->best_test_acc : NAN, 0);
+    report_csv_field(o, f.best_here ? f.best_here->name : "", 0);
+    report_csv_number(o, f.best_here ? f.best_here->best_test_acc : NAN, 0);
     if (v->full && f.best_full)
         integer(o, f.survived, 0);
     else
         fputc(',', o);
-    number(o, f.regret, 1);
+    report_csv_number(o, f.regret, 1);
 }
 
 int report_csv(FILE *o, const report_view *v, const char *path) {
