@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "faults"))
-from faultutil import Checker, XFER, tmpdir  # noqa: E402
+from faultutil import Checker, XFER, run_main, tmpdir  # noqa: E402
 
 SRC = os.environ.get("XFER_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 FASTTEXT = shutil.which("fasttext") or "/usr/bin/fasttext"
@@ -106,7 +106,4 @@ def main():
 
 
 if __name__ == "__main__":
-    if not os.path.exists(XFER):
-        print("skipped: no xfer binary")
-        sys.exit(77)
-    main()
+    run_main(main)

@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "faults"))
-from faultutil import Checker, XFER, curves, experiment, tmpdir, xfer  # noqa: E402
+from faultutil import Checker, curves, experiment, run_main, tmpdir, xfer  # noqa: E402
 
 RUN = ["run", "--no-plots", "--threads", "1"]
 NP = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64}
@@ -144,7 +144,4 @@ def main():
 
 
 if __name__ == "__main__":
-    if not os.path.exists(XFER):
-        print("skipped: no xfer binary")
-        sys.exit(77)
-    main()
+    run_main(main)

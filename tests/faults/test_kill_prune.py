@@ -2,14 +2,17 @@
 """kill -9 at seeded random moments of a tiny pruned sweep (tiny.yaml with four sources and
 successive halving, eta 2, over 6 epochs): rerunning on the same output resumes it to the rung
 decisions (/prune), statuses and curves of an uninterrupted run, bitwise. The decisions are stored
-in the results file, so a resumed run takes them instead of deciding a rung again (issue 16)."""
-import os, random, shutil, signal, subprocess, sys, time
+in the results file, so a resumed run takes them instead of deciding a rung again (issue 16). The
+kill schedule is test_kill.py's (faultutil.kill_trials: half the kills anchored on epoch lines, so
+they land inside the sweep whatever the load)."""
+import os, shutil, sys, time
 
 import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from faultutil import Checker, XFER, curves, experiment, tmpdir, xfer  # noqa: E402
+from faultutil import (Checker, curves, epoch_lines, experiment, kill_trials, run_main,  # noqa: E402
+                       tmpdir, xfer)
 
 TRIALS = int(os.environ.get("XFER_KILL_TRIALS", "10"))
 ARGS = ["run", "--no-plots", "--quiet", "--threads", "1", "tiny.yaml"]
@@ -47,47 +50,31 @@ def main():
         want_dec = decisions(res)
         check("pruned" in want_status.values() and want_dec and len(want_dec[2]) >= 4,
               f"reference: some sources pruned ({want_status}), {len(want_dec[2])} rung rows")
-        rng = random.Random(20261201)
-        partial, trial = 0, -1
-        while trial + 1 < TRIALS or (partial < 2 and trial + 1 < 2 * TRIALS):
-            trial += 1
-            d = os.path.join(base, f"t{trial}")
-            experiment(d, **SUBST)
-            at = rng.uniform(0.05, 1.0) * length
-            p = subprocess.Popen([XFER] + ARGS, cwd=d, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
-            time.sleep(at)
-            finished = p.poll() is not None
-            if not finished:
-                p.send_signal(signal.SIGKILL)
-            p.wait()
-            out = os.path.join(d, "out/results.h5")
-            state = "finished before the kill" if finished else f"killed at {at:.2f} s"
-            if os.path.exists(out):
-                with h5py.File(out, "r") as f:
-                    rows = sum(len(s["curve/epoch"]) for s in f["sources"].values()
-                               if "curve/epoch" in s) if "sources" in f else 0
-                    ndec = len(f["prune/rung"]) if "prune" in f else 0
-                    partial += (not finished) and rows > 0 and f.attrs["complete"] == 0
-                check(True, f"trial {trial}: {state}: {rows} curve rows, {ndec} rung rows")
-            else:
+
+        def inspect(trial, state, out, finished):
+            if not os.path.exists(out):
                 check(True, f"trial {trial}: {state}: no results file yet")
-            r = xfer(ARGS, d)
-            if not check(r.returncode == 0, f"trial {trial}: rerun exits 0"):
-                print(r.stderr[-2000:])
-                continue
+                return 0
+            with h5py.File(out, "r") as f:
+                rows = sum(len(s["curve/epoch"]) for s in f["sources"].values()
+                           if "curve/epoch" in s) if "sources" in f else 0
+                ndec = len(f["prune/rung"]) if "prune" in f else 0
+                complete = f.attrs["complete"]
+            check(True, f"trial {trial}: {state}: {rows} curve rows, {ndec} rung rows")
+            return int((not finished) and rows > 0 and complete == 0)
+
+        def verify(trial, out):
             got, got_status = curves(out)
             check(got_status == want_status, f"trial {trial}: statuses {got_status}")
             check(decisions(out) == want_dec, f"trial {trial}: the same rung decisions")
             check(got == want, f"trial {trial}: curves bitwise equal to the uninterrupted run")
-        check(partial >= 2, f"{partial} trials killed in the middle of the sweep")
+
+        kill_trials(check, base, lambda d: experiment(d, **SUBST), ARGS, length, epoch_lines(want),
+                    20261201, inspect, verify, trials=TRIALS)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     check.finish()
 
 
 if __name__ == "__main__":
-    if not os.path.exists(XFER):
-        print("skipped: no xfer binary")
-        sys.exit(77)
-    main()
+    run_main(main)
