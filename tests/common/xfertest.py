@@ -22,6 +22,20 @@ def xfer(*args, cwd=None, timeout=300):
     return p.returncode, p.stdout, p.stderr
 
 
+def shards_and_merge(cfg, n, out_dir, merged):
+    """Runs `xfer run cfg --shard i/n` for every i (each to out_dir/shard-i.h5) and merges them into
+    `merged`; checks every exit status. Returns the merged path."""
+    shard_files = []
+    for i in range(n):
+        sf = os.path.join(out_dir, f"shard-{i}.h5")
+        rc, _, se = xfer("run", cfg, "--shard", f"{i}/{n}", "--output", sf, "--no-plots", "--quiet")
+        check(rc == 0, f"shard {i}/{n}: exit {rc} {se[-1500:]}")
+        shard_files.append(sf)
+    rc, _, se = xfer("merge", merged, *shard_files)
+    check(rc == 0, f"merge of {n} shards: exit {rc} {se[-1500:]}")
+    return merged
+
+
 def finish():
     c, f = _state["checks"], _state["failures"]
     if c == 0:

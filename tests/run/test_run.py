@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.environ["XFER_SOURCE_DIR"], "tests", "common"))
-from xfertest import XFER, check, finish, xfer  # noqa: E402
+from xfertest import XFER, check, finish, shards_and_merge, xfer  # noqa: E402
 
 
 CONFIG = """
@@ -189,15 +189,7 @@ try:
     check(rc == 2 and "nosuch" in se, "--only with an unknown name: exit 2")
 
     # ---- shards + merge == unsharded -----------------------------------------------------------
-    shard_files = []
-    for i in range(2):
-        sf = os.path.join(tmp, "full", f"shard-{i}.h5")
-        rc, so, se = xfer("run", cfg, "--shard", f"{i}/2", "--output", sf, "--no-plots", "--quiet")
-        check(rc == 0, f"shard {i}: {rc} {se[-1500:]}")
-        shard_files.append(sf)
-    merged = os.path.join(tmp, "merged.h5")
-    rc, so, se = xfer("merge", merged, *shard_files)
-    check(rc == 0, f"merge: {rc} {se}")
+    merged = shards_and_merge(cfg, 2, os.path.join(tmp, "full"), os.path.join(tmp, "merged.h5"))
     m = curves(merged)
     check(sorted(m) == sorted(full), "merged file has every source")
     for k in full:

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import stats
 
 sys.path.insert(0, os.path.join(os.environ["XFER_SOURCE_DIR"], "tests", "common"))
-from xfertest import check, finish, xfer  # noqa: E402
+from xfertest import check, finish, shards_and_merge, xfer  # noqa: E402
 
 CONFIG = """
 experiment: seeds
@@ -227,15 +227,7 @@ try:
                       f"{n}/{where} after resume == uninterrupted")
 
     # ---- shards merge to the unsharded file -----------------------------------------------------
-    shards = []
-    for i in range(2):
-        sf = os.path.join(tmp, "multi", f"shard-{i}.h5")
-        rc, _, se = xfer("run", cfg, "--shard", f"{i}/2", "--output", sf, "--no-plots", "--quiet")
-        check(rc == 0, f"shard {i}: {se[-1500:]}")
-        shards.append(sf)
-    merged = os.path.join(tmp, "merged.h5")
-    rc, _, se = xfer("merge", merged, *shards)
-    check(rc == 0, f"merge: {se}")
+    merged = shards_and_merge(cfg, 2, os.path.join(tmp, "multi"), os.path.join(tmp, "merged.h5"))
     with h5py.File(merged, "r") as f, h5py.File(keep, "r") as k:
         for n in k["sources"]:
             a, b = f["sources"][n], k["sources"][n]

@@ -67,33 +67,15 @@ try:
 
     # a chain (c2 from c1 from c0) and two sources built from one parent (d1, d2 from d0) each stay
     # in one shard, whatever N
-    chain = HEAD + """  - name: c0
-    arch: resnet18
-    width: 0.25
-    train: {from: random, dataset: shapes, epochs: 1, batch_size: 8}
-  - name: c1
-    arch: resnet18
-    width: 0.25
-    train: {from: c0, dataset: shapes, epochs: 1, batch_size: 8}
-  - {name: r0, arch: resnet18, width: 0.25, weights: random}
-  - name: c2
-    arch: resnet18
-    width: 0.25
-    train: {from: c1, dataset: shapes, epochs: 1, batch_size: 8}
-  - name: d0
-    arch: resnet18
-    width: 0.25
-    train: {from: random, dataset: shapes, epochs: 1, batch_size: 8}
-  - {name: r1, arch: resnet18, width: 0.25, weights: random}
-  - name: d1
-    arch: resnet18
-    width: 0.25
-    train: {from: d0, dataset: shapes, epochs: 1, batch_size: 8}
-  - name: d2
-    arch: resnet18
-    width: 0.25
-    train: {from: d0, dataset: shapes, epochs: 1, batch_size: 8}
-"""
+    def built(name, parent):
+        return (f"  - name: {name}\n    arch: resnet18\n    width: 0.25\n"
+                f"    train: {{from: {parent}, dataset: shapes, epochs: 1, batch_size: 8}}\n")
+
+    def rand(name):
+        return f"  - {{name: {name}, arch: resnet18, width: 0.25, weights: random}}\n"
+
+    chain = (HEAD + built("c0", "random") + built("c1", "c0") + rand("r0") + built("c2", "c1") +
+             built("d0", "random") + rand("r1") + built("d1", "d0") + built("d2", "d0"))
     cfgc = os.path.join(tmp, "chain.yaml")
     with open(cfgc, "w") as f:
         f.write(chain)
