@@ -16,6 +16,8 @@ static void emu_destroy(xfer_backend *b) {
     if (!b) return;
     cuda_ctx *c = xfer_cuda_ctx(b);
     if (c) {
+        cudaStreamSynchronize(c->stream);
+        xfer_cuda_stage_destroy(b);
         cudaFree(c->ws);
         cudaFree(c->red);
         cudaFree(c->lo);

@@ -83,6 +83,11 @@ struct tsan_quiet {
 };
 #endif
 
+struct CUevent_st {
+    int recorded;
+    int pending; /* records still in the held stream's queue */
+};
+
 namespace xemu {
 
 static thread_local const view *cur = nullptr;
@@ -378,12 +383,46 @@ std::map<uintptr_t, size_t> &dev_map() {
 unsigned long g_launches = 0;
 thread_local cudaError_t last_error = cudaSuccess;
 
+/* the held stream (cuda_runtime_api.h, xemu_hold): queued copies and event records */
+struct queued_op {
+    void *dst;
+    const void *src;
+    size_t bytes;
+    CUevent_st *ev; /* an event record when not null */
+};
+std::vector<queued_op> &queue_() {
+    static std::vector<queued_op> q;
+    return q;
+}
+bool g_held = false;
+unsigned long g_host_waits = 0;
+
 cudaError_t fail(cudaError_t e) {
     last_error = e;
     return e;
 }
 
 } /* namespace */
+
+void run_queue(size_t n) {
+    auto &q = queue_();
+    n = std::min(n, q.size());
+    for (size_t i = 0; i < n; i++) {
+        if (q[i].ev)
+            q[i].ev->pending--;
+        else
+            memmove(q[i].dst, q[i].src, q[i].bytes); /* the source as it is now */
+    }
+    q.erase(q.begin(), q.begin() + (std::ptrdiff_t)n);
+}
+void drain() {
+    if (!queue_().empty()) run_queue(queue_().size());
+}
+/* the host waits for the device: counted while held, and the device catches up */
+void host_wait() {
+    if (g_held) g_host_waits++;
+    drain();
+}
 
 void report(const char *file, int line, const char *fmt, ...) {
     char msg[1024];
@@ -580,6 +619,7 @@ cudaError_t launch(const launch_cfg &L, void (*body)(void *), void *arg) {
         return fail(cudaErrorInvalidConfiguration);
     }
     if (me) report(L.file, L.line, "kernel launch from inside a kernel");
+    drain(); /* stream order: the queued copies ran before this kernel */
     g_launches++;
     size_t nblocks = (size_t)g.x * g.y * g.z;
     auto bid_of = [&](size_t i) {
@@ -689,6 +729,8 @@ const char *cudaGetErrorName(cudaError_t e) {
         return "cudaErrorInvalidMemcpyDirection";
     case cudaErrorLaunchFailure:
         return "cudaErrorLaunchFailure";
+    case cudaErrorNotReady:
+        return "cudaErrorNotReady";
     default:
         return "cudaErrorUnknown";
     }
@@ -709,6 +751,8 @@ const char *cudaGetErrorString(cudaError_t e) {
         return "invalid copy direction for memcpy";
     case cudaErrorLaunchFailure:
         return "unspecified launch failure";
+    case cudaErrorNotReady:
+        return "device not ready";
     default:
         return "unknown error";
     }
@@ -750,20 +794,46 @@ cudaError_t cudaFree(void *p) {
     return cudaSuccess;
 }
 
+/* pinned host allocations (cudaHostAlloc / cudaMallocHost): start -> size */
+static std::map<uintptr_t, size_t> &pinned_map() {
+    static std::map<uintptr_t, size_t> m;
+    return m;
+}
+static bool is_pinned(const void *p, size_t bytes) {
+    std::lock_guard<std::mutex> lk(dev_mutex());
+    auto &m = pinned_map();
+    uintptr_t a = (uintptr_t)p;
+    auto it = m.upper_bound(a);
+    if (it == m.begin()) return false;
+    --it;
+    return a >= it->first && a + bytes <= it->first + it->second;
+}
+
 cudaError_t cudaMallocHost(void **p, size_t bytes) {
     *p = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
-    return *p ? cudaSuccess : fail(cudaErrorMemoryAllocation);
+    if (!*p) return fail(cudaErrorMemoryAllocation);
+    std::lock_guard<std::mutex> lk(dev_mutex());
+    pinned_map()[(uintptr_t)*p] = bytes ? bytes : 1;
+    return cudaSuccess;
 }
 cudaError_t cudaHostAlloc(void **p, size_t bytes, unsigned flags) {
     (void)flags;
     return cudaMallocHost(p, bytes);
 }
 cudaError_t cudaFreeHost(void *p) {
+    if (!p) return cudaSuccess;
+    host_wait(); /* the real runtime synchronises here too */
+    {
+        std::lock_guard<std::mutex> lk(dev_mutex());
+        if (!pinned_map().erase((uintptr_t)p)) return fail(cudaErrorInvalidValue);
+    }
     free(p);
     return cudaSuccess;
 }
 
-static cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
+/* async: whether the call is a stream operation (else the host waits for the device first) */
+static cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
+                        bool async = false) {
     if (!bytes) return cudaSuccess;
     bool dd = xemu_is_device(dst, bytes), sd = xemu_is_device(src, bytes);
     bool ok = kind == cudaMemcpyDefault || (kind == cudaMemcpyHostToDevice && dd && !sd) ||
@@ -771,6 +841,14 @@ static cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind
               (kind == cudaMemcpyDeviceToDevice && sd && dd) ||
               (kind == cudaMemcpyHostToHost && !sd && !dd);
     if (!ok) return fail(cudaErrorInvalidValue);
+    if (g_held && async && dd && !sd && is_pinned(src, bytes)) {
+        queue_().push_back({dst, src, bytes, nullptr}); /* runs later, reads src then */
+        return cudaSuccess;
+    }
+    if (!async || (dd && !sd))
+        host_wait(); /* synchronous, or staged from pageable memory after a stream sync */
+    else
+        drain();
     memmove(dst, src, bytes);
     return cudaSuccess;
 }
@@ -781,14 +859,15 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
                             cudaStream_t s) {
     (void)s;
-    return copy(dst, src, bytes, kind);
+    return copy(dst, src, bytes, kind, true);
 }
 cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch,
                               size_t width, size_t height, cudaMemcpyKind kind, cudaStream_t s) {
     (void)s;
     if (width > dpitch || width > spitch) return fail(cudaErrorInvalidValue);
     for (size_t r = 0; r < height; r++) {
-        cudaError_t e = copy((char *)dst + r * dpitch, (const char *)src + r * spitch, width, kind);
+        cudaError_t e =
+            copy((char *)dst + r * dpitch, (const char *)src + r * spitch, width, kind, true);
         if (e != cudaSuccess) return e;
     }
     return cudaSuccess;
@@ -796,6 +875,7 @@ cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t 
 
 cudaError_t cudaMemset(void *dst, int v, size_t bytes) {
     if (bytes && !xemu_is_device(dst, bytes)) return fail(cudaErrorInvalidValue);
+    drain();
     memset(dst, v, bytes);
     return cudaSuccess;
 }
@@ -805,10 +885,26 @@ cudaError_t cudaMemsetAsync(void *dst, int v, size_t bytes, cudaStream_t s) {
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
     (void)s;
+    host_wait();
     return cudaSuccess;
 }
 cudaError_t cudaDeviceSynchronize(void) {
+    host_wait();
     return cudaSuccess;
+}
+
+void xemu_hold(int on) {
+    drain();
+    g_held = on != 0;
+}
+void xemu_progress(size_t n) {
+    run_queue(n);
+}
+size_t xemu_queued(void) {
+    return queue_().size();
+}
+unsigned long xemu_host_waits(void) {
+    return g_host_waits;
 }
 cudaError_t cudaMemGetInfo(size_t *fr, size_t *tot) {
     std::lock_guard<std::mutex> lk(dev_mutex());
@@ -829,12 +925,19 @@ cudaError_t cudaPointerGetAttributes(cudaPointerAttributes *a, const void *p) {
     return cudaSuccess;
 }
 
-struct CUevent_st {
-    int recorded;
-};
 cudaError_t cudaEventCreate(cudaEvent_t *e) {
-    *e = new CUevent_st{0};
+    *e = new CUevent_st{0, 0};
     return cudaSuccess;
+}
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags) {
+    (void)flags;
+    return cudaEventCreate(e);
+}
+cudaError_t cudaEventQuery(cudaEvent_t e) {
+    if (!e) return fail(cudaErrorInvalidResourceHandle);
+    if (!e->pending) return cudaSuccess;
+    static const bool sets = getenv("XEMU_NOTREADY_SETS_ERROR") != nullptr;
+    return sets ? fail(cudaErrorNotReady) : cudaErrorNotReady;
 }
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
     delete e;
@@ -843,10 +946,15 @@ cudaError_t cudaEventDestroy(cudaEvent_t e) {
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
     (void)s;
     e->recorded = 1;
+    if (xemu::g_held) {
+        e->pending++;
+        xemu::queue_().push_back({nullptr, nullptr, 0, e});
+    }
     return cudaSuccess;
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t e) {
     (void)e;
+    xemu::host_wait();
     return cudaSuccess;
 }
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {

@@ -15,6 +15,7 @@ static void cuda_destroy(xfer_backend *b) {
     if (c) {
         if (c->stream) cudaStreamSynchronize(c->stream);
         xfer_cuda_conv_destroy(b);
+        xfer_cuda_stage_destroy(b);
         cudaFree(c->ws);
         cudaFree(c->red);
         cudaFree(c->lo);

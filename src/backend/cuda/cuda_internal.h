@@ -37,6 +37,7 @@ typedef struct {
     void *conv_plans; /* conv_cudnn.c: descriptors and algorithms per shape and precision */
     void *blas_ws;    /* cuBLAS workspace set once (cublasSetWorkspace): nothing to allocate in a
                          captured graph */
+    void *stage;      /* stage_cuda.c: the pinned ring for small host-to-device copies */
     /* CUDA graphs (graph_cuda.c) */
     unsigned long scratch_gen; /* bumped whenever a grow-only scratch buffer is replaced */
     int capturing;             /* between capture_begin and capture_end */
@@ -69,6 +70,23 @@ double *xfer_cuda_reduce_scratch(xfer_backend *b, size_t doubles);
 void *xfer_cuda_lowp_scratch(xfer_backend *b, size_t bytes);
 /* Device allocation with the out-of-memory message; NULL and err filled on failure. */
 void *xfer_cuda_malloc(xfer_backend *b, size_t bytes, const char *what, xfer_err *err);
+
+/* stage_cuda.c: a host-to-device copy of bytes <= XFER_CUDA_STAGE_LIMIT through a ring of pinned
+ * slots (src may be reused at once; no host wait unless XFER_CUDA_STAGE_SLOTS_MAX copies are
+ * still in flight); larger copies, copies during a graph capture and a failed pinned allocation
+ * go from src directly. Returns 0, or -1 with the failure recorded. */
+#define XFER_CUDA_STAGE_LIMIT ((size_t)1 << 20)
+#define XFER_CUDA_STAGE_SLOTS_MAX 64
+typedef struct {
+    unsigned long staged;   /* copies through a slot */
+    unsigned long direct;   /* copies that took the pageable path */
+    unsigned long waits;    /* host waits: every slot in flight */
+    unsigned long reallocs; /* slots reallocated for a larger copy */
+    int slots;              /* slots allocated */
+} xfer_cuda_stage_stats;
+int xfer_cuda_upload_staged(xfer_backend *b, void *dst, const void *src, size_t bytes);
+void xfer_cuda_stage_stats_get(xfer_backend *b, xfer_cuda_stage_stats *out);
+void xfer_cuda_stage_destroy(xfer_backend *b); /* after the stream is idle */
 
 /* memory_cuda.c: check, sync, set_threads, alloc, free, upload, download, memset0, copy */
 void xfer_cuda_install_memory(xfer_backend *b);

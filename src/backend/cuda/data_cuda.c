@@ -83,9 +83,8 @@ int xfer_cuda_crop_batch(xfer_backend *b, const xfer_cuda_image_cache *cc,
         c->boxes_cap = nb;
     }
     _Static_assert(sizeof(xk_crop_box) == sizeof(xfer_crop_box), "crop box layouts must agree");
-    /* pageable source: the copy returns once the boxes are staged, so the caller may reuse them */
-    if (CU_RT(b, cudaMemcpyAsync(c->boxes, boxes, sizeof(xk_crop_box) * nb, cudaMemcpyHostToDevice,
-                                 ctx->stream)) ||
+    /* through the pinned ring (stage_cuda.c): the caller may reuse the boxes at once */
+    if (xfer_cuda_upload_staged(b, c->boxes, boxes, sizeof(xk_crop_box) * nb) ||
         CU_LAUNCH(b,
                   xk_crop_resize_normalize(ctx->stream, c->images, c->h, c->w, c->boxes, nb, oh, ow,
                                            mean[0], mean[1], mean[2], std[0], std[1], std[2], out)))
@@ -142,11 +141,9 @@ int xfer_cuda_augment_batch(xfer_backend *b, const xfer_cuda_image_cache *cc,
         scale[i] = 1.0f / (255.0f * std[i]);
         shift[i] = -mean[i] / std[i];
     }
-    /* pageable sources: each copy returns once its bytes are staged */
-    if (CU_RT(b, cudaMemcpyAsync(c->aug_boxes, boxes, sizeof(xk_aug_box) * nb,
-                                 cudaMemcpyHostToDevice, ctx->stream)) ||
-        (labels_out && CU_RT(b, cudaMemcpyAsync(dlabels, labels_host, sizeof(int32_t) * nb,
-                                                cudaMemcpyHostToDevice, ctx->stream))) ||
+    /* through the pinned ring (stage_cuda.c): the caller may reuse boxes and labels at once */
+    if (xfer_cuda_upload_staged(b, c->aug_boxes, boxes, sizeof(xk_aug_box) * nb) ||
+        (labels_out && xfer_cuda_upload_staged(b, dlabels, labels_host, sizeof(int32_t) * nb)) ||
         CU_LAUNCH(b, xk_augment_pil(ctx->stream, c->images, S, c->aug_boxes, dlabels, nb, T, scale,
                                     shift, out, labels_out)))
         return b->check(b, err);

@@ -195,9 +195,10 @@ static void cuda_free(xfer_backend *b, void *p) {
 }
 
 static void cuda_upload(xfer_backend *b, void *dst, const void *src, size_t bytes) {
-    cuda_ctx *c = xfer_cuda_ctx(b);
-    /* from pageable memory the call returns once src has been staged: src may be reused */
-    if (bytes) CU_RT(b, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream));
+    /* small copies (labels, the learning rate) through the pinned ring: src may be reused at
+     * once and the host does not wait; large ones from pageable memory, which returns once src
+     * has been staged (after a stream synchronisation) */
+    xfer_cuda_upload_staged(b, dst, src, bytes);
 }
 
 static int cuda_download(xfer_backend *b, void *dst, const void *src, size_t bytes, xfer_err *err) {

@@ -55,6 +55,9 @@ struct cudaPointerAttributes {
     void *hostPointer;
 };
 
+#define cudaEventDefault 0x00
+#define cudaEventDisableTiming 0x02
+
 #define cudaHostAllocDefault 0x00
 #define cudaHostAllocPortable 0x01
 
@@ -78,6 +81,8 @@ struct cudaPointerAttributes {
 #define cudaMemGetInfo xemu_cudaMemGetInfo
 #define cudaEventCreate xemu_cudaEventCreate
 #define cudaEventDestroy xemu_cudaEventDestroy
+#define cudaEventCreateWithFlags xemu_cudaEventCreateWithFlags
+#define cudaEventQuery xemu_cudaEventQuery
 #define cudaEventRecord xemu_cudaEventRecord
 #define cudaEventSynchronize xemu_cudaEventSynchronize
 #define cudaEventElapsedTime xemu_cudaEventElapsedTime
@@ -107,6 +112,8 @@ cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *a, const void
 cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes);
 cudaError_t cudaEventCreate(cudaEvent_t *e);
 cudaError_t cudaEventDestroy(cudaEvent_t e);
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags);
+cudaError_t cudaEventQuery(cudaEvent_t e);
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s);
 cudaError_t cudaEventSynchronize(cudaEvent_t e);
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b);
@@ -115,6 +122,20 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b);
  * allocation */
 unsigned long xemu_launch_count(void);
 int xemu_is_device(const void *p, size_t bytes);
+
+/* A held stream (for tests of asynchrony; one host thread): while held, host-to-device copies
+ * from pinned memory (cudaHostAlloc/cudaMallocHost) and event records are queued instead of run,
+ * reading their source only when they run, and cudaEventQuery reports cudaErrorNotReady for an
+ * event whose record is still queued (XEMU_NOTREADY_SETS_ERROR=1: it also sets the last error,
+ * as a stricter runtime might). Any other stream operation (a kernel launch, memset, another
+ * copy) first runs the queue, as the device would have by then. A host wait on the device -- a
+ * synchronize call, a copy from pageable memory (the runtime synchronises the stream before it
+ * stages such a copy), cudaFreeHost -- runs the whole queue and is counted.
+ * xemu_hold(0) runs the queue and stops holding; xemu_progress(n) runs its first n entries. */
+void xemu_hold(int on);
+void xemu_progress(size_t n);
+size_t xemu_queued(void);
+unsigned long xemu_host_waits(void);
 
 #ifdef __cplusplus
 }
