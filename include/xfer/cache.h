@@ -5,6 +5,7 @@
  *   /images       uint8 [N, S, S, 3]  RGB, shorter side resized to S = cache_size, centre crop
  *   /labels       int32 [N]           0 .. n_classes-1
  *   /paths        string [N]          source of each image (file path, "<idx file>#k", ...)
+ *   /split        int8 [N]            only for an image_list with a split column: 0 train, 1 test
  *   /class_names  string [n_classes]  display names
  *   /bad_paths    string [n_bad]      images skipped as bad (on_bad_image: warn)
  *   /bad_images   string [n_bad]      their warnings ("PATH: why")
@@ -58,6 +59,7 @@ typedef struct {
     uint8_t *images;    /* [n, S, S, 3] uint8 NHWC */
     int32_t *labels;    /* [n] */
     char **paths;       /* [n] */
+    int8_t *split;      /* [n] the list's split column (0 train, 1 test), or NULL: none */
     char **class_names; /* [n_classes] */
     char fingerprint[17];
 } xfer_imageset;

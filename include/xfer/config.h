@@ -17,7 +17,12 @@ typedef struct {
 
 typedef enum { XFER_DEVICE_AUTO = 0, XFER_DEVICE_CPU, XFER_DEVICE_CUDA } xfer_device_kind;
 typedef enum { XFER_PREC_FP32 = 0, XFER_PREC_TF32, XFER_PREC_BF16 } xfer_precision;
-typedef enum { XFER_DS_IMAGE_FOLDER = 0, XFER_DS_IDX, XFER_DS_SYNTHETIC } xfer_dataset_kind;
+typedef enum {
+    XFER_DS_IMAGE_FOLDER = 0,
+    XFER_DS_IDX,
+    XFER_DS_SYNTHETIC,
+    XFER_DS_IMAGE_LIST
+} xfer_dataset_kind;
 typedef enum { XFER_BAD_IMAGE_WARN = 0, XFER_BAD_IMAGE_ERROR } xfer_bad_image_policy;
 typedef enum { XFER_WV_VEC = 0, XFER_WV_BIN } xfer_wordvec_format;
 typedef enum { XFER_NAMEVEC_SUM = 0, XFER_NAMEVEC_MEAN } xfer_namevec_mode;
@@ -27,8 +32,11 @@ typedef struct {
     char *name;
     xfer_mark mark;
     xfer_dataset_kind kind;
-    /* image_folder */
+    /* image_folder: the folder of class folders; image_list: the folder the list's relative paths
+     * start from (NULL: the list file's folder) */
     char *root;
+    /* image_list: a text/CSV file of `path,label[,split]` lines (docs/config.md) */
+    char *list;
     /* idx: images and labels files (plain or .gz); class names from a file or inline */
     char *images, *labels;
     char *class_names_file;
@@ -60,6 +68,8 @@ typedef struct {
     xfer_mark kind_mark, root_mark, images_mark, labels_mark, class_names_mark, cache_mark;
     bool synthetic_seed_set; /* synthetic.seed was given */
     bool cache_size_set;     /* cache_size was given (else derived from image_size) */
+    bool split_set;          /* a split block was given */
+    xfer_mark list_mark, split_mark;
 } xfer_dataset_cfg;
 
 /* A training recipe (fine-tuning the target, or building a source). Defaults are the paper's

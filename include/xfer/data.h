@@ -28,6 +28,7 @@ typedef struct {
     int64_t *file_mtime; /* [n] image_folder only (else NULL): mtime in seconds */
     int32_t *src_index;  /* [n] idx: row in the IDX file; synthetic: image number in its class */
     int n_skipped;       /* image_folder: files skipped for their extension */
+    int8_t *split;       /* [n] image_list with a split column: 0 train, 1 test; else NULL */
     /* idx: the whole image array as read (uint8 [idx_count, idx_rows, idx_cols]) */
     uint8_t *idx_pixels;
     int idx_count, idx_rows, idx_cols;
@@ -40,7 +41,9 @@ typedef struct {
     char fingerprint[17];
 } xfer_dataset;
 
-/* Lists the dataset that cfg describes. Errors (XFER_EINPUT, message naming the path): missing
+/* Lists the dataset that cfg describes (image_list: items by class, then in list order; a missing
+ * or empty list, a listed image that does not exist, an unknown label or a bad split value is an
+ * XFER_EINPUT naming LIST:LINE). Errors (XFER_EINPUT, message naming the path): missing
  * root, unreadable folder, a kept class folder without images, no classes left after
  * include/exclude, an include naming no class, IDX magic or count mismatch, a label outside the
  * class names. */
@@ -66,6 +69,8 @@ typedef struct {
 int xfer_split_make(const xfer_dataset_cfg *cfg, const int32_t *labels, int n, int n_classes,
                     uint64_t seed, xfer_split *sp, xfer_err *err);
 void xfer_split_free(xfer_split *sp);
+/* The split an image_list's split column gives: flags[i] 0 = train, 1 = test. */
+int xfer_split_given(const int8_t *flags, int n, xfer_split *sp, xfer_err *err);
 
 /* Counter-based random numbers: a pure function of (key, counter), so any item's randomness can be
  * drawn on any thread in any order. */

@@ -10,4 +10,7 @@ int xfer_strset_add(const char ***v, size_t *n, const char *s);
 /* Sorts the set bytewise (strcmp). */
 void xfer_strset_sort(const char **v, size_t n);
 
+/* Strips leading blanks and trailing blanks and line ends of s in place; returns its new start. */
+char *xfer_str_trim(char *s);
+
 #endif

@@ -16,7 +16,7 @@ static const float k_imagenet_std[3] = {0.229f, 0.224f, 0.225f};
 #define CFG_DEFAULT_TRAIN_FRACTION 0.8 /* the paper's random 80/20 split of Caltech-101 */
 #define CFG_MAX_IMAGE_SIDE 4096        /* larger is a typo, and would exhaust memory */
 
-static const char *const k_kinds[] = {"image_folder", "idx", "synthetic", NULL};
+static const char *const k_kinds[] = {"image_folder", "idx", "synthetic", "image_list", NULL};
 static const char *const k_bad_image[] = {"warn", "error", NULL};
 
 enum {
@@ -36,6 +36,7 @@ enum {
     D_CACHE,
     D_ON_BAD_IMAGE,
     D_SYNTHETIC,
+    D_LIST,
     D_N
 };
 
@@ -133,14 +134,15 @@ static void check_kind_keys(cfg_ctx *c, const cfg_field *f, const char *where,
                             xfer_dataset_kind kind, yaml_node_t *map) {
     static const struct {
         int field;
-        bool used[3]; /* image_folder, idx, synthetic */
-        bool required[3];
+        bool used[4]; /* image_folder, idx, synthetic, image_list */
+        bool required[4];
     } rules[] = {
-        {D_ROOT, {true, false, false}, {true, false, false}},
-        {D_IMAGES, {false, true, false}, {false, true, false}},
-        {D_LABELS, {false, true, false}, {false, true, false}},
-        {D_CLASS_NAMES, {false, true, true}, {false, false, false}},
-        {D_SYNTHETIC, {false, false, true}, {false, false, true}},
+        {D_ROOT, {true, false, false, true}, {true, false, false, false}},
+        {D_IMAGES, {false, true, false, false}, {false, true, false, false}},
+        {D_LABELS, {false, true, false, false}, {false, true, false, false}},
+        {D_CLASS_NAMES, {false, true, true, true}, {false, false, false, false}},
+        {D_SYNTHETIC, {false, false, true, false}, {false, false, true, false}},
+        {D_LIST, {false, false, false, true}, {false, false, false, true}},
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         const cfg_field *fi = &f[rules[i].field];
@@ -159,7 +161,7 @@ static void parse_dataset(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_da
                         {.key = "include"},    {.key = "max_per_class"}, {.key = "split"},
                         {.key = "image_size"}, {.key = "cache_size"},    {.key = "mean"},
                         {.key = "std"},        {.key = "cache"},         {.key = "on_bad_image"},
-                        {.key = "synthetic"}};
+                        {.key = "synthetic"},  {.key = "list"}};
     dataset_defaults(d);
     if (!cfg_fields(c, n, where, f, D_N)) return;
     char what[CFG_WHERE_MAX];
@@ -174,6 +176,8 @@ static void parse_dataset(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_da
     }
     if (f[D_ROOT].val && cfg_string(c, f[D_ROOT].val, WHAT("root"), &d->root))
         d->root_mark = cfg_mark(f[D_ROOT].val);
+    if (f[D_LIST].val && cfg_string(c, f[D_LIST].val, WHAT("list"), &d->list))
+        d->list_mark = cfg_mark(f[D_LIST].val);
     if (f[D_IMAGES].val && cfg_string(c, f[D_IMAGES].val, WHAT("images"), &d->images))
         d->images_mark = cfg_mark(f[D_IMAGES].val);
     if (f[D_LABELS].val && cfg_string(c, f[D_LABELS].val, WHAT("labels"), &d->labels))
@@ -197,7 +201,11 @@ static void parse_dataset(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_da
         cfg_string_list(c, f[D_INCLUDE].val, WHAT("include"), &d->include, &d->n_include);
     if (f[D_MAX_PER_CLASS].val)
         cfg_int(c, f[D_MAX_PER_CLASS].val, WHAT("max_per_class"), 1, INT32_MAX, &d->max_per_class);
-    if (f[D_SPLIT].val) parse_split(c, f[D_SPLIT].val, WHAT("split"), d);
+    if (f[D_SPLIT].val) {
+        d->split_set = true;
+        d->split_mark = cfg_mark(f[D_SPLIT].key_node);
+        parse_split(c, f[D_SPLIT].val, WHAT("split"), d);
+    }
     if (f[D_IMAGE_SIZE].val)
         cfg_int(c, f[D_IMAGE_SIZE].val, WHAT("image_size"), 1, CFG_MAX_IMAGE_SIDE, &d->image_size);
     if (f[D_CACHE_SIZE].val)

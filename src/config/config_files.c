@@ -49,6 +49,8 @@ int xfer_config_check_files(const xfer_config *cfg, bool strict, xfer_err *err) 
         const xfer_dataset_cfg *d = &cfg->datasets[i];
         snprintf(key, sizeof key, "datasets.%s.root", d->name);
         check(&fc, d->root, d->root_mark, key, true);
+        snprintf(key, sizeof key, "datasets.%s.list", d->name);
+        check(&fc, d->list, d->list_mark, key, false);
         snprintf(key, sizeof key, "datasets.%s.images", d->name);
         check(&fc, d->images, d->images_mark, key, false);
         snprintf(key, sizeof key, "datasets.%s.labels", d->name);

@@ -14,6 +14,7 @@ static void free_dataset(xfer_dataset_cfg *d) {
     cfg_free_strings(d->exclude, d->n_exclude);
     cfg_free_strings(d->include, d->n_include);
     free(d->cache);
+    free(d->list);
 }
 
 static void free_source(xfer_source_cfg *s) {
@@ -111,6 +112,8 @@ const char *xfer_dataset_kind_name(xfer_dataset_kind k) {
         return "idx";
     case XFER_DS_SYNTHETIC:
         return "synthetic";
+    case XFER_DS_IMAGE_LIST:
+        return "image_list";
     }
     return "?";
 }

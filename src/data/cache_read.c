@@ -15,6 +15,7 @@ void xfer_imageset_free(xfer_imageset *set) {
     free(set->class_names);
     free(set->images);
     free(set->labels);
+    free(set->split);
     memset(set, 0, sizeof *set);
 }
 
@@ -79,6 +80,29 @@ int xfer_imageset_load(const char *path, xfer_imageset *set, xfer_err *err) {
         (set->n && H5Dread(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, set->labels) < 0)) {
         rc = xfer_fail(err, XFER_EINPUT, "%s: cannot read /labels", path);
         goto done;
+    }
+    H5Sclose(sp);
+    sp = -1;
+    H5Dclose(d);
+    d = -1;
+    if (H5Lexists(f, "split", H5P_DEFAULT) > 0) { /* image_list's split column */
+        d = H5Dopen2(f, "split", H5P_DEFAULT);
+        sp = d >= 0 ? H5Dget_space(d) : -1;
+        hsize_t sd[1] = {0};
+        set->split = malloc((size_t)(set->n ? set->n : 1));
+        if (d < 0 || sp < 0 || H5Sget_simple_extent_ndims(sp) != 1 ||
+            H5Sget_simple_extent_dims(sp, sd, NULL) < 0 || sd[0] != dims[0] || !set->split ||
+            (set->n &&
+             H5Dread(d, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, set->split) < 0)) {
+            rc = xfer_fail(err, XFER_EINPUT, "%s: cannot read /split", path);
+            goto done;
+        }
+        for (int i = 0; i < set->n; i++)
+            if (set->split[i] != 0 && set->split[i] != 1) {
+                rc = xfer_fail(err, XFER_EINPUT, "%s: /split of image %d is %d (expected 0 or 1)",
+                               path, i, set->split[i]);
+                goto done;
+            }
     }
     int np = 0;
     if (xfer_h5_read_strings(f, "paths", &set->paths, &np) != 0 || np != set->n) {

@@ -57,7 +57,7 @@ static int mkdirs_for(const char *path, xfer_err *err) {
 }
 
 static const char *kind_name(xfer_dataset_kind k) {
-    return k == XFER_DS_IDX ? "idx" : k == XFER_DS_SYNTHETIC ? "synthetic" : "image_folder";
+    return xfer_dataset_kind_name(k);
 }
 
 /* Everything that changes the cache's content besides the source files. */
@@ -79,6 +79,8 @@ static char *parameters_string(const xfer_dataset_cfg *cfg) {
         cfg->root ? cfg->root : "", cfg->images ? cfg->images : "", cfg->labels ? cfg->labels : "",
         cfg->class_names_file ? cfg->class_names_file : "", cfg->synthetic_classes,
         cfg->synthetic_per_class, cfg->synthetic_size, (unsigned long long)cfg->synthetic_seed);
+    if (cfg->kind == XFER_DS_IMAGE_LIST) /* only here: the other kinds' caches stay valid */
+        k += snprintf(s + k, cap - (size_t)k, " list=%s", cfg->list ? cfg->list : "");
     k += snprintf(s + k, cap - (size_t)k, " include=");
     for (int i = 0; i < cfg->n_include; i++)
         k += snprintf(s + k, cap - (size_t)k, "%s;", cfg->include[i]);
@@ -169,7 +171,7 @@ static int recheck_bad_images(const xfer_dataset_cfg *cfg, const char *cache_pat
         xfer_rgb img = {0};
         xfer_err e;
         xfer_err_clear(&e);
-        int rc = cfg->kind == XFER_DS_IMAGE_FOLDER
+        int rc = cfg->kind == XFER_DS_IMAGE_FOLDER || cfg->kind == XFER_DS_IMAGE_LIST
                      ? xfer_image_decode_file(ci->bad_paths[i], S, &img, &e)
                      : xfer_fail(&e, XFER_EINPUT, "%s", ci->bad_msgs[i]);
         xfer_rgb_free(&img);
@@ -194,6 +196,7 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
     char *params = parameters_string(cfg);
     char *tmp = NULL;
     int32_t *labels = NULL;
+    int8_t *split = NULL;
     char **paths = NULL, **bad_paths = NULL, **bad_msgs = NULL;
     hid_t f = -1, dimg = -1;
     H5E_auto2_t old_fn;
@@ -233,7 +236,8 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
     paths = malloc((size_t)(ds.n ? ds.n : 1) * sizeof *paths);
     bad_paths = malloc((size_t)(ds.n ? ds.n : 1) * sizeof *bad_paths);
     bad_msgs = calloc((size_t)(ds.n ? ds.n : 1), sizeof *bad_msgs);
-    if (!tmp || !labels || !paths || !bad_paths || !bad_msgs) {
+    if (ds.split) split = malloc((size_t)(ds.n ? ds.n : 1));
+    if (!tmp || !labels || !paths || !bad_paths || !bad_msgs || (ds.split && !split)) {
         rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
         goto done;
     }
@@ -260,8 +264,17 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
     if (o.threads > 0) omp_set_num_threads(o.threads);
 #endif
     double t0 = now_s();
-    xfer_prepare_pipe pipe = {&ds,    cfg,   S,         dimg,     tmp, show_bar,
-                              labels, paths, bad_paths, bad_msgs, 0,   0};
+    xfer_prepare_pipe pipe = {.ds = &ds,
+                              .cfg = cfg,
+                              .S = S,
+                              .dimg = dimg,
+                              .where = tmp,
+                              .show_bar = show_bar,
+                              .labels = labels,
+                              .paths = paths,
+                              .split = split,
+                              .bad_paths = bad_paths,
+                              .bad_msgs = bad_msgs};
     rc = xfer_prepare_pipe_run(&pipe, err);
     res->n_bad = pipe.n_bad;
     if (rc != XFER_OK) goto done;
@@ -289,6 +302,15 @@ int xfer_prepare_dataset(const xfer_dataset_cfg *cfg, const char *cache_path,
         H5Sclose(ls);
         int bad = w < 0;
         bad |= xfer_h5_write_strings(f, "paths", paths, n_good) != 0;
+        if (split) { /* image_list's split column: 0 train, 1 test */
+            hid_t ss = H5Screate_simple(1, ld, NULL);
+            hid_t dsp =
+                H5Dcreate2(f, "split", H5T_STD_I8LE, ss, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            bad |=
+                dsp < 0 || H5Dwrite(dsp, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, split) < 0;
+            if (dsp >= 0) H5Dclose(dsp);
+            H5Sclose(ss);
+        }
         bad |= xfer_h5_write_strings(f, "class_names", ds.class_names, ds.n_classes) != 0;
         bad |= xfer_h5_write_strings(f, "bad_paths", bad_paths, res->n_bad) != 0;
         bad |= xfer_h5_write_strings(f, "bad_images", bad_msgs, res->n_bad) != 0;
@@ -333,6 +355,7 @@ done:
     H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
     free(tmp);
     free(labels);
+    free(split);
     free(paths);
     free(bad_paths);
     free_strings(bad_msgs, ds.n);

@@ -36,6 +36,7 @@ void xfer_dataset_free(xfer_dataset *ds) {
     free(ds->file_size);
     free(ds->file_mtime);
     free(ds->src_index);
+    free(ds->split);
     free(ds->idx_pixels);
     memset(ds, 0, sizeof *ds);
 }
@@ -105,6 +106,22 @@ void xfer_fp_finish(uint64_t h, const xfer_dataset *ds, char out[17]) {
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+int xfer_dataset_set_classes(xfer_dataset *ds, char *const *names, const int *keep,
+                             const int *remap, int n_names, int n_kept, xfer_err *err) {
+    ds->n_classes = n_kept;
+    ds->class_names = calloc((size_t)(n_kept ? n_kept : 1), sizeof(char *));
+    ds->class_dirs = calloc((size_t)(n_kept ? n_kept : 1), sizeof(char *));
+    if (!ds->class_names || !ds->class_dirs) {
+        ds->n_classes = 0;
+        return xfer_fail(err, XFER_EINTERNAL, "out of memory");
+    }
+    for (int c = 0; c < n_names; c++)
+        if (keep[c] && (!(ds->class_names[remap[c]] = strdup(names[c])) ||
+                        !(ds->class_dirs[remap[c]] = strdup(names[c]))))
+            return xfer_fail(err, XFER_EINTERNAL, "out of memory");
+    return XFER_OK;
+}
+
 int xfer_dataset_alloc_items(xfer_dataset *ds, int n, int with_files, xfer_err *err) {
     size_t m = (size_t)(n > 0 ? n : 1);
     ds->paths = calloc(m, sizeof *ds->paths);
@@ -133,6 +150,9 @@ int xfer_dataset_scan(const xfer_dataset_cfg *cfg, xfer_dataset *ds, xfer_err *e
         break;
     case XFER_DS_SYNTHETIC:
         rc = xfer_scan_synthetic(cfg, ds, err);
+        break;
+    case XFER_DS_IMAGE_LIST:
+        rc = xfer_scan_list(cfg, ds, err);
         break;
     default:
         rc = xfer_fail(err, XFER_EINPUT, "dataset %s: unknown kind", cfg->name);

@@ -53,7 +53,7 @@ static int block_len(const pipe_state *s, int b) {
 static int decode_item(const xfer_dataset *ds, int i, int S, uint8_t *dst, xfer_err *err) {
     xfer_rgb img = {0};
     int rc = XFER_OK;
-    if (ds->kind == XFER_DS_IMAGE_FOLDER) {
+    if (ds->kind == XFER_DS_IMAGE_FOLDER || ds->kind == XFER_DS_IMAGE_LIST) {
         rc = xfer_image_decode_file(ds->paths[i], S, &img, err);
     } else if (ds->kind == XFER_DS_IDX) {
         int r = ds->idx_rows, c = ds->idx_cols;
@@ -125,6 +125,7 @@ static int write_block(pipe_state *s, int b) {
             memmove(blk + (size_t)k * s->img_bytes, blk + (size_t)j * s->img_bytes, s->img_bytes);
         p->labels[p->n_good] = p->ds->labels[b * BLOCK + j];
         p->paths[p->n_good] = p->ds->paths[b * BLOCK + j];
+        if (p->split) p->split[p->n_good] = p->ds->split[b * BLOCK + j];
         p->n_good++;
     }
     int n = p->n_good - good0;

@@ -15,6 +15,7 @@ typedef struct {
     int show_bar;
     int32_t *labels;  /* out: [ds->n], the first n_good filled */
     char **paths;     /* out: [ds->n], borrowed from ds */
+    int8_t *split;    /* out: [ds->n] when ds->split (else NULL), the first n_good filled */
     char **bad_paths; /* out: [ds->n], the first n_bad filled, borrowed from ds */
     char **bad_msgs;  /* out: [ds->n], the first n_bad filled: the warnings, heap strings */
     int n_good, n_bad;

@@ -94,7 +94,7 @@ done:
     return rc;
 }
 
-static int read_lines(const char *path, char ***out, int *n, xfer_err *err) {
+int xfer_read_lines(const char *path, char ***out, int *n, xfer_err *err) {
     FILE *f = fopen(path, "r");
     if (!f) return xfer_fail(err, XFER_EINPUT, "%s: cannot open: %s", path, strerror(errno));
     char line[4096];
@@ -123,7 +123,7 @@ static int read_lines(const char *path, char ***out, int *n, xfer_err *err) {
     return XFER_OK;
 }
 
-static void fp_file(uint64_t *h, const char *path) {
+void xfer_fp_file(uint64_t *h, const char *path) {
     struct stat st;
     xfer_fp_str(h, path);
     if (stat(path, &st) == 0) {
@@ -161,7 +161,7 @@ int xfer_scan_idx(const xfer_dataset_cfg *cfg, xfer_dataset *ds, xfer_err *err) 
         for (int c = 0; names && c < n_names; c++)
             names[c] = strdup(cfg->class_names[c]);
     } else if (cfg->class_names_file) {
-        rc = read_lines(cfg->class_names_file, &names, &n_names, err);
+        rc = xfer_read_lines(cfg->class_names_file, &names, &n_names, err);
         if (rc != XFER_OK) goto done;
     } else {
         n_names = max_label + 1;
@@ -193,19 +193,8 @@ int xfer_scan_idx(const xfer_dataset_cfg *cfg, xfer_dataset *ds, xfer_err *err) 
     int k = 0;
     for (int c = 0; c < n_names; c++)
         remap[c] = keep[c] ? k++ : -1;
-    ds->n_classes = k;
-    ds->class_names = calloc((size_t)k, sizeof(char *));
-    ds->class_dirs = calloc((size_t)k, sizeof(char *));
-    if (!ds->class_names || !ds->class_dirs) {
-        ds->n_classes = 0;
-        rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
-        goto done;
-    }
-    for (int c = 0; c < n_names; c++)
-        if (keep[c]) {
-            ds->class_names[remap[c]] = strdup(names[c]);
-            ds->class_dirs[remap[c]] = strdup(names[c]);
-        }
+    rc = xfer_dataset_set_classes(ds, names, keep, remap, n_names, k, err);
+    if (rc != XFER_OK) goto done;
     int total = 0;
     for (uint32_t i = 0; i < ldims[0]; i++) {
         int c = labels[i];
@@ -236,15 +225,10 @@ int xfer_scan_idx(const xfer_dataset_cfg *cfg, xfer_dataset *ds, xfer_err *err) 
             ds->src_index[j] = (int32_t)i;
         }
     }
-    for (int c = 0; c < k; c++)
-        if (!ds->class_names[c] || !ds->class_dirs[c]) {
-            rc = xfer_fail(err, XFER_EINTERNAL, "out of memory");
-            goto done;
-        }
     uint64_t h;
     xfer_fp_init(&h);
-    fp_file(&h, cfg->images);
-    fp_file(&h, cfg->labels);
+    xfer_fp_file(&h, cfg->images);
+    xfer_fp_file(&h, cfg->labels);
     xfer_fp_i64(&h, cfg->max_per_class);
     xfer_fp_finish(h, ds, ds->fingerprint);
 done:

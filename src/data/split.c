@@ -73,3 +73,19 @@ int xfer_split_make(const xfer_dataset_cfg *cfg, const int32_t *labels, int n, i
     qsort(sp->test, (size_t)sp->n_test, sizeof(int), cmp_int);
     return XFER_OK;
 }
+
+int xfer_split_given(const int8_t *flags, int n, xfer_split *sp, xfer_err *err) {
+    memset(sp, 0, sizeof *sp);
+    sp->train = malloc((size_t)(n > 0 ? n : 1) * sizeof *sp->train);
+    sp->test = malloc((size_t)(n > 0 ? n : 1) * sizeof *sp->test);
+    if (!sp->train || !sp->test) {
+        xfer_split_free(sp);
+        return xfer_fail(err, XFER_EINTERNAL, "out of memory making the split");
+    }
+    for (int i = 0; i < n; i++)
+        if (flags[i])
+            sp->test[sp->n_test++] = i;
+        else
+            sp->train[sp->n_train++] = i;
+    return XFER_OK;
+}

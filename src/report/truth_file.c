@@ -9,19 +9,11 @@
 #include <string.h>
 
 #include "xfer/report.h"
+#include "xfer/strset.h"
 
 /* A line longer than this is not a line of such a table. */
 #define TRUTH_MAX_LINE 65536
 #define TRUTH_MAX_COLS 4096
-
-static char *trim(char *s) {
-    while (*s == ' ' || *s == '\t')
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
-        *--e = 0;
-    return s;
-}
 
 /* Splits s at commas in place; returns the number of cells (at most cap; -1 beyond). */
 static int split(char *s, char **cells, int cap) {
@@ -30,7 +22,7 @@ static int split(char *s, char **cells, int cap) {
         char *c = strchr(s, ',');
         if (c) *c = 0;
         if (n == cap) return -1;
-        cells[n++] = trim(s);
+        cells[n++] = xfer_str_trim(s);
         if (!c) return n;
         s = c + 1;
     }
@@ -84,7 +76,7 @@ int xfer_truth_read(const char *path, const char *dataset, xfer_truth *t, xfer_e
                            TRUTH_MAX_LINE - 2);
             goto done;
         }
-        char *s = trim(line);
+        char *s = xfer_str_trim(line);
         if (!*s || *s == '#') continue;
         int n = split(s, cells, TRUTH_MAX_COLS);
         if (n < 0) {

@@ -32,8 +32,9 @@ int run_dataset_get(run_ctx *c, const char *name, run_dataset **out, xfer_err *e
         rc = xfer_imageset_load(d->cache_path, &d->set, err);
         if (rc != XFER_OK) return xfer_err_prefix(err, "dataset %s: ", name);
         uint64_t seed = d->cfg->split_seed_set ? d->cfg->split_seed : cfg->seed;
-        rc = xfer_split_make(d->cfg, d->set.labels, d->set.n, d->set.n_classes, seed, &d->split,
-                             err);
+        rc = d->set.split ? xfer_split_given(d->set.split, d->set.n, &d->split, err)
+                          : xfer_split_make(d->cfg, d->set.labels, d->set.n, d->set.n_classes, seed,
+                                            &d->split, err);
         if (rc != XFER_OK) {
             xfer_imageset_free(&d->set);
             return xfer_err_prefix(err, "dataset %s: ", name);

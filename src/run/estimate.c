@@ -53,7 +53,8 @@ static int count_dataset(const xfer_config *cfg, int k, ds_count *c, xfer_err *e
     xfer_split sp;
     memset(&sp, 0, sizeof sp);
     uint64_t seed = dc->split_seed_set ? dc->split_seed : cfg->seed;
-    rc = xfer_split_make(dc, ds.labels, ds.n, ds.n_classes, seed, &sp, err);
+    rc = ds.split ? xfer_split_given(ds.split, ds.n, &sp, err)
+                  : xfer_split_make(dc, ds.labels, ds.n, ds.n_classes, seed, &sp, err);
     if (rc == XFER_OK) {
         c->n = ds.n;
         c->n_train = sp.n_train;

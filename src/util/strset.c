@@ -20,3 +20,12 @@ static int cmp_str(const void *a, const void *b) {
 void xfer_strset_sort(const char **v, size_t n) {
     if (n) qsort(v, n, sizeof *v, cmp_str);
 }
+
+char *xfer_str_trim(char *s) {
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        *--e = 0;
+    return s;
+}
