@@ -26,6 +26,9 @@ typedef struct {
     int values_checked;        /* 1: the caller already ran xfer_metric_check_inputs on every input
                                   present (finite values, labels in range): each metric then checks only
                                   presence and shapes, not the N x (D + Cs) values again */
+    int e;                     /* label-embedding dimension E */
+    const double *label_embedding; /* [Ct,E] a vector per target class (emms: the class names'
+                                      word vectors) */
 } xfer_metric_input;
 
 /* Metric parameters as key/value strings (from the config's `scores: [{name, params}]` or the
@@ -52,6 +55,7 @@ enum {
     XFER_METRIC_NEEDS_PROBS = 2,
     XFER_METRIC_NEEDS_DISTANCE = 4,
     XFER_METRIC_NEEDS_LABELS = 8,
+    XFER_METRIC_NEEDS_EMBEDDING = 16,
 };
 
 typedef int (*xfer_metric_fn)(const xfer_metric_input *in, const xfer_metric_params *p,
@@ -115,12 +119,13 @@ void xfer_softmax_rows(const double *logits, int n, int c, double *probs);
 /* ---- the `xfer metrics` input file (docs/metrics.md) ---- */
 
 /* An HDF5 file with `features` [N,D] (any float type), `probs` or `logits` [N,Cs] (logits are
- * softmaxed), `labels` [N] (integers), optional `ground_distance` [Cs,Ct] and optional string
+ * softmaxed), `labels` [N] (integers), optional `ground_distance` [Cs,Ct], optional
+ * `label_embedding` [Ct,E] (any float type) and optional string
  * datasets `source_classes` [Cs] / `target_classes` [Ct]. Ct = the ground distance's columns, else
  * the number of target_classes, else max(labels) + 1. Everything is owned by the struct. */
 typedef struct {
     xfer_metric_input in;
-    double *features, *probs, *distance;
+    double *features, *probs, *distance, *embedding;
     int *labels;
     char **source_classes, **target_classes;
     int n_source_classes, n_target_classes;

@@ -26,6 +26,7 @@ static int has_inputs(const xfer_metric_input *in, unsigned needs) {
     if ((needs & XFER_METRIC_NEEDS_PROBS) && !in->probs) return 0;
     if ((needs & XFER_METRIC_NEEDS_LABELS) && !in->labels) return 0;
     if ((needs & XFER_METRIC_NEEDS_DISTANCE) && !in->distance) return 0;
+    if ((needs & XFER_METRIC_NEEDS_EMBEDDING) && !in->label_embedding) return 0;
     return 1;
 }
 
@@ -52,10 +53,13 @@ static int parse_params(char *buf, param_list *pl, xfer_err *err) {
     return XFER_OK;
 }
 
-static int ground_distance_from_words(xfer_metric_file *f, const char *wv_path, xfer_err *err) {
-    if (!f->source_classes || !f->target_classes)
+/* --word-vectors: the ground distance [Cs,Ct] from the source and target class names (unless the
+ * file gives one) and the target classes' vectors [Ct,E] (emms; unless the file gives them). */
+static int inputs_from_words(xfer_metric_file *f, const char *wv_path, xfer_err *err) {
+    if (!f->target_classes)
         return xfer_fail(err, XFER_EINPUT,
-                         "--word-vectors needs 'source_classes' and 'target_classes' datasets");
+                         "--word-vectors needs 'source_classes' and 'target_classes' datasets "
+                         "(only 'target_classes' for emms)");
     xfer_wordvec_cfg wv;
     memset(&wv, 0, sizeof wv);
     wv.present = 1;
@@ -64,6 +68,14 @@ static int ground_distance_from_words(xfer_metric_file *f, const char *wv_path, 
     wv.format = l > 4 && strcmp(wv_path + l - 4, ".bin") == 0 ? XFER_WV_BIN : XFER_WV_VEC;
     wv.name_vector = XFER_NAMEVEC_SUM;
     wv.class_distance = XFER_CLASSDIST_WORDVEC;
+    if (!f->in.label_embedding) {
+        int rc = xfer_class_vectors(&wv, (const char *const *)f->target_classes,
+                                    f->n_target_classes, &f->in.e, &f->embedding, err);
+        if (rc) return rc;
+        f->in.label_embedding = f->embedding;
+        f->in.ct = f->n_target_classes;
+    }
+    if (!f->source_classes || f->in.distance) return XFER_OK;
     f->distance = malloc((size_t)f->n_source_classes * f->n_target_classes * sizeof(double));
     if (!f->distance) return xfer_fail(err, XFER_EINTERNAL, "out of memory");
     int rc = xfer_class_distance_matrix(&wv, (const char *const *)f->source_classes,
@@ -94,8 +106,9 @@ static int metrics_of_file(const char *path, const char *mlist_in, const char *s
         goto done;
     }
     if ((rc = xfer_metric_file_load(path, &f, err))) goto done;
-    if (s_wv && !f.in.distance && (rc = ground_distance_from_words(&f, s_wv, err))) {
-        xfer_err_prefix(err, "%s: ground distance from %s: ", path, s_wv);
+    if (s_wv && (!f.in.distance || !f.in.label_embedding) &&
+        (rc = inputs_from_words(&f, s_wv, err))) {
+        xfer_err_prefix(err, "%s: class-name vectors from %s: ", path, s_wv);
         goto done;
     }
     int want_base[2] = {!mlist, !mlist}; /* params, prior */

@@ -133,4 +133,9 @@ void cfg_crossref(cfg_ctx *c, xfer_config *cfg) {
         cfg_problem_at(c, emd->mark,
                        "score 'emd' needs class-name distances (expected a word_vectors block "
                        "with a path, or with class_distance: wordnet)");
+    const xfer_score_cfg *emms = xfer_config_score(cfg, "emms");
+    if (emms && (!w->present || !w->path))
+        cfg_problem_at(c, emms->mark,
+                       "score 'emms' needs the target classes' word vectors (expected a "
+                       "word_vectors block with a path)");
 }

@@ -6,9 +6,10 @@
 #include "config_node.h"
 
 /* Every transferability score xfer implements (one file each under src/scores/). */
-const char *const xfer_known_scores[] = {
-    "softmax_max", "emd",   "leep", "nce", "logme", "hscore", "hscore_reg", "gbc",  "transrate",
-    "sfda",        "nleep", "parc", "knn", "tmi",   "etran",  "pactran",    "ncti", NULL};
+const char *const xfer_known_scores[] = {"softmax_max", "emd",        "leep", "nce",       "logme",
+                                         "hscore",      "hscore_reg", "gbc",  "transrate", "sfda",
+                                         "nleep",       "parc",       "knn",  "tmi",       "etran",
+                                         "pactran",     "ncti",       "emms", NULL};
 
 static const char *const k_formats[] = {"vec", "bin", NULL};
 static const char *const k_namevec[] = {"sum", "mean", NULL};

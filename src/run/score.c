@@ -84,7 +84,7 @@ int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights
     rc = run_source_model(c, src, weights, &m, &src_names, &n_src_names, err);
     if (rc != XFER_OK) return rc;
     float *feat = NULL;
-    double *probs = NULL, *dist = NULL;
+    double *probs = NULL, *dist = NULL, *emb = NULL;
     int *labels = NULL;
     const int cs = xfer_model_config_of(m)->num_classes, ct = t->set.n_classes;
     double t0 = run_now();
@@ -104,8 +104,13 @@ int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights
                            "source %s gives non-finite outputs on target image %s (NaN weights?)",
                            src->name, t->set.paths[t->split.train[i]]);
     }
-    xfer_metric_input in = {
-        t->split.n_train, xfer_model_feature_dim(m), feat, NULL, cs, probs, ct, labels, NULL, 0};
+    xfer_metric_input in = {.n = t->split.n_train,
+                            .d = xfer_model_feature_dim(m),
+                            .features_f32 = feat,
+                            .cs = cs,
+                            .probs = probs,
+                            .ct = ct,
+                            .labels = labels};
     if (rc == XFER_OK) rc = xfer_results_begin(c->res, err);
     for (int k = 0; rc == XFER_OK && k < cfg->n_scores; k++) {
         const xfer_score_cfg *sc = &cfg->scores[k];
@@ -132,6 +137,13 @@ int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights
                                                 dist, err);
             if (rc != XFER_OK) break;
             in.distance = dist;
+        }
+        if ((def->needs & XFER_METRIC_NEEDS_EMBEDDING) && !emb) {
+            /* the target classes' word vectors (emms), by the rules of the EMD score's names */
+            rc = xfer_class_vectors(&cfg->word_vectors, (const char *const *)t->set.class_names, ct,
+                                    &in.e, &emb, err);
+            if (rc != XFER_OK) break;
+            in.label_embedding = emb;
         }
         xfer_metric_params p = {sc->n_params, (const char *const *)sc->param_keys,
                                 (const char *const *)sc->param_values};
@@ -188,6 +200,7 @@ int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights
     free(probs);
     free(labels);
     free(dist);
+    free(emb);
     run_free_strings(src_names, n_src_names);
     xfer_model_free(m);
     return rc == XFER_OK ? rc : xfer_err_prefix(err, "scoring %s: ", src->name);

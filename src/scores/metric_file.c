@@ -21,6 +21,7 @@ void xfer_metric_file_free(xfer_metric_file *f) {
     free(f->features);
     free(f->probs);
     free(f->distance);
+    free(f->embedding);
     free(f->labels);
     free_strings(f->source_classes, f->n_source_classes);
     free_strings(f->target_classes, f->n_target_classes);
@@ -217,7 +218,7 @@ int xfer_metric_file_load(const char *path, xfer_metric_file *f, xfer_err *err) 
             xfer_softmax_rows(f->probs, n, in->cs, f->probs);
         }
     }
-    int ct_dist = 0;
+    int ct_dist = 0, ct_emb = 0;
     if (exists(file, "ground_distance")) {
         if ((rc = read_numeric(file, path, "ground_distance", 2, 0, dims, (void **)&f->distance,
                                err)))
@@ -230,6 +231,14 @@ int xfer_metric_file_load(const char *path, xfer_metric_file *f, xfer_err *err) 
         }
         ct_dist = (int)dims[1];
         in->distance = f->distance;
+    }
+    if (exists(file, "label_embedding")) {
+        if ((rc = read_numeric(file, path, "label_embedding", 2, 0, dims, (void **)&f->embedding,
+                               err)))
+            goto done;
+        in->e = (int)dims[1];
+        in->label_embedding = f->embedding;
+        ct_emb = (int)dims[0];
     }
     if (exists(file, "source_classes") &&
         (rc = read_strings(file, path, "source_classes", &f->source_classes, &f->n_source_classes,
@@ -251,6 +260,13 @@ int xfer_metric_file_load(const char *path, xfer_metric_file *f, xfer_err *err) 
                        path, f->n_target_classes, ct_dist);
         goto done;
     }
+    int ct_other = ct_dist ? ct_dist : f->target_classes ? f->n_target_classes : 0;
+    if (ct_emb && ct_other && ct_emb != ct_other) {
+        rc = xfer_fail(err, XFER_EINPUT,
+                       "%s: 'label_embedding' has %d rows but '%s' has %d target classes", path,
+                       ct_emb, ct_dist ? "ground_distance" : "target_classes", ct_other);
+        goto done;
+    }
     int maxl = 0;
     for (int i = 0; i < n; i++)
         maxl = f->labels[i] > maxl ? f->labels[i] : maxl;
@@ -265,7 +281,10 @@ int xfer_metric_file_load(const char *path, xfer_metric_file *f, xfer_err *err) 
     if ((rc = read_baseline(file, path, "params", &f->params, &f->has_params, err)) ||
         (rc = read_baseline(file, path, "prior", &f->prior, &f->has_prior, err)))
         goto done;
-    in->ct = ct_dist ? ct_dist : f->target_classes ? f->n_target_classes : maxl + 1;
+    in->ct = ct_dist             ? ct_dist
+             : f->target_classes ? f->n_target_classes
+             : ct_emb            ? ct_emb
+                                 : maxl + 1;
     in->n = n;
     in->labels = f->labels;
 done:

@@ -14,6 +14,7 @@
 #define P XFER_METRIC_NEEDS_PROBS
 #define G XFER_METRIC_NEEDS_DISTANCE
 #define L XFER_METRIC_NEEDS_LABELS
+#define E XFER_METRIC_NEEDS_EMBEDDING
 
 static const xfer_metric_def k_metrics[] = {
     {"softmax_max", +1, P, xfer_metric_softmax_max, "",
@@ -51,6 +52,8 @@ static const xfer_metric_def k_metrics[] = {
     {"ncti", +1, F | L, xfer_metric_ncti, "pca_dim",
      "neural collapse transferability index, pooled over the sources (Wang 2023)", 3,
      xfer_metric_ncti_pool},
+    {"emms", +1, F | L | E, xfer_metric_emms, "",
+     "label-embedding regression residual, word-vector labels (Meng 2023)", 0, NULL},
 };
 
 const xfer_metric_def *xfer_metric_table(int *count) {
@@ -91,6 +94,14 @@ int xfer_metric_check_inputs(const xfer_metric_input *in, unsigned needs, const 
                          "%s needs a ground distance [Cs,Ct] (ground_distance, or "
                          "source_classes/target_classes with --word-vectors)",
                          metric);
+    if ((needs & E) && !in->label_embedding)
+        return xfer_fail(err, XFER_EINPUT,
+                         "%s needs the target classes' word vectors [Ct,E] (label_embedding, or "
+                         "target_classes with --word-vectors; in a config a word_vectors block "
+                         "with a path)",
+                         metric);
+    if (in->label_embedding && in->e <= 0)
+        return xfer_fail(err, XFER_EINPUT, "%s: label embedding has E = %d", metric, in->e);
     if (in->values_checked) { /* shapes only */
         if (have_f && in->d <= 0)
             return xfer_fail(err, XFER_EINPUT, "%s: features have D = %d", metric, in->d);
@@ -132,6 +143,9 @@ int xfer_metric_check_inputs(const xfer_metric_input *in, unsigned needs, const 
                 return xfer_fail(err, XFER_EINPUT, "%s: labels[%d] = %d is out of range [0, %d)",
                                  metric, i, in->labels[i], in->ct);
     }
+    if (in->label_embedding && check_finite(in->label_embedding, (size_t)in->ct * in->e,
+                                            "label_embedding", in->e, metric, err))
+        return err->code;
     if (in->distance) {
         if (in->cs <= 0 || in->ct <= 0)
             return xfer_fail(err, XFER_EINPUT, "%s: ground distance without Cs/Ct", metric);

@@ -89,6 +89,8 @@ void xfer_metric_etran_pool(const double *terms, int n, double *values);
 int xfer_metric_ncti(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
                      xfer_err *);
 void xfer_metric_ncti_pool(const double *terms, int n, double *values);
+int xfer_metric_emms(const xfer_metric_input *, const xfer_metric_params *, xfer_metric_result *,
+                     xfer_err *);
 
 /* LEEP of probabilities theta [n,c] (rows sum to 1) against labels; shared by leep and nleep. */
 int xfer_leep_from_probs(const double *theta, int n, int c, const int *labels, int ct, double *out,

@@ -266,7 +266,7 @@ static void test_names_and_lists(void) {
     int n = 0;
     while (xfer_known_scores[n])
         n++;
-    CHECK(n == 17);
+    CHECK(n == 18);
     CHECK(xfer_score_is_known("parc") && !xfer_score_is_known("PARC"));
     xfer_recipe_cfg r;
     memset(&r, 0xff, sizeof r);

@@ -60,7 +60,7 @@ word_vectors:
 """
 
 METRICS = ["softmax_max", "emd", "leep", "nce", "logme", "hscore", "hscore_reg", "gbc", "transrate",
-           "sfda", "nleep", "parc"]
+           "sfda", "nleep", "parc", "ncti", "emms"]
 # Wall-clock figures: the only things allowed to differ between runs.
 TIMING = {"seconds", "created", "img_per_s"}
 
@@ -140,6 +140,9 @@ try:
             check(sorted(g) == ["built", "chained", "untrained"], f"--threads {threads}: sources")
             missing = [(s, m) for s in g for m in METRICS if m not in g[s]["scores"]]
             check(not missing, f"--threads {threads}: every metric scored (missing {missing})")
+            failed = [(s, m, g[s]["scores"][m].attrs["error"]) for s in g for m in METRICS
+                      if m in g[s]["scores"] and "error" in g[s]["scores"][m].attrs]
+            check(not failed, f"--threads {threads}: no score failed ({failed})")
             st = [g[s].attrs["status"] for s in g]
             check(all(s == "done" for s in st), f"--threads {threads}: statuses {st}")
         ck = sorted(runs[threads][1])

@@ -502,3 +502,37 @@ def ncti_pool(terms):
         r = v.max() - v.min()
         return (v - v.min()) / r if r > 0 else np.zeros_like(v)
     return list(scale(t[:, 1]) + scale(t[:, 0]) - scale(t[:, 2]))
+
+
+def _sparsemax(z):
+    """Row-wise sparsemax (the published helper's algorithm: sort, cumulative sums, support size
+    k(z), threshold tau)."""
+    zs = np.sort(z, axis=1)[:, ::-1]
+    cs = np.cumsum(zs, axis=1)
+    k = np.arange(1, z.shape[1] + 1)
+    ok = 1 + k * zs > cs
+    kz = z.shape[1] - np.argmax(ok[:, ::-1], axis=1)
+    tau = (cs[np.arange(z.shape[0]), kz - 1] - 1) / kz
+    return np.maximum(0, z - tau[:, None])
+
+
+def emms(f, y, emb):
+    """Follows OpenGVLab/Multitask-Model-Selector, metrics.py EMMS(Z, Y) with Y [N, E, K] the
+    label embeddings of the images' classes; here K = 1 embedding, the class vectors emb [Ct, E]
+    (xfer's word vectors in place of the published CLIP/BERT/GPT-2 ones): each embedding and the
+    features standardised per column ((v - mean) / (std + 1e-8)), weights 1/K, one alternating
+    step (w = lstsq(x, Y lam); lam = sparsemax(lstsq(Y as [N E, K], x w)); T = Y lam), score
+    -sum((x w - T)^2) / N * E."""
+    x = f.astype(np.float64).copy()
+    Y = emb.astype(np.float64)[y][:, :, None].copy()
+    N, D2, K = Y.shape
+    for i in range(K):
+        Y[:, :, i] = (Y[:, :, i] - Y[:, :, i].mean(axis=0)) / (Y[:, :, i].std(axis=0) + 1e-8)
+    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-8)
+    lam = np.array([1.0 / K] * K)
+    b = Y @ lam
+    w = np.linalg.lstsq(x, b, rcond=None)[0]
+    lam = np.linalg.lstsq(Y.reshape(N * D2, K), (x @ w).reshape(N * D2), rcond=None)[0]
+    lam = _sparsemax(lam.reshape(1, K)).reshape(K, 1)
+    T = (Y @ lam).reshape(N, D2)
+    return float(-(np.sum((x @ w - T) ** 2) / N * D2))

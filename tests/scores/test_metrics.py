@@ -180,6 +180,7 @@ def main():
 
     pool_level(tmp, rng)
     ncti_pool_level(tmp, rng)
+    emms_checks(tmp, rng)
     errors(tmp, rng)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
@@ -262,6 +263,62 @@ def ncti_pool_level(tmp, rng):
         t, _ = refs.ncti_terms(f, y, pca_dim=10)
         for q in range(3):
             close(o["ncti"]["terms"][q], t[q], f"ncti pca_dim 10 term {q}", rtol=1e-9)
+
+
+def emms_checks(tmp, rng):
+    """emms against the reference of OpenGVLab/Multitask-Model-Selector metrics.py EMMS (one
+    label embedding: refs.emms), with label_embedding given, and with the class vectors built from
+    target_classes and a .vec file; errors."""
+    for n, d, ct, e, sep in [(300, 20, 5, 7, 1.0), (240, 12, 4, 30, 0.0), (500, 64, 10, 50, 0.7),
+                             (60, 80, 3, 5, 1.0)]:
+        y = np.concatenate([np.arange(n - 30) % ct, np.full(30, 1)])
+        rng.shuffle(y)
+        f = sep * rng.normal(size=(ct, d))[y] + rng.normal(size=(n, d)) + 2.0
+        f[:, 3] = 0.0  # a dead feature: standardised to 0 as in the published code
+        emb = rng.normal(size=(ct, e))
+        p = os.path.join(tmp, "emms.h5")
+        write(p, features=f.astype(np.float32), labels=y, label_embedding=emb)
+        rc, o, err = run(p, "--metrics", "emms")
+        check(rc == 0, f"emms N={n} D={d}: {err}")
+        if rc != 0:
+            continue
+        ref = refs.emms(f.astype(np.float32).astype(np.float64), y, emb)
+        if n > d:
+            close(o["emms"]["value"], ref, f"emms N={n} D={d} E={e}", rtol=1e-9)
+        else:  # the standardised features span the centred labels: 0 up to rounding
+            close(o["emms"]["value"], ref, f"emms N={n} <= D={d}", rtol=0, atol=1e-9 * e * e)
+    rc, o, _ = run(p)
+    check(rc == 0 and "emms" in o, "emms runs by default when label_embedding is present")
+    # the class vectors from the target classes' names and word vectors (sum of the words)
+    words = {"cat": [1.0, 0.0, 2.0, 0.5], "dog": [0.5, 1.0, 0.0, -1.0],
+             "red": [1.0, 1.0, 1.0, 0.0], "boot": [0.0, -2.0, 3.0, 1.0]}
+    vec = os.path.join(tmp, "emms.vec")
+    with open(vec, "w") as fh:
+        fh.write(f"{len(words)} 4\n")
+        for w, v in words.items():
+            fh.write(w + " " + " ".join(map(str, v)) + "\n")
+    tgt = ["cat", "red boot", "dog", "red cat"]
+    emb = np.array([np.sum([words[w] for w in t.split()], axis=0) for t in tgt])
+    n, d = 200, 10
+    y = np.arange(n) % 4
+    f = 0.8 * rng.normal(size=(4, d))[y] + rng.normal(size=(n, d))
+    write(p, features=f, labels=y, target_classes=tgt)
+    rc, o, err = run(p, "--metrics", "emms", "--word-vectors", vec)
+    check(rc == 0, f"emms with --word-vectors: {err}")
+    if rc == 0:
+        close(o["emms"]["value"], refs.emms(f, y, emb), "emms from word vectors", rtol=1e-9)
+    expect_error(p, ["--metrics", "emms"], "emms needs the target classes' word vectors",
+                 "emms without vectors")
+    write(p, features=f, labels=y, label_embedding=np.ones((4, 3)))
+    expect_error(p, ["--metrics", "emms"], "emms: every target image has the same label vector",
+                 "emms equal vectors")
+    eb = rng.normal(size=(4, 3))
+    eb[1, 2] = np.nan
+    write(p, features=f, labels=y, label_embedding=eb)
+    expect_error(p, ["--metrics", "emms"], "label_embedding[1,2] is NaN", "emms NaN vector")
+    write(p, features=f, labels=y, label_embedding=eb[:3], target_classes=tgt)
+    expect_error(p, [], "'label_embedding' has 3 rows but 'target_classes' has 4",
+                 "emms embedding rows")
 
 
 def expect_error(path, args, needle, what):

@@ -20,7 +20,7 @@ static double lcg(unsigned *s) {
 
 int main(void) {
     static float f32[N * D];
-    static double f64[N * D], probs[N * CS], dist[CS * CT];
+    static double f64[N * D], probs[N * CS], dist[CS * CT], emb[CT * 4];
     static int labels[N];
     unsigned s = 1;
     for (int i = 0; i < N; i++) {
@@ -37,11 +37,13 @@ int main(void) {
     }
     for (int q = 0; q < CS * CT; q++)
         dist[q] = lcg(&s);
-    xfer_metric_input a = {N, D, f32, NULL, CS, probs, CT, labels, dist, 0};
-    xfer_metric_input b = {N, D, NULL, f64, CS, probs, CT, labels, dist, 0};
+    for (int q = 0; q < CT * 4; q++)
+        emb[q] = lcg(&s);
+    xfer_metric_input a = {N, D, f32, NULL, CS, probs, CT, labels, dist, 0, 4, emb};
+    xfer_metric_input b = {N, D, NULL, f64, CS, probs, CT, labels, dist, 0, 4, emb};
     int nm = 0;
     const xfer_metric_def *t = xfer_metric_table(&nm);
-    CHECK(nm == 17);
+    CHECK(nm == 18);
     xfer_err err;
     for (int i = 0; i < nm; i++) {
         CHECK(xfer_metric_find(t[i].name) == &t[i]);
