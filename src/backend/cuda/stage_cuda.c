@@ -128,9 +128,13 @@ int xfer_cuda_upload_staged(xfer_backend *b, void *dst, const void *src, size_t 
     memcpy(s->host, src, bytes);
     if (CU_RT(b, cudaMemcpyAsync(dst, s->host, bytes, cudaMemcpyHostToDevice, c->stream)))
         return -1;
-    /* the copy is enqueued: whatever happens to the record, the slot is not free before it ran */
+    if (CU_RT(b, cudaEventRecord(s->ev, c->stream))) {
+        /* without the record the slot's event does not cover this copy: wait for it here (an
+         * error path only; the failure is recorded) so the slot is not reused under it */
+        CU_RT(b, cudaStreamSynchronize(c->stream));
+        return -1;
+    }
     s->busy = 1;
-    if (CU_RT(b, cudaEventRecord(s->ev, c->stream))) return -1;
     r->st.staged++;
     return 0;
 }
