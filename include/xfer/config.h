@@ -72,25 +72,34 @@ typedef struct {
     xfer_mark list_mark, split_mark;
 } xfer_dataset_cfg;
 
+/* The learning-rate schedule: torch's StepLR, or CosineAnnealingLR with T_max = epochs, stepped
+ * once per epoch (docs/config.md). */
+typedef enum { XFER_SCHED_STEP = 0, XFER_SCHED_COSINE } xfer_schedule_kind;
+/* What test accuracy means: top-1, or the mean of the per-class recalls (docs/config.md). */
+typedef enum { XFER_ACC_TOP1 = 0, XFER_ACC_MEAN_PER_CLASS } xfer_accuracy_kind;
+
 /* A training recipe (fine-tuning the target, or building a source). Defaults are the paper's
  * (Ueno, Azuma, Kondo: Model selection for efficient transfer learning in image recognition):
  * cross-entropy, SGD lr 0.001 momentum 0.9, 30 epochs, StepLR step 7 gamma 0.1. */
 typedef struct {
     xfer_mark mark;
-    int epochs;               /* default 30 */
-    int batch_size;           /* default 32 */
-    double lr;                /* default 0.001 */
-    double momentum;          /* default 0.9 */
-    double weight_decay;      /* default 0 */
-    bool nesterov;            /* default false */
-    int step_size;            /* StepLR, default 7 */
-    double gamma;             /* StepLR, default 0.1 */
-    bool random_resized_crop; /* default true */
-    double crop_scale_min;    /* RandomResizedCrop scale lower bound, default 0.08 */
-    bool hflip;               /* default true */
-    bool drop_last;           /* drop the last partial training batch, default false */
-    int eval_every;           /* evaluate on the test split every N epochs, default 1 */
-    double dropout;           /* AlexNet dropout p, default 0.5 */
+    int epochs;                  /* default 30 */
+    int batch_size;              /* default 32 */
+    double lr;                   /* default 0.001 */
+    double momentum;             /* default 0.9 */
+    double weight_decay;         /* default 0 */
+    bool nesterov;               /* default false */
+    xfer_schedule_kind schedule; /* default step */
+    int step_size;               /* StepLR, default 7 */
+    double gamma;                /* StepLR, default 0.1 */
+    double eta_min;              /* cosine: the final learning rate, default 0 */
+    xfer_accuracy_kind accuracy; /* default top1 */
+    bool random_resized_crop;    /* default true */
+    double crop_scale_min;       /* RandomResizedCrop scale lower bound, default 0.08 */
+    bool hflip;                  /* default true */
+    bool drop_last;              /* drop the last partial training batch, default false */
+    int eval_every;              /* evaluate on the test split every N epochs, default 1 */
+    double dropout;              /* AlexNet dropout p, default 0.5 */
 } xfer_recipe_cfg;
 
 typedef struct {

@@ -106,6 +106,7 @@ enum {
     CFG_R_DROP_LAST,
     CFG_R_EVAL_EVERY,
     CFG_R_DROPOUT,
+    CFG_R_ACCURACY,
     CFG_R_N
 };
 extern const char *const cfg_recipe_keys[CFG_R_N];

@@ -22,7 +22,9 @@
 
 const char *const cfg_recipe_keys[CFG_R_N] = {"epochs",     "batch_size",   "optimizer",
                                               "schedule",   "augmentation", "drop_last",
-                                              "eval_every", "dropout"};
+                                              "eval_every", "dropout",      "accuracy"};
+static const char *const k_schedules[] = {"step", "cosine", NULL};
+static const char *const k_accuracies[] = {"top1", "mean_per_class", NULL};
 
 void xfer_recipe_defaults(xfer_recipe_cfg *r) {
     xfer_mark m = r->mark;
@@ -76,10 +78,41 @@ static void parse_optimizer(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_
                     what);
 }
 
-static void parse_schedule(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_recipe_cfg *r) {
-    cfg_field f[1] = {{.key = "step"}};
+static void parse_cosine(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_recipe_cfg *r) {
+    cfg_field f[1] = {{.key = "eta_min"}};
     if (!cfg_fields(c, n, where, f, 1) || !f[0].val) return;
+    char what[CFG_WHERE_MAX];
+    cfg_join(what, sizeof what, where, "eta_min");
+    if (cfg_double(c, f[0].val, what, (cfg_range){0, INFINITY, false, false}, &r->eta_min) &&
+        r->eta_min > r->lr)
+        cfg_problem(c, f[0].val,
+                    "%s %g is larger than the learning rate %g (expected 0 <= eta_min <= "
+                    "optimizer.sgd.lr)",
+                    what, r->eta_min, r->lr);
+}
+
+/* `schedule: step | cosine`, or a mapping with one of `step: {step_size, gamma}` and
+ * `cosine: {eta_min}`. */
+static void parse_schedule(cfg_ctx *c, yaml_node_t *n, const char *where, xfer_recipe_cfg *r) {
+    if (n->type == YAML_SCALAR_NODE && !cfg_is_null(n)) {
+        int e;
+        if (cfg_enum(c, n, where, k_schedules, &e)) r->schedule = (xfer_schedule_kind)e;
+        return;
+    }
+    cfg_field f[2] = {{.key = "step"}, {.key = "cosine"}};
+    if (!cfg_fields(c, n, where, f, 2)) return;
+    if (f[0].key_node && f[1].key_node) {
+        cfg_problem(c, f[1].key_node, "%s has both step and cosine (expected one schedule)", where);
+        return;
+    }
     char step[CFG_WHERE_MAX], what[CFG_WHERE_MAX];
+    if (f[1].key_node) {
+        r->schedule = XFER_SCHED_COSINE;
+        cfg_join(what, sizeof what, where, "cosine");
+        if (f[1].val) parse_cosine(c, f[1].val, what, r);
+        return;
+    }
+    if (!f[0].val) return;
     cfg_join(step, sizeof step, where, "step");
     enum { STEP_SIZE, GAMMA, N };
     cfg_field g[N] = {{.key = "step_size"}, {.key = "gamma"}};
@@ -125,6 +158,11 @@ void cfg_parse_recipe(cfg_ctx *c, const cfg_field *f, const char *where, xfer_re
         cfg_problem(c, f[CFG_R_EVAL_EVERY].val,
                     "%s.eval_every %d is larger than epochs %d (expected at most epochs)", where,
                     r->eval_every, r->epochs);
+    if (f[CFG_R_ACCURACY].val) {
+        int e;
+        if (cfg_enum(c, f[CFG_R_ACCURACY].val, WHAT("accuracy"), k_accuracies, &e))
+            r->accuracy = (xfer_accuracy_kind)e;
+    }
     if (f[CFG_R_DROPOUT].val)
         cfg_double(c, f[CFG_R_DROPOUT].val, WHAT("dropout"), (cfg_range){0, 1, false, true},
                    &r->dropout);

@@ -72,6 +72,7 @@ typedef struct {
     int32_t *y;     /* backend [batch] */
     float *scalars; /* backend [4]: loss, correct count (per batch, or the training epoch's sums);
                        evaluation's sums on a GPU */
+    int batch;      /* images per batch (x and y hold this many) */
 } fit_buffers;
 
 static void free_buffers(xfer_backend *b, fit_buffers *f) {
@@ -83,6 +84,7 @@ static void free_buffers(xfer_backend *b, fit_buffers *f) {
 
 static int alloc_buffers(xfer_backend *b, int batch, int size, fit_buffers *f, xfer_err *err) {
     memset(f, 0, sizeof *f);
+    f->batch = batch;
     f->x = b->alloc(b, (size_t)batch * size * size * 3 * sizeof(float), "input batch", err);
     if (f->x) f->y = b->alloc(b, (size_t)batch * sizeof(int32_t), "labels", err);
     if (f->y) f->scalars = b->alloc(b, 4 * sizeof(float), "loss and accuracy", err);
@@ -93,9 +95,35 @@ static int alloc_buffers(xfer_backend *b, int batch, int size, fit_buffers *f, x
     return XFER_OK;
 }
 
-/* Mean loss and accuracy of m in eval mode over every batch of tb. */
-static int evaluate(run_ctx *c, xfer_model *m, run_batches *tb, const fit_buffers *f, int size,
-                    double *loss, double *acc, xfer_err *err) {
+/* Predictions of the evaluated batches, for `accuracy: mean_per_class`: the backend's argmax
+ * (count_correct's first-maximum rule) downloaded per batch with the host labels. */
+typedef struct {
+    int32_t *dev;          /* backend [batch] */
+    int32_t *pred, *label; /* host [n] */
+    int n, cap;
+} eval_preds;
+
+static int preds_add(xfer_backend *b, eval_preds *p, const float *logits, int n, int k,
+                     const int32_t *lab, xfer_err *err) {
+    if (p->n + n > p->cap) {
+        int cap = 2 * (p->n + n);
+        int32_t *a = realloc(p->pred, (size_t)cap * sizeof *a);
+        if (a) p->pred = a;
+        int32_t *l = realloc(p->label, (size_t)cap * sizeof *l);
+        if (l) p->label = l;
+        if (!a || !l) return xfer_fail(err, XFER_EINTERNAL, "out of memory");
+        p->cap = cap;
+    }
+    b->argmax(b, n, k, logits, p->dev);
+    int rc = b->download(b, p->pred + p->n, p->dev, (size_t)n * sizeof *p->pred, err);
+    if (rc != XFER_OK) return rc;
+    memcpy(p->label + p->n, lab, (size_t)n * sizeof *lab);
+    p->n += n;
+    return XFER_OK;
+}
+
+static int evaluate_batches(run_ctx *c, xfer_model *m, run_batches *tb, const fit_buffers *f,
+                            int size, eval_preds *preds, double *loss, double *acc, xfer_err *err) {
     xfer_backend *b = c->b;
     int k = xfer_model_config_of(m)->num_classes;
     xfer_batch bt;
@@ -114,6 +142,10 @@ static int evaluate(run_ctx *c, xfer_model *m, run_batches *tb, const fit_buffer
         b->softmax_xent(b, bt.n, k, xfer_model_logits(m), f->y, f->scalars, NULL);
         b->count_correct(b, bt.n, k, xfer_model_logits(m), f->y, f->scalars + 1);
         n_total += bt.n;
+        if (preds) {
+            rc = preds_add(b, preds, xfer_model_logits(m), bt.n, k, lab, err);
+            if (rc != XFER_OK) return rc;
+        }
         if (on_device) {
             b->axpy(b, 1, (float)bt.n, f->scalars, sums);
             b->axpy(b, 1, 1.0f, f->scalars + 1, sums + 1);
@@ -136,6 +168,26 @@ static int evaluate(run_ctx *c, xfer_model *m, run_batches *tb, const fit_buffer
     *loss = n_total ? sum_loss / (double)n_total : NAN;
     *acc = n_total ? correct / (double)n_total : NAN;
     return XFER_OK;
+}
+
+/* Mean loss and accuracy of m in eval mode over every batch of tb: top-1, or with
+ * XFER_ACC_MEAN_PER_CLASS the mean of the per-class recalls. */
+static int evaluate(run_ctx *c, xfer_model *m, run_batches *tb, const fit_buffers *f, int size,
+                    xfer_accuracy_kind acc_kind, double *loss, double *acc, xfer_err *err) {
+    if (acc_kind == XFER_ACC_MEAN_PER_CLASS) {
+        eval_preds p = {0};
+        p.dev = c->b->alloc(c->b, (size_t)f->batch * sizeof(int32_t), "predictions", err);
+        if (!p.dev) return err->code ? err->code : XFER_EINTERNAL;
+        double top1 = NAN;
+        int rc = evaluate_batches(c, m, tb, f, size, &p, loss, &top1, err);
+        if (rc == XFER_OK)
+            *acc = xfer_mean_per_class(p.pred, p.label, p.n, xfer_model_config_of(m)->num_classes);
+        c->b->free(c->b, p.dev);
+        free(p.pred);
+        free(p.label);
+        return rc;
+    }
+    return evaluate_batches(c, m, tb, f, size, NULL, loss, acc, err);
 }
 
 /* Name of the first parameter or buffer holding a NaN/Inf, or NULL (a diverged run can keep a
@@ -237,7 +289,9 @@ int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r,
     for (int epoch = start + 1; rc == XFER_OK && epoch <= last_epoch; epoch++) {
         if (slow && atoi(slow) > 0) run_sleep_ms(atoi(slow));
         double t0 = run_now();
-        opt.lr = xfer_steplr_lr(&sched, epoch - 1);
+        opt.lr = rc_->schedule == XFER_SCHED_COSINE
+                     ? (float)xfer_cosine_lr(rc_->lr, rc_->eta_min, rc_->epochs, epoch - 1)
+                     : xfer_steplr_lr(&sched, epoch - 1);
         run_batches_start_epoch(trb, epoch);
         xfer_batch bt;
         double sum_loss = 0, correct = 0, shown_loss = NAN;
@@ -294,7 +348,7 @@ int run_fit(run_ctx *c, xfer_model *m, const run_fit_spec *s, run_fit_result *r,
         double train_time = run_now() - t0;
         double test_loss = NAN, test_acc = NAN;
         if (epoch % rc_->eval_every == 0 || epoch == rc_->epochs)
-            rc = evaluate(c, m, teb, &f, size, &test_loss, &test_acc, err);
+            rc = evaluate(c, m, teb, &f, size, rc_->accuracy, &test_loss, &test_acc, err);
         if (rc != XFER_OK) break;
         if (isnan(test_acc) != isnan(test_loss) || (!isnan(test_loss) && !isfinite(test_loss))) {
             r->failed = 1;
