@@ -41,12 +41,13 @@ int xfer_metric_pactran(const xfer_metric_input *in, const xfer_metric_params *p
     int v = 0;
     for (int i = 0; i < n; i++)
         v = in->labels[i] + 1 > v ? in->labels[i] + 1 : v;
-    double *q = malloc((size_t)n * cs * sizeof *q), *logs = malloc((size_t)n * cs * sizeof *logs);
-    double *aw = malloc((size_t)v * cs * sizeof *aw), *psi = malloc((size_t)v * cs * sizeof *psi);
+    double *q = malloc((size_t)n * cs * sizeof *q), *sp = malloc((size_t)n * cs * sizeof *sp);
+    double *aw = malloc((size_t)v * cs * sizeof *aw), *lg = malloc((size_t)v * cs * sizeof *lg);
+    double *ex = malloc((size_t)v * cs * sizeof *ex), *kr = malloc((size_t)n * sizeof *kr);
     double *a0 = malloc((size_t)v * sizeof *a0), *colsum = malloc((size_t)cs * sizeof *colsum);
     int *cnt = calloc((size_t)v, sizeof *cnt);
     int rc = XFER_OK;
-    if (!q || !logs || !aw || !psi || !a0 || !colsum || !cnt) {
+    if (!q || !sp || !aw || !lg || !ex || !kr || !a0 || !colsum || !cnt) {
         rc = XFER_OOM(err);
         goto done;
     }
@@ -56,7 +57,7 @@ int xfer_metric_pactran(const xfer_metric_input *in, const xfer_metric_params *p
         a0[y] = alpha * cnt[y] / n + PACTRAN_TINY;
     for (size_t i = 0; i < (size_t)n * cs; i++) {
         q[i] = in->probs[i];
-        logs[i] = log(in->probs[i] + PACTRAN_TINY);
+        sp[i] = in->probs[i] + PACTRAN_TINY; /* s = exp(log s) */
     }
     double kl = 0;
     for (int it = 0; it < PACTRAN_ITERS; it++) {
@@ -73,32 +74,40 @@ int xfer_metric_pactran(const xfer_metric_input *in, const xfer_metric_params *p
         for (int y = 0; y < v; y++)
             for (int z = 0; z < cs; z++)
                 colsum[z] += aw[(size_t)y * cs + z];
-#pragma omp parallel for schedule(static)
-        for (int y = 0; y < v; y++)
-            for (int z = 0; z < cs; z++)
-                psi[(size_t)y * cs + z] = digamma(aw[(size_t)y * cs + z]);
         for (int z = 0; z < cs; z++)
             colsum[z] = digamma(colsum[z]);
-        kl = 0;
-#pragma omp parallel for schedule(static) reduction(+ : kl)
+            /* The update's logits log s_iz + psi(aw[y_i,z]) - psi(sum_y aw_yz) depend on i only
+             * through log s_iz and y_i: with L_yz = psi(aw_yz) - psi(colsum_z) - max_z(...) and
+             * E_yz = exp(L_yz), q_iz = s_iz E_yz / Z_i and log q_iz - log s_iz = L_yz - log Z_i, so
+             * v x Cs exponentials per update instead of N x Cs. */
+#pragma omp parallel for schedule(static)
+        for (int y = 0; y < v; y++) {
+            double *l = lg + (size_t)y * cs, *e = ex + (size_t)y * cs, mx = -INFINITY;
+            for (int z = 0; z < cs; z++) {
+                l[z] = digamma(aw[(size_t)y * cs + z]) - colsum[z];
+                mx = l[z] > mx ? l[z] : mx;
+            }
+            for (int z = 0; z < cs; z++) {
+                l[z] -= mx;
+                e[z] = exp(l[z]);
+            }
+        }
+#pragma omp parallel for schedule(static)
         for (int i = 0; i < n; i++) {
             double *qi = q + (size_t)i * cs;
-            const double *ls = logs + (size_t)i * cs, *ps = psi + (size_t)in->labels[i] * cs;
-            double mx = -INFINITY, z0 = 0;
-            for (int z = 0; z < cs; z++) {
-                qi[z] = ls[z] + ps[z] - colsum[z]; /* logits */
-                mx = qi[z] > mx ? qi[z] : mx;
-            }
+            const double *si = sp + (size_t)i * cs, *e = ex + (size_t)in->labels[i] * cs;
+            const double *l = lg + (size_t)in->labels[i] * cs;
+            double z0 = 0, k = 0;
             for (int z = 0; z < cs; z++)
-                z0 += exp(qi[z] - mx);
-            double lse = mx + log(z0), k = 0;
+                z0 += si[z] * e[z];
+            const double inv = 1 / z0, lz = log(z0);
             for (int z = 0; z < cs; z++) {
-                double lq = qi[z] - lse;
-                qi[z] = exp(lq);
-                k += qi[z] * (lq - ls[z]);
+                qi[z] = si[z] * e[z] * inv;
+                k += qi[z] * (l[z] - lz);
             }
-            kl += k;
+            kr[i] = k;
         }
+        kl = xfer_sum_ordered(kr, (size_t)n); /* the same sum whatever the thread count */
     }
     /* log C(a0) over the v classes; log C(aw_z) per source class with the last aw */
     double s0 = 0, lg0 = 0;
@@ -118,9 +127,11 @@ int xfer_metric_pactran(const xfer_metric_input *in, const xfer_metric_params *p
     out->value = -(cs * logc0 - sum_logc - kl) / ((double)n * v);
 done:
     free(q);
-    free(logs);
+    free(sp);
     free(aw);
-    free(psi);
+    free(lg);
+    free(ex);
+    free(kr);
     free(a0);
     free(colsum);
     free(cnt);
