@@ -18,6 +18,8 @@ extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a,
 extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t);
 extern void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a,
                     const int *lda, double *b, const int *ldb, int *info, size_t);
+extern void dgelqf_(const int *m, const int *n, double *a, const int *lda, double *tau,
+                    double *work, const int *lwork, int *info);
 extern void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda,
                     double *s, double *u, const int *ldu, double *vt, const int *ldvt, double *work,
                     const int *lwork, int *iwork, int *info, size_t);
@@ -48,6 +50,40 @@ int xfer_la_eigh(int n, double *A, double *w, xfer_err *err) {
 
 int xfer_la_svd(int m, int n, double *A, double *s, double *vt, xfer_err *err) {
     if (m <= 0 || n <= 0) return XFER_OK;
+    if (vt && m >= 2 * n) {
+        /* Tall A: B = A^T = L Q (dgelqf), so A = Q^T L^T has L^T's singular values and right
+         * vectors; L^T is L's column-major buffer read row-major. Skips forming the m x n left
+         * vectors that dgesdd would compute. */
+        int lwork = -1, info = 0;
+        double wq, *tau = malloc((size_t)n * sizeof *tau), *L = calloc((size_t)n * n, sizeof *L);
+        if (!tau || !L) {
+            free(tau);
+            free(L);
+            return XFER_OOM(err);
+        }
+        dgelqf_(&n, &m, A, &n, tau, &wq, &lwork, &info);
+        double *work = info == 0 ? malloc(((size_t)wq + 1) * sizeof *work) : NULL;
+        if (work) {
+            lwork = (int)wq + 1;
+            dgelqf_(&n, &m, A, &n, tau, work, &lwork, &info);
+        }
+        free(work);
+        free(tau);
+        if (!work || info != 0) {
+            free(L);
+            return info ? xfer_fail(err, XFER_EINTERNAL,
+                                    "LQ factorisation (dgelqf) failed, "
+                                    "info %d",
+                                    info)
+                        : XFER_OOM(err);
+        }
+        for (int j = 0; j < n; j++) /* column-major L: element (i, j), i >= j, at j n + i */
+            for (int i = j; i < n; i++)
+                L[(size_t)j * n + i] = A[(size_t)j * n + i];
+        int rc = xfer_la_svd(n, n, L, s, vt, err);
+        free(L);
+        return rc;
+    }
     /* Row-major A [m,n] is column-major B = A^T [n,m]; B = U S W^T gives A = W S U^T, so A's
      * right singular vectors are B's left ones: U [n,mn] column-major = vt [mn,n] row-major. */
     int mn = m < n ? m : n, lwork = -1, info = 0, ldw = mn;

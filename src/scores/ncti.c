@@ -327,21 +327,34 @@ int xfer_metric_ncti(const xfer_metric_input *in, const xfer_metric_params *p,
         t1 += f.logits[(size_t)i * C + cls[i]];
     t1 /= n;
     /* t2: log sum_c ||P[y == c]||_* */
-    int maxc = 0;
+    int maxc = 0, failed = 0;
     for (int c = 0; c < C; c++)
         maxc = ccnt[c] > maxc ? ccnt[c] : maxc;
-    if (!(rows = malloc((size_t)maxc * C * sizeof *rows))) {
+    if (!(rows = malloc((size_t)C * sizeof *rows))) { /* each class's norm, added in order */
         rc = XFER_OOM(err);
         goto done;
     }
-    for (int c = 0; c < C; c++) {
-        int r = 0;
-        for (int i = 0; i < n; i++)
-            if (cls[i] == c) memcpy(rows + (size_t)r++ * C, f.logits + (size_t)i * C, C * 8);
-        double nuc = 0;
-        if ((rc = nuclear_norm(r, C, rows, &nuc, err))) goto done;
-        t2 += nuc;
+#pragma omp parallel reduction(| : failed)
+    {
+        double *P = malloc((size_t)maxc * C * sizeof *P);
+        xfer_err e2;
+        failed |= !P;
+#pragma omp for schedule(dynamic)
+        for (int c = 0; c < C; c++) {
+            int r = 0;
+            for (int i = 0; i < n && P; i++)
+                if (cls[i] == c) memcpy(P + (size_t)r++ * C, f.logits + (size_t)i * C, C * 8);
+            rows[c] = 0;
+            if (P) failed |= nuclear_norm(r, C, P, &rows[c], &e2) != XFER_OK;
+        }
+        free(P);
     }
+    if (failed) {
+        rc = xfer_fail(err, XFER_EINTERNAL,
+                       "ncti: singular values of the class probabilities failed");
+        goto done;
+    }
+    t2 = xfer_sum_ordered(rows, (size_t)C);
     out->value = NAN; /* pooled over the sources: xfer_metric_pool */
     out->n_terms = 3;
     out->terms[0] = t0;
