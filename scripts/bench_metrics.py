@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -103,8 +104,11 @@ def main():
         h["features"], h["logits"], h["labels"], h["ground_distance"] = f, logits, y, D
         h["label_embedding"] = emb
     t0 = time.perf_counter()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run([args.xfer, "metrics", path, "--format", "json"], capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     if r.returncode != 0:
         print(r.stderr)
         return 1
@@ -135,7 +139,8 @@ def main():
     extra = {"ncti": ("ncti[published]", lambda: ncti_published(f64, y))}
     skip = set(s for s in args.skip_refs.split(",") if s)
     print(f"load average before: {LOAD0}, after xfer: {os.getloadavg()}; {uptime()}")
-    print(f"N={args.n} D={args.d} Cs={args.cs} Ct={args.ct}; xfer wall {wall:.2f} s (process, incl. HDF5 read)")
+    print(f"N={args.n} D={args.d} Cs={args.cs} Ct={args.ct}; xfer wall {wall:.2f} s, CPU {cpu:.2f} s "
+          "(process, incl. HDF5 read; CPU time is less sensitive to the load than wall time)")
     print(f"{'metric':12s} {'xfer s':>8s} {'ref s':>8s} {'ratio':>7s} {'rel diff':>9s}  value")
     tx = tr = 0.0
     for name, o in out.items():
