@@ -8,7 +8,8 @@
  * `min_dist` (1.0) where smaller; a class with 0 or 1 samples has h_c = 0, a class with at most k
  * samples (no k-th neighbour: infinite in the published code) is left out. TMI = the mean over
  * the classes kept of (n_c / N) h_c. The class entropies of the features: higher (more
- * intra-class variance) is better. Brute-force neighbour search in float64. */
+ * intra-class variance) is better. Brute-force neighbour search in float64, vectorised over the
+ * rows of a class. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -17,6 +18,7 @@
 #define TMI_K_DEFAULT 3          /* TMI()'s default */
 #define TMI_MIN_DIST_DEFAULT 1.0 /* TMI()'s default */
 #define TMI_EULER 0.57721566490153286061
+#define TMI_JB 16 /* rows whose distances one pass over the features accumulates */
 
 static double digamma_int(int n) { /* psi(n) for n >= 1 */
     double s = -TMI_EULER;
@@ -25,29 +27,48 @@ static double digamma_int(int n) { /* psi(n) for n >= 1 */
     return s;
 }
 
-/* The k-th smallest of the n - 1 distances from row i to the other rows of Z [n,d]. */
-static double kth_distance(const double *Z, int n, int d, int i, int k, int euclid, double *buf) {
-    const double *a = Z + (size_t)i * d;
-    int m = 0;
-    for (int j = 0; j < n; j++) {
-        if (j == i) continue;
-        const double *b = Z + (size_t)j * d;
-        double r = 0;
-        if (euclid) {
-            for (int q = 0; q < d; q++)
-                r += (a[q] - b[q]) * (a[q] - b[q]);
-            r = sqrt(r);
-        } else { /* in chunks, stopping once it cannot be among the k smallest */
-            double bound = m == k ? buf[k - 1] : INFINITY;
-            for (int q0 = 0; q0 < d && r < bound; q0 += 32) {
-                int q1 = q0 + 32 < d ? q0 + 32 : d;
-                for (int q = q0; q < q1; q++) {
-                    double t = a[q] > b[q] ? a[q] - b[q] : b[q] - a[q];
-                    r = t > r ? t : r;
+/* The k-th smallest of the n - 1 distances from row i of a class's features to its other rows,
+ * given the class transposed (ZT [d, n]: feature q of row j at ZT[q * n + j]) so that the distances
+ * of row i to TMI_JB rows at a time accumulate in registers over the features (vectorised over the
+ * rows; each distance still accumulates its features in order 0..d-1, as a pairwise loop would).
+ * dist: [n] scratch, buf: [k]. */
+static double kth_distance(const double *ZT, const double *a, int n, int d, int i, int k,
+                           int euclid, double *dist, double *buf) {
+    int j0 = 0;
+    for (; j0 + TMI_JB <= n; j0 += TMI_JB) { /* TMI_JB distances held in registers over q */
+        double acc[TMI_JB] = {0};
+        for (int q = 0; q < d; q++) {
+            const double aq = a[q], *col = ZT + (size_t)q * n + j0;
+            if (euclid) {
+#pragma omp simd
+                for (int jj = 0; jj < TMI_JB; jj++)
+                    acc[jj] += (aq - col[jj]) * (aq - col[jj]);
+            } else {
+#pragma omp simd
+                for (int jj = 0; jj < TMI_JB; jj++) {
+                    double t = fabs(aq - col[jj]);
+                    acc[jj] = t > acc[jj] ? t : acc[jj];
                 }
             }
         }
-        /* keep the k smallest, ascending */
+        for (int jj = 0; jj < TMI_JB; jj++)
+            dist[j0 + jj] = acc[jj];
+    }
+    for (int j = j0; j < n; j++) { /* the last n % TMI_JB rows */
+        double r = 0;
+        for (int q = 0; q < d; q++) {
+            double t = a[q] - ZT[(size_t)q * n + j];
+            if (euclid)
+                r += t * t;
+            else
+                r = fabs(t) > r ? fabs(t) : r;
+        }
+        dist[j] = r;
+    }
+    int m = 0;
+    for (int j = 0; j < n; j++) { /* keep the k smallest, ascending */
+        if (j == i) continue;
+        double r = euclid ? sqrt(dist[j]) : dist[j];
         if (m == k && !(r < buf[k - 1])) continue;
         int p = m < k ? m++ : k - 1;
         while (p > 0 && buf[p - 1] > r) {
@@ -104,11 +125,14 @@ int xfer_metric_tmi(const xfer_metric_input *in, const xfer_metric_params *p,
     }
     const double log_cd =
         euclid ? d / 2.0 * log(3.14159265358979323846) - lgamma(d / 2.0 + 1) : 0.0;
-    int oom = 0;
+    int oom = 0, most = 0;
+    for (int c = 0; c < nc; c++)
+        most = cnt[c] > most ? cnt[c] : most;
 #pragma omp parallel reduction(| : oom)
     {
-        double *buf = malloc((size_t)k * sizeof *buf);
-        if (!buf) oom = 1;
+        double *buf = malloc((size_t)k * sizeof *buf), *dist = malloc((size_t)most * sizeof *dist);
+        double *ZT = malloc((size_t)most * d * sizeof *ZT);
+        if (!buf || !dist || !ZT) oom = 1;
 #pragma omp for schedule(dynamic)
         for (int c = 0; c < nc; c++) {
             if (oom || cnt[c] <= 1) continue; /* h = 0 */
@@ -117,14 +141,20 @@ int xfer_metric_tmi(const xfer_metric_input *in, const xfer_metric_params *p,
                 continue;
             }
             const double *zc = Z + (size_t)start[c] * d;
+            const int m = cnt[c];
+            for (int j = 0; j < m; j++)
+                for (int q = 0; q < d; q++)
+                    ZT[(size_t)q * m + j] = zc[(size_t)j * d + q];
             double s = 0;
-            for (int i = 0; i < cnt[c]; i++) {
-                double r = kth_distance(zc, cnt[c], d, i, (int)k, euclid, buf);
+            for (int i = 0; i < m; i++) {
+                double r = kth_distance(ZT, zc + (size_t)i * d, m, d, i, (int)k, euclid, dist, buf);
                 s += log(2 * (r < min_dist ? min_dist : r));
             }
             h[c] = -digamma_int((int)k) + digamma_int(cnt[c]) + log_cd + (double)d / cnt[c] * s;
         }
         free(buf);
+        free(dist);
+        free(ZT);
     }
     if (oom) {
         rc = XFER_OOM(err);
