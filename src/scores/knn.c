@@ -4,36 +4,34 @@
  * as the euclidean distance of the rows scaled to unit length; equal distances: the lower index
  * first) vote; the prediction is the most frequent label among them (ties: the smallest label, as
  * sklearn's KNeighborsClassifier); knn = the fraction of samples predicted correctly. Squared
- * distances |x_j|^2 - 2 x_i.x_j (+ |x_i|^2) from a blocked float64 GEMM, the k smallest kept by
- * insertion. Needs k < N. Higher is better. */
+ * distances |x_j|^2 - 2 x_i.x_j (+ |x_i|^2) from float64 GEMMs over the Gram matrix's upper
+ * triangle, the k smallest of each row kept by insertion. Needs k < N. Higher is
+ * better. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "scores_internal.h"
 
 #define KNN_K_DEFAULT 10 /* xfer's choice (the k is a parameter) */
 #define KNN_BLOCK 256    /* rows of the distance matrix per GEMM */
 
-/* Keeps the k smallest (dist, index) pairs of one row in ascending order. */
-static void knn_row(const double *g, const double *sq, int n, int self, int k, double *bd,
-                    int *bi) {
-    int m = 0;
-    for (int j = 0; j < n; j++) {
-        if (j == self) continue;
-        double dj = sq[j] - 2 * g[j];
-        if (m == k && !(dj < bd[k - 1])) continue; /* equal: the earlier index stays */
-        int p = m < k ? m++ : k - 1;
-        while (p > 0 && bd[p - 1] > dj) {
-            bd[p] = bd[p - 1];
-            bi[p] = bi[p - 1];
-            p--;
-        }
-        bd[p] = dj;
-        bi[p] = j;
+/* Offers candidate j at squared distance dj (less the row's own |x_i|^2) to a row's k smallest,
+ * kept ascending in bd/bi with *m filled. Candidates arrive in ascending j, so on equal distances
+ * the earlier index stays. */
+static inline void knn_offer(double *bd, int *bi, int *m, int k, double dj, int j) {
+    if (*m == k && !(dj < bd[k - 1])) return;
+    int p = *m < k ? (*m)++ : k - 1;
+    while (p > 0 && bd[p - 1] > dj) {
+        bd[p] = bd[p - 1];
+        bi[p] = bi[p - 1];
+        p--;
     }
+    bd[p] = dj;
+    bi[p] = j;
 }
 
 int xfer_metric_knn(const xfer_metric_input *in, const xfer_metric_params *p,
@@ -50,8 +48,8 @@ int xfer_metric_knn(const xfer_metric_input *in, const xfer_metric_params *p,
                          "are the other N - 1)",
                          k, n);
     double *X = xfer_features_f64(in), *sq = malloc((size_t)n * sizeof *sq);
-    double *G = malloc((size_t)KNN_BLOCK * n * sizeof *G);
-    int rc = XFER_OK;
+    double *G = malloc((size_t)KNN_BLOCK * n * sizeof *G), *bd = NULL;
+    int *bi = NULL, *fill = NULL, rc = XFER_OK;
     if (!X || !sq || !G) {
         rc = XFER_OOM(err);
         goto done;
@@ -69,40 +67,71 @@ int xfer_metric_knn(const xfer_metric_input *in, const xfer_metric_params *p,
             sq[i] = 1.0;
         }
     }
-    long correct = 0;
-    for (int b0 = 0; b0 < n && rc == XFER_OK; b0 += KNN_BLOCK) {
-        int nb = n - b0 < KNN_BLOCK ? n - b0 : KNN_BLOCK;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, n, d, 1.0, X + (size_t)b0 * d, d,
-                    X, d, 0.0, G, n);
-        int oom = 0;
-#pragma omp parallel reduction(+ : correct) reduction(| : oom)
-        {
-            double *bd = malloc((size_t)k * sizeof *bd);
-            int *bi = malloc((size_t)k * sizeof *bi), *votes = calloc((size_t)ct, sizeof *votes);
-            if (!bd || !bi || !votes) oom = 1;
-#pragma omp for schedule(static)
-            for (int r = 0; r < nb; r++) {
-                if (oom) continue;
-                knn_row(G + (size_t)r * n, sq, n, b0 + r, (int)k, bd, bi);
-                int best = 0;
-                for (int q = 0; q < k; q++)
-                    votes[in->labels[bi[q]]]++;
-                for (int c = 1; c < ct; c++)
-                    if (votes[c] > votes[best]) best = c;
-                for (int q = 0; q < k; q++)
-                    votes[in->labels[bi[q]]] = 0;
-                correct += best == in->labels[b0 + r];
-            }
-            free(bd);
-            free(bi);
-            free(votes);
-        }
-        if (oom) rc = XFER_OOM(err);
+    /* The Gram matrix's upper triangle, a block of KNN_BLOCK rows at a time (half the GEMM work
+     * of the full matrix): block row I (rows i0.., columns i0..n-1) gives the rows of block I
+     * their candidates from column i0 on, and every later row j its candidates in block I (column
+     * j of the block row, read row by row so that each thread walks its columns in order). Block
+     * rows go in ascending order, so every row meets its candidates in ascending index order. */
+    bd = malloc((size_t)n * k * sizeof *bd);
+    bi = malloc((size_t)n * k * sizeof *bi);
+    fill = calloc((size_t)n, sizeof *fill);
+    if (!bd || !bi || !fill) {
+        rc = XFER_OOM(err);
+        goto done;
     }
+    for (int i0 = 0; i0 < n; i0 += KNN_BLOCK) {
+        const int ni = n - i0 < KNN_BLOCK ? n - i0 : KNN_BLOCK, w = n - i0;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, w, d, 1.0, X + (size_t)i0 * d, d,
+                    X + (size_t)i0 * d, d, 0.0, G, w);
+#pragma omp parallel
+        {
+#pragma omp for schedule(static) nowait
+            for (int r = 0; r < ni; r++) { /* the rows of block I */
+                const int i = i0 + r;
+                for (int c = 0; c < w; c++)
+                    if (c != r)
+                        knn_offer(bd + (size_t)i * k, bi + (size_t)i * k, fill + i, (int)k,
+                                  sq[i0 + c] - 2 * G[(size_t)r * w + c], i0 + c);
+            }
+            /* the later rows, in chunks of columns */
+            const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+            const int span = w - ni, c0 = ni + (int)((long)span * t / nt),
+                      c1 = ni + (int)((long)span * (t + 1) / nt);
+            for (int r = 0; r < ni; r++)
+                for (int c = c0; c < c1; c++)
+                    knn_offer(bd + (size_t)(i0 + c) * k, bi + (size_t)(i0 + c) * k, fill + i0 + c,
+                              (int)k, sq[i0 + r] - 2 * G[(size_t)r * w + c], i0 + r);
+        }
+    }
+    long correct = 0;
+    int oom = 0;
+#pragma omp parallel reduction(+ : correct) reduction(| : oom)
+    {
+        int *votes = calloc((size_t)ct, sizeof *votes);
+        if (!votes) oom = 1;
+#pragma omp for schedule(static)
+        for (int i = 0; i < n; i++) {
+            if (oom) continue;
+            const int *nb = bi + (size_t)i * k;
+            int best = 0;
+            for (int q = 0; q < k; q++)
+                votes[in->labels[nb[q]]]++;
+            for (int c = 1; c < ct; c++)
+                if (votes[c] > votes[best]) best = c;
+            for (int q = 0; q < k; q++)
+                votes[in->labels[nb[q]]] = 0;
+            correct += best == in->labels[i];
+        }
+        free(votes);
+    }
+    if (oom) rc = XFER_OOM(err);
     if (rc == XFER_OK) out->value = (double)correct / n;
 done:
     free(X);
     free(sq);
     free(G);
+    free(bd);
+    free(bi);
+    free(fill);
     return rc;
 }

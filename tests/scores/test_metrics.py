@@ -157,6 +157,20 @@ def main():
                     close(o3[name]["value"], out[name]["value"], f"{name} under source permutation", rtol=1e-9)
                 close(o3["hscore"]["value"], out["hscore"]["value"], "hscore under invertible linear map", rtol=1e-6)
 
+    # knn over several of its 256-row blocks (the sets above fit in one or two): random labels on
+    # random features, so that the accuracy depends on every row's exact neighbours; N not a
+    # multiple of the block
+    kf = rng.normal(size=(1100, 8)).astype(np.float32)
+    ky = rng.integers(0, 4, size=1100)
+    kpath = os.path.join(tmp, "knn_blocks.h5")
+    write(kpath, features=kf, labels=ky.astype(np.int64))
+    for params, kw in (("knn.k=10", {}), ("knn.k=3,knn.distance=cosine", {"k": 3, "distance": "cosine"})):
+        rc, ok, err = run(kpath, "--metrics", "knn", "--params", params)
+        check(rc == 0, f"knn over blocks ({params}): {err}")
+        if rc == 0:
+            close(ok["knn"]["value"], refs.knn(kf.astype(np.float64), ky, **kw),
+                  f"knn over 5 blocks, random labels ({params})", rtol=1e-12)
+
     # Structured (separable) data scores better than random features for the feature metrics.
     if "random" in results and "structured" in results:
         rng2 = np.random.default_rng(11)
