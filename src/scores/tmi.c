@@ -27,15 +27,14 @@ static double digamma_int(int n) { /* psi(n) for n >= 1 */
     return s;
 }
 
-/* The k-th smallest of the n - 1 distances from row i of a class's features to its other rows,
- * given the class transposed (ZT [d, n]: feature q of row j at ZT[q * n + j]) so that the distances
- * of row i to TMI_JB rows at a time accumulate in registers over the features (vectorised over the
- * rows; each distance still accumulates its features in order 0..d-1, as a pairwise loop would).
- * dist: [n] scratch, buf: [k]. */
-static double kth_distance(const double *ZT, const double *a, int n, int d, int i, int k,
-                           int euclid, double *dist, double *buf) {
-    int j0 = 0;
-    for (; j0 + TMI_JB <= n; j0 += TMI_JB) { /* TMI_JB distances held in registers over q */
+/* The distances from row a (row i of a class's features) to the class's rows j0..n-1, into
+ * dist[j0..n-1], given the class transposed (ZT [d, n]: feature q of row j at ZT[q * n + j]): the
+ * distances of TMI_JB rows at a time accumulate in registers over the features (vectorised over
+ * the rows; each distance still accumulates its features in order 0..d-1, as a pairwise loop
+ * would, and |a - b| = |b - a| bit for bit). Squared for euclidean. */
+static void distances_from(const double *ZT, const double *a, int n, int d, int j0, int euclid,
+                           double *dist) {
+    for (; j0 + TMI_JB <= n; j0 += TMI_JB) {
         double acc[TMI_JB] = {0};
         for (int q = 0; q < d; q++) {
             const double aq = a[q], *col = ZT + (size_t)q * n + j0;
@@ -54,7 +53,7 @@ static double kth_distance(const double *ZT, const double *a, int n, int d, int 
         for (int jj = 0; jj < TMI_JB; jj++)
             dist[j0 + jj] = acc[jj];
     }
-    for (int j = j0; j < n; j++) { /* the last n % TMI_JB rows */
+    for (int j = j0; j < n; j++) { /* the last rows, fewer than TMI_JB */
         double r = 0;
         for (int q = 0; q < d; q++) {
             double t = a[q] - ZT[(size_t)q * n + j];
@@ -65,19 +64,35 @@ static double kth_distance(const double *ZT, const double *a, int n, int d, int 
         }
         dist[j] = r;
     }
-    int m = 0;
-    for (int j = 0; j < n; j++) { /* keep the k smallest, ascending */
-        if (j == i) continue;
-        double r = euclid ? sqrt(dist[j]) : dist[j];
-        if (m == k && !(r < buf[k - 1])) continue;
-        int p = m < k ? m++ : k - 1;
-        while (p > 0 && buf[p - 1] > r) {
-            buf[p] = buf[p - 1];
-            p--;
-        }
-        buf[p] = r;
+}
+
+/* Offers distance r to a row's k smallest (ascending in b, *m filled). */
+static void keep_smallest(double *b, int *m, int k, double r) {
+    if (*m == k && !(r < b[k - 1])) return;
+    int p = *m < k ? (*m)++ : k - 1;
+    while (p > 0 && b[p - 1] > r) {
+        b[p] = b[p - 1];
+        p--;
     }
-    return buf[k - 1];
+    b[p] = r;
+}
+
+/* The k-th smallest distance of every row of a class [n, d] to its other rows, into kth[n]: each
+ * pair's distance computed once (row i against rows i+1..) and offered to both rows. ZT: the class
+ * transposed; dist: [n]; near: [n * k]; fill: [n]. */
+static void class_kth(const double *ZT, const double *Z, int n, int d, int k, int euclid,
+                      double *dist, double *near, int *fill, double *kth) {
+    for (int i = 0; i < n; i++)
+        fill[i] = 0;
+    for (int i = 0; i < n; i++) {
+        distances_from(ZT, Z + (size_t)i * d, n, d, i + 1, euclid, dist);
+        for (int j = i + 1; j < n; j++) {
+            double r = euclid ? sqrt(dist[j]) : dist[j];
+            keep_smallest(near + (size_t)i * k, fill + i, k, r);
+            keep_smallest(near + (size_t)j * k, fill + j, k, r);
+        }
+        kth[i] = near[(size_t)i * k + k - 1]; /* row i has met all its candidates */
+    }
 }
 
 int xfer_metric_tmi(const xfer_metric_input *in, const xfer_metric_params *p,
@@ -95,16 +110,15 @@ int xfer_metric_tmi(const xfer_metric_input *in, const xfer_metric_params *p,
     for (int i = 0; i < n; i++)
         ymax = in->labels[i] > ymax ? in->labels[i] : ymax;
     const int nc = ymax + 1;
-    double *X = xfer_features_f64(in), *Z = malloc((size_t)n * d * sizeof *Z);
     double *h = calloc((size_t)nc, sizeof *h);
     int *cnt = calloc((size_t)nc, sizeof *cnt), *start = calloc((size_t)nc + 1, sizeof *start);
-    int rc = XFER_OK;
-    if (!X || !Z || !h || !cnt || !start) {
+    int *order = malloc((size_t)n * sizeof *order), rc = XFER_OK;
+    if (!h || !cnt || !start || !order) {
         rc = XFER_OOM(err);
         goto done;
     }
-    /* rows grouped by class (the published code centres the features first: distances do not
-     * change) */
+    /* row indices grouped by class (the published code centres the features first: distances do
+     * not change) */
     for (int i = 0; i < n; i++)
         cnt[in->labels[i]]++;
     for (int c = 0; c < nc; c++)
@@ -117,9 +131,7 @@ int xfer_metric_tmi(const xfer_metric_input *in, const xfer_metric_params *p,
         }
         for (int i = 0; i < n; i++) {
             int c = in->labels[i];
-            double *z = Z + (size_t)(start[c] + pos[c]++) * d;
-            for (int q = 0; q < d; q++)
-                z[q] = X[(size_t)i * d + q];
+            order[start[c] + pos[c]++] = i;
         }
         free(pos);
     }
@@ -130,9 +142,13 @@ int xfer_metric_tmi(const xfer_metric_input *in, const xfer_metric_params *p,
         most = cnt[c] > most ? cnt[c] : most;
 #pragma omp parallel reduction(| : oom)
     {
-        double *buf = malloc((size_t)k * sizeof *buf), *dist = malloc((size_t)most * sizeof *dist);
-        double *ZT = malloc((size_t)most * d * sizeof *ZT);
-        if (!buf || !dist || !ZT) oom = 1;
+        double *dist = malloc((size_t)most * sizeof *dist),
+               *kth = malloc((size_t)most * sizeof *kth);
+        double *near = malloc((size_t)most * k * sizeof *near);
+        double *ZT = malloc((size_t)most * d * sizeof *ZT),
+               *Z = malloc((size_t)most * d * sizeof *Z);
+        int *fill = malloc((size_t)most * sizeof *fill);
+        if (!dist || !kth || !near || !ZT || !Z || !fill) oom = 1;
 #pragma omp for schedule(dynamic)
         for (int c = 0; c < nc; c++) {
             if (oom || cnt[c] <= 1) continue; /* h = 0 */
@@ -140,21 +156,30 @@ int xfer_metric_tmi(const xfer_metric_input *in, const xfer_metric_params *p,
                 h[c] = INFINITY; /* no k-th neighbour: left out */
                 continue;
             }
-            const double *zc = Z + (size_t)start[c] * d;
-            const int m = cnt[c];
+            const int m = cnt[c], *rows = order + start[c];
+            for (int j = 0; j < m; j++) { /* the class's rows in float64, and transposed */
+                const size_t at = (size_t)rows[j] * d;
+                for (int q = 0; q < d; q++)
+                    Z[(size_t)j * d + q] =
+                        in->features ? in->features[at + q] : (double)in->features_f32[at + q];
+            }
             for (int j = 0; j < m; j++)
                 for (int q = 0; q < d; q++)
-                    ZT[(size_t)q * m + j] = zc[(size_t)j * d + q];
+                    ZT[(size_t)q * m + j] = Z[(size_t)j * d + q];
+            class_kth(ZT, Z, m, d, (int)k, euclid, dist, near, fill, kth);
             double s = 0;
             for (int i = 0; i < m; i++) {
-                double r = kth_distance(ZT, zc + (size_t)i * d, m, d, i, (int)k, euclid, dist, buf);
+                double r = kth[i];
                 s += log(2 * (r < min_dist ? min_dist : r));
             }
             h[c] = -digamma_int((int)k) + digamma_int(cnt[c]) + log_cd + (double)d / cnt[c] * s;
         }
-        free(buf);
         free(dist);
+        free(kth);
+        free(near);
         free(ZT);
+        free(Z);
+        free(fill);
     }
     if (oom) {
         rc = XFER_OOM(err);
@@ -175,8 +200,7 @@ int xfer_metric_tmi(const xfer_metric_input *in, const xfer_metric_params *p,
     }
     out->value = sum / kept;
 done:
-    free(X);
-    free(Z);
+    free(order);
     free(h);
     free(cnt);
     free(start);
