@@ -5,21 +5,12 @@
 
 #include "cpu_ops.h"
 
-/* Window of output index o along one axis: cells [*lo, *hi) inside the input, and the extent
- * counted by count_include_pad (clipped to the padded input). */
-static void window(const xfer_pool2d_desc *d, int o, int size, int *lo, int *hi, int *padded) {
-    int s = o * d->stride - d->pad;
-    int e = s + d->k;
-    if (e > size + d->pad) e = size + d->pad;
-    *padded = e - s;
-    *lo = s < 0 ? 0 : s;
-    *hi = e > size ? size : e;
-}
-
+/* What output (oy, ox) divides its sum by: the window's cells inside the input, or with
+ * count_include_pad its extent within the padded input. */
 static float divisor(const xfer_pool2d_desc *d, int oy, int ox) {
     int y0, y1, py, x0, x1, px;
-    window(d, oy, d->h, &y0, &y1, &py);
-    window(d, ox, d->w, &x0, &x1, &px);
+    py = xfer_cpu_pool_window(oy, d->stride, d->pad, d->k, d->h, &y0, &y1);
+    px = xfer_cpu_pool_window(ox, d->stride, d->pad, d->k, d->w, &x0, &x1);
     int cnt = d->count_include_pad ? py * px : (y1 - y0) * (x1 - x0);
     return (float)(cnt > 0 ? cnt : 1);
 }
@@ -32,11 +23,11 @@ void xfer_cpu_avgpool2d_forward(xfer_backend *b, const xfer_pool2d_desc *d, cons
     for (int i = 0; i < d->n; i++) {
         for (int oy = 0; oy < d->oh; oy++) {
             const float *img = x + (size_t)i * d->h * d->w * C;
-            int y0, y1, py;
-            window(d, oy, d->h, &y0, &y1, &py);
+            int y0, y1;
+            xfer_cpu_pool_window(oy, d->stride, d->pad, d->k, d->h, &y0, &y1);
             for (int ox = 0; ox < d->ow; ox++) {
-                int x0, x1, px;
-                window(d, ox, d->w, &x0, &x1, &px);
+                int x0, x1;
+                xfer_cpu_pool_window(ox, d->stride, d->pad, d->k, d->w, &x0, &x1);
                 float *out = y + (((size_t)i * d->oh + oy) * d->ow + ox) * C;
                 memset(out, 0, sizeof(float) * C);
                 for (int iy = y0; iy < y1; iy++)

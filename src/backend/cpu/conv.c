@@ -68,15 +68,11 @@ static void col2im(const xfer_conv2d_desc *d, const float *dp, int i0, int cnt, 
                 float *dst = dx + (((size_t)(i0 + i) * d->h + iy) * d->w + ix) * C;
                 memset(dst, 0, sizeof(float) * C);
                 for (int ky = 0; ky < d->kh; ky++) {
-                    int ty = iy + d->pad_h - ky;
-                    if (ty < 0 || ty % d->stride) continue;
-                    int oy = ty / d->stride;
-                    if (oy >= d->oh) continue;
+                    int oy = xfer_cpu_conv_out_of(iy, d->pad_h, ky, d->stride, d->oh);
+                    if (oy < 0) continue;
                     for (int kx = 0; kx < d->kw; kx++) {
-                        int tx = ix + d->pad_w - kx;
-                        if (tx < 0 || tx % d->stride) continue;
-                        int ox = tx / d->stride;
-                        if (ox >= d->ow) continue;
+                        int ox = xfer_cpu_conv_out_of(ix, d->pad_w, kx, d->stride, d->ow);
+                        if (ox < 0) continue;
                         const float *src = dp + (((size_t)i * d->oh + oy) * d->ow + ox) * K +
                                            ((size_t)ky * d->kw + kx) * C;
                         for (int c = 0; c < C; c++)

@@ -102,4 +102,24 @@ void xfer_cpu_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, 
  * (reduce.h), independent of the thread count. */
 void xfer_cpu_colsum_add(size_t rows, int cols, const float *a, float *out);
 
+/* The input rows (or columns) [*lo, *hi) under output position o of a k-wide pooling window with
+ * this stride and padding, clipped to the input; returns the window's extent within the padded
+ * input (what count_include_pad divides by). Max and average pooling share it. */
+static inline int xfer_cpu_pool_window(int o, int stride, int pad, int k, int size, int *lo,
+                                       int *hi) {
+    int s = o * stride - pad, e = s + k;
+    *lo = s < 0 ? 0 : s;
+    *hi = e > size ? size : e;
+    return (e > size + pad ? size + pad : e) - s;
+}
+
+/* The output position that input position `in` reaches through kernel tap `tap` of a convolution
+ * with this padding and stride, or -1 when none does (the backward passes' gather). */
+static inline int xfer_cpu_conv_out_of(int in, int pad, int tap, int stride, int out_size) {
+    int t = in + pad - tap;
+    if (t < 0 || t % stride) return -1;
+    t /= stride;
+    return t < out_size ? t : -1;
+}
+
 #endif

@@ -6,12 +6,6 @@
 
 #include "cpu_ops.h"
 
-static void window(int o, int stride, int pad, int k, int size, int *lo, int *hi) {
-    int s = o * stride - pad;
-    *lo = s < 0 ? 0 : s;
-    *hi = s + k > size ? size : s + k;
-}
-
 void xfer_cpu_maxpool_forward(xfer_backend *b, const xfer_pool2d_desc *d, const float *x,
                               float *y) {
     (void)b;
@@ -21,10 +15,10 @@ void xfer_cpu_maxpool_forward(xfer_backend *b, const xfer_pool2d_desc *d, const 
         for (int oy = 0; oy < d->oh; oy++) {
             const float *img = x + (size_t)i * d->h * d->w * C;
             int y0, y1;
-            window(oy, d->stride, d->pad, d->k, d->h, &y0, &y1);
+            xfer_cpu_pool_window(oy, d->stride, d->pad, d->k, d->h, &y0, &y1);
             for (int ox = 0; ox < d->ow; ox++) {
                 int x0, x1;
-                window(ox, d->stride, d->pad, d->k, d->w, &x0, &x1);
+                xfer_cpu_pool_window(ox, d->stride, d->pad, d->k, d->w, &x0, &x1);
                 float *out = y + (((size_t)i * d->oh + oy) * d->ow + ox) * C;
                 for (int c = 0; c < C; c++)
                     out[c] = -INFINITY;
@@ -61,10 +55,10 @@ void xfer_cpu_maxpool_backward(xfer_backend *b, const xfer_pool2d_desc *d, const
             memset(dimg, 0, sizeof(float) * img_size);
             for (int oy = 0; oy < d->oh; oy++) {
                 int y0, y1;
-                window(oy, d->stride, d->pad, d->k, d->h, &y0, &y1);
+                xfer_cpu_pool_window(oy, d->stride, d->pad, d->k, d->h, &y0, &y1);
                 for (int ox = 0; ox < d->ow; ox++) {
                     int x0, x1;
-                    window(ox, d->stride, d->pad, d->k, d->w, &x0, &x1);
+                    xfer_cpu_pool_window(ox, d->stride, d->pad, d->k, d->w, &x0, &x1);
                     for (int c = 0; c < C; c++) {
                         best[c] = -INFINITY;
                         arg[c] = ((size_t)y0 * d->w + x0) * C + c;
