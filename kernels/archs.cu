@@ -4,6 +4,7 @@
  * atomics and matches the CPU backend's order). */
 #include "../src/backend/cuda/archs_kernels.h"
 #include "common.cuh"
+#include "nhwc_index.cuh"
 
 __global__ void k_relu6_fwd(size_t n, const float *x, float *y) {
     XK_GRID_STRIDE(i, n) {
@@ -51,45 +52,27 @@ __device__ __forceinline__ float avg_div(int oy, int ox, int h, int w, int k, in
 __global__ void k_avgpool2d_fwd(size_t total, int h, int w, int c, int k, int stride, int pad,
                                 int oh, int ow, int cip, const float *x, float *y) {
     XK_GRID_STRIDE(i, total) {
-        int ch = (int)(i % c);
-        size_t r = i / c;
-        int ox = (int)(r % ow);
-        r /= ow;
-        int oy = (int)(r % oh);
-        size_t img = r / oh;
+        xk_nhwc o = xk_nhwc_at(i, oh, ow, c);
         int y0, y1, py, x0, x1, px;
-        avg_win(oy, stride, pad, k, h, &y0, &y1, &py);
-        avg_win(ox, stride, pad, k, w, &x0, &x1, &px);
-        const float *base = x + img * h * w * c + ch;
+        avg_win(o.y, stride, pad, k, h, &y0, &y1, &py);
+        avg_win(o.x, stride, pad, k, w, &x0, &x1, &px);
+        const float *base = x + o.img * h * w * c + o.ch;
         float acc = 0.0f;
         for (int iy = y0; iy < y1; iy++)
             for (int ix = x0; ix < x1; ix++)
                 acc = __fadd_rn(acc, base[((size_t)iy * w + ix) * c]);
-        y[i] = __fmul_rn(acc, 1.0f / avg_div(oy, ox, h, w, k, stride, pad, cip));
+        y[i] = __fmul_rn(acc, 1.0f / avg_div(o.y, o.x, h, w, k, stride, pad, cip));
     }
-}
-
-__device__ __forceinline__ void covering(int i, int pad, int k, int stride, int out, int *lo,
-                                         int *hi) {
-    int t = i + pad - k + 1;
-    *lo = t <= 0 ? 0 : (t + stride - 1) / stride;
-    *hi = (i + pad) / stride;
-    if (*hi >= out) *hi = out - 1;
 }
 
 __global__ void k_avgpool2d_bwd(size_t total, int h, int w, int c, int k, int stride, int pad,
                                 int oh, int ow, int cip, const float *dy, float *dx) {
     XK_GRID_STRIDE(i, total) { /* i indexes x */
-        int ch = (int)(i % c);
-        size_t r = i / c;
-        int ix = (int)(r % w);
-        r /= w;
-        int iy = (int)(r % h);
-        size_t img = r / h;
-        const float *g = dy + img * oh * ow * c + ch;
+        xk_nhwc p = xk_nhwc_at(i, h, w, c);
+        const float *g = dy + p.img * oh * ow * c + p.ch;
         int oy0, oy1, ox0, ox1;
-        covering(iy, pad, k, stride, oh, &oy0, &oy1);
-        covering(ix, pad, k, stride, ow, &ox0, &ox1);
+        xk_covering(p.y, pad, k, stride, oh, &oy0, &oy1);
+        xk_covering(p.x, pad, k, stride, ow, &ox0, &ox1);
         float acc = 0.0f;
         for (int oy = oy0; oy <= oy1; oy++)
             for (int ox = ox0; ox <= ox1; ox++) {
@@ -119,9 +102,8 @@ cudaError_t xk_channel_affine(cudaStream_t s, int m, int c, const float *x, cons
     return cudaGetLastError();
 }
 
-cudaError_t xk_avgpool2d_fwd(cudaStream_t s, int n, int h, int w, int c, int k, int stride,
-                             int pad, int oh, int ow, int count_include_pad, const float *x,
-                             float *y) {
+cudaError_t xk_avgpool2d_fwd(cudaStream_t s, int n, int h, int w, int c, int k, int stride, int pad,
+                             int oh, int ow, int count_include_pad, const float *x, float *y) {
     size_t t = (size_t)n * oh * ow * c;
     if (t)
         k_avgpool2d_fwd<<<xk_blocks(t), XK_THREADS, 0, s>>>(t, h, w, c, k, stride, pad, oh, ow,
@@ -129,9 +111,8 @@ cudaError_t xk_avgpool2d_fwd(cudaStream_t s, int n, int h, int w, int c, int k, 
     return cudaGetLastError();
 }
 
-cudaError_t xk_avgpool2d_bwd(cudaStream_t s, int n, int h, int w, int c, int k, int stride,
-                             int pad, int oh, int ow, int count_include_pad, const float *dy,
-                             float *dx) {
+cudaError_t xk_avgpool2d_bwd(cudaStream_t s, int n, int h, int w, int c, int k, int stride, int pad,
+                             int oh, int ow, int count_include_pad, const float *dy, float *dx) {
     size_t t = (size_t)n * h * w * c;
     if (t)
         k_avgpool2d_bwd<<<xk_blocks(t), XK_THREADS, 0, s>>>(t, h, w, c, k, stride, pad, oh, ow,

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "common.cuh"
+#include "nhwc_index.cuh"
 
 __device__ __forceinline__ void win(int o, int stride, int pad, int k, int size, int *lo, int *hi) {
     int s = o * stride - pad;
@@ -20,16 +21,11 @@ __device__ __forceinline__ void bin(int i, int size, int out, int *lo, int *hi) 
 __global__ void k_maxpool_fwd(size_t total, int h, int w, int c, int k, int stride, int pad, int oh,
                               int ow, const float *x, float *y) {
     XK_GRID_STRIDE(i, total) {
-        int ch = (int)(i % c);
-        size_t r = i / c;
-        int ox = (int)(r % ow);
-        r /= ow;
-        int oy = (int)(r % oh);
-        size_t img = r / oh;
+        xk_nhwc o = xk_nhwc_at(i, oh, ow, c);
         int y0, y1, x0, x1;
-        win(oy, stride, pad, k, h, &y0, &y1);
-        win(ox, stride, pad, k, w, &x0, &x1);
-        const float *base = x + img * h * w * c + ch;
+        win(o.y, stride, pad, k, h, &y0, &y1);
+        win(o.x, stride, pad, k, w, &x0, &x1);
+        const float *base = x + o.img * h * w * c + o.ch;
         float best = -INFINITY;
         for (int iy = y0; iy < y1; iy++)
             for (int ix = x0; ix < x1; ix++) {
@@ -59,24 +55,13 @@ __device__ __forceinline__ int argmax_in(const float *base, int w, int c, int y0
 __global__ void k_maxpool_bwd(size_t total, int h, int w, int c, int k, int stride, int pad, int oh,
                               int ow, const float *x, const float *dy, float *dx) {
     XK_GRID_STRIDE(i, total) { /* i indexes x */
-        int ch = (int)(i % c);
-        size_t r = i / c;
-        int ix = (int)(r % w);
-        r /= w;
-        int iy = (int)(r % h);
-        size_t img = r / h;
-        const float *base = x + img * h * w * c + ch;
-        const float *g = dy + img * oh * ow * c + ch;
-        int me = iy * w + ix;
-        /* windows containing (iy, ix): oy*stride - pad <= iy < oy*stride - pad + k */
-        int oy_lo = (iy + pad - k + 1 + stride - 1) / stride;
-        if (iy + pad - k + 1 < 0) oy_lo = 0;
-        int oy_hi = (iy + pad) / stride;
-        if (oy_hi >= oh) oy_hi = oh - 1;
-        int ox_lo = (ix + pad - k + 1 + stride - 1) / stride;
-        if (ix + pad - k + 1 < 0) ox_lo = 0;
-        int ox_hi = (ix + pad) / stride;
-        if (ox_hi >= ow) ox_hi = ow - 1;
+        xk_nhwc p = xk_nhwc_at(i, h, w, c);
+        const float *base = x + p.img * h * w * c + p.ch;
+        const float *g = dy + p.img * oh * ow * c + p.ch;
+        int me = p.y * w + p.x;
+        int oy_lo, oy_hi, ox_lo, ox_hi;
+        xk_covering(p.y, pad, k, stride, oh, &oy_lo, &oy_hi);
+        xk_covering(p.x, pad, k, stride, ow, &ox_lo, &ox_hi);
         float acc = 0.0f;
         for (int oy = oy_lo; oy <= oy_hi; oy++) {
             int y0, y1;
@@ -95,16 +80,11 @@ __global__ void k_maxpool_bwd(size_t total, int h, int w, int c, int k, int stri
 __global__ void k_avgpool_fwd(size_t total, int h, int w, int c, int oh, int ow, const float *x,
                               float *y) {
     XK_GRID_STRIDE(i, total) {
-        int ch = (int)(i % c);
-        size_t r = i / c;
-        int ox = (int)(r % ow);
-        r /= ow;
-        int oy = (int)(r % oh);
-        size_t img = r / oh;
+        xk_nhwc o = xk_nhwc_at(i, oh, ow, c);
         int y0, y1, x0, x1;
-        bin(oy, h, oh, &y0, &y1);
-        bin(ox, w, ow, &x0, &x1);
-        const float *base = x + img * h * w * c + ch;
+        bin(o.y, h, oh, &y0, &y1);
+        bin(o.x, w, ow, &x0, &x1);
+        const float *base = x + o.img * h * w * c + o.ch;
         float acc = 0.0f;
         for (int iy = y0; iy < y1; iy++)
             for (int ix = x0; ix < x1; ix++)
@@ -117,22 +97,17 @@ __global__ void k_avgpool_fwd(size_t total, int h, int w, int c, int oh, int ow,
 __global__ void k_avgpool_bwd(size_t total, int h, int w, int c, int oh, int ow, const float *dy,
                               float *dx) {
     XK_GRID_STRIDE(i, total) { /* i indexes x */
-        int ch = (int)(i % c);
-        size_t r = i / c;
-        int ix = (int)(r % w);
-        r /= w;
-        int iy = (int)(r % h);
-        size_t img = r / h;
-        const float *g = dy + img * oh * ow * c + ch;
+        xk_nhwc p = xk_nhwc_at(i, h, w, c);
+        const float *g = dy + p.img * oh * ow * c + p.ch;
         float acc = 0.0f;
         for (int oy = 0; oy < oh; oy++) {
             int y0, y1;
             bin(oy, h, oh, &y0, &y1);
-            if (iy < y0 || iy >= y1) continue;
+            if (p.y < y0 || p.y >= y1) continue;
             for (int ox = 0; ox < ow; ox++) {
                 int x0, x1;
                 bin(ox, w, ow, &x0, &x1);
-                if (ix < x0 || ix >= x1) continue;
+                if (p.x < x0 || p.x >= x1) continue;
                 float inv = 1.0f / (float)((y1 - y0) * (x1 - x0));
                 acc = __fadd_rn(acc, __fmul_rn(g[((size_t)oy * ow + ox) * c], inv));
             }
