@@ -26,71 +26,81 @@
 #define NLEEP_MAX_ITER 100 /* sklearn GaussianMixture max_iter */
 #define NLEEP_TOL 1e-3     /* sklearn GaussianMixture tol */
 #define NLEEP_LOG_2PI 1.8378770664093454836
-#define NLEEP_CUT 50.0 /* posteriors below e^-50 of a sample's largest are taken as 0 */
+#define NLEEP_CUT 50.0  /* posteriors below e^-50 of a sample's largest are taken as 0 */
+#define NLEEP_BLOCK 512 /* rows per block of the E step */
 
 typedef struct {
-    int n, d, k;
+    int n, d, k, m;       /* m = 2d + 1: the width of the rows of Z and W */
     double *mu, *var, *w; /* [k,d], [k,d], [k] */
-    double *prec, *mprec; /* 1/var, mu/var [k,d] */
-    double *cst;          /* per component constant [k] */
-    double *ll;           /* per-sample log-likelihood [n] */
+    double *W;   /* [k,m]: -1/(2 var) | mu/var | log w - (d log 2pi + log det + mu'mu/var)/2 */
+    double *S;   /* [k,m]: the M step's sums resp^T Z */
+    double *ll;  /* per-sample log-likelihood [n] */
+    double *buf; /* [NLEEP_BLOCK,k]: one block's posteriors */
+    int *idx;    /* [NLEEP_BLOCK,k]: per row of the block, its non-zero posteriors */
 } gmm;
 
-/* E step: resp [n,k] = posteriors; returns the mean log-likelihood. */
-static double e_step(const gmm *g, const double *Y, const double *Y2, double *resp) {
-    const int n = g->n, d = g->d, k = g->k;
+/* One EM step over Z [n,m] = [Y*Y | Y | 1] (one row per sample), a block of NLEEP_BLOCK rows at a
+ * time so that the block's posteriors stay in cache: the block's log-densities plus log weights
+ * are one GEMM, Z_b W^T; each row is normalised (log-sum-exp); then the M step's sums
+ * S += resp_b^T Z_b (per component: sum r y^2, sum r y, n_c). With resp != NULL (the final E step)
+ * the posteriors [n,k] are written there and S is not formed. Returns the mean log-likelihood of
+ * the parameters the step started from. */
+static double em_step(gmm *g, const double *Z, double *resp) {
+    const int n = g->n, d = g->d, k = g->k, m = g->m;
     for (int c = 0; c < k; c++) {
-        double s = 0, ld = 0;
+        double s = 0, ld = 0, *wr = g->W + (size_t)c * m;
         for (int j = 0; j < d; j++) {
-            double v = g->var[(size_t)c * d + j], m = g->mu[(size_t)c * d + j];
-            g->prec[(size_t)c * d + j] = 1 / v;
-            g->mprec[(size_t)c * d + j] = m / v;
-            s += m * m / v;
+            double v = g->var[(size_t)c * d + j], mu = g->mu[(size_t)c * d + j];
+            wr[j] = -0.5 / v;
+            wr[d + j] = mu / v;
+            s += mu * mu / v;
             ld += log(v);
         }
-        g->cst[c] = log(g->w[c]) - 0.5 * (d * NLEEP_LOG_2PI + ld + s);
+        wr[2 * d] = log(g->w[c]) - 0.5 * (d * NLEEP_LOG_2PI + ld + s);
     }
-    /* resp = -1/2 Y2 prec^T + Y mprec^T + cst */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, d, -0.5, Y2, d, g->prec, d, 0.0,
-                resp, k);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, d, 1.0, Y, d, g->mprec, d, 1.0, resp,
-                k);
+    for (int i0 = 0; i0 < n; i0 += NLEEP_BLOCK) {
+        const int nb = n - i0 < NLEEP_BLOCK ? n - i0 : NLEEP_BLOCK;
+        double *R = resp ? resp + (size_t)i0 * k : g->buf;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, k, m, 1.0, Z + (size_t)i0 * m, m,
+                    g->W, m, 0.0, R, k);
 #pragma omp parallel for schedule(static)
-    for (int i = 0; i < n; i++) {
-        double *r = resp + (size_t)i * k, mx = -INFINITY, s = 0;
-        for (int c = 0; c < k; c++) {
-            r[c] += g->cst[c];
-            mx = r[c] > mx ? r[c] : mx;
+        for (int b = 0; b < nb; b++) {
+            double *r = R + (size_t)b * k, mx = -INFINITY, s = 0;
+            int *ix = g->idx + (size_t)b * k, q = 0;
+#pragma omp simd reduction(max : mx)
+            for (int c = 0; c < k; c++)
+                mx = r[c] > mx ? r[c] : mx;
+            /* below e^-NLEEP_CUT the posterior is < 1e-21 of the largest: 0, no exp() */
+            for (int c = 0; c < k; c++) {
+                double t = r[c] - mx;
+                if (t > -NLEEP_CUT) {
+                    s += (r[c] = exp(t));
+                    ix[q++] = c;
+                } else {
+                    r[c] = 0.0;
+                }
+            }
+            for (int t = 0; t < q; t++) /* the non-zeros only */
+                r[ix[t]] /= s;
+            g->ll[i0 + b] = mx + log(s);
         }
-        for (int c = 0; c < k; c++) {
-            double t = r[c] - mx; /* below e^-NLEEP_CUT the posterior is < 1e-21 of the largest */
-            s += (r[c] = t > -NLEEP_CUT ? exp(t) : 0.0);
-        }
-        for (int c = 0; c < k; c++)
-            r[c] /= s;
-        g->ll[i] = mx + log(s);
+        if (!resp)
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, m, nb, 1.0, R, k,
+                        Z + (size_t)i0 * m, m, i0 ? 1.0 : 0.0, g->S, m);
     }
     return xfer_sum_ordered(g->ll, (size_t)n) / n;
 }
 
-static void m_step(gmm *g, const double *Y, const double *Y2, const double *resp, double *nk) {
-    const int n = g->n, d = g->d, k = g->k;
-    for (int c = 0; c < k; c++)
-        nk[c] = 0;
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < k; c++)
-            nk[c] += resp[(size_t)i * k + c];
-    for (int c = 0; c < k; c++)
-        nk[c] += 10 * 2.220446049250313e-16; /* sklearn: 10 * eps */
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, d, n, 1.0, resp, k, Y, d, 0.0, g->mu,
-                d);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, d, n, 1.0, resp, k, Y2, d, 0.0, g->var,
-                d);
+/* The M step's parameters from the sums S (sklearn's diagonal-covariance M step). */
+static void m_step(gmm *g) {
+    const int n = g->n, d = g->d, k = g->k, m = g->m;
     for (int c = 0; c < k; c++) {
-        g->w[c] = nk[c] / n;
+        const double *sc = g->S + (size_t)c * m;
+        double nk = sc[2 * d] + 10 * 2.220446049250313e-16; /* sklearn: 10 * eps */
+        g->w[c] = nk / n;
         for (int j = 0; j < d; j++) {
-            double m = g->mu[(size_t)c * d + j] /= nk[c];
-            g->var[(size_t)c * d + j] = g->var[(size_t)c * d + j] / nk[c] - m * m + NLEEP_REG;
+            double mu = g->mu[(size_t)c * d + j] = sc[d + j] / nk;
+            g->var[(size_t)c * d + j] = sc[j] / nk - mu * mu + NLEEP_REG;
         }
     }
 }
@@ -115,28 +125,37 @@ int xfer_metric_nleep(const xfer_metric_input *in, const xfer_metric_params *p,
     rc = xfer_pca(X, n, in->d, in->d, var_frac, &Y, &d, err);
     free(X);
     if (rc) return rc;
-    gmm g = {n, d, k, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    const int m = 2 * d + 1;
+    gmm g = {n, d, k, m, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     g.mu = malloc((size_t)k * d * sizeof(double));
     g.var = malloc((size_t)k * d * sizeof(double));
-    g.prec = malloc((size_t)k * d * sizeof(double));
-    g.mprec = malloc((size_t)k * d * sizeof(double));
     g.w = malloc((size_t)k * sizeof(double));
-    g.cst = malloc((size_t)k * sizeof(double));
+    g.W = malloc((size_t)k * m * sizeof(double));
+    g.S = malloc((size_t)k * m * sizeof(double));
     g.ll = malloc((size_t)n * sizeof(double));
-    double *nk = malloc((size_t)k * sizeof(double)), *Y2 = malloc((size_t)n * d * sizeof(double));
+    g.buf = malloc((size_t)NLEEP_BLOCK * k * sizeof(double));
+    g.idx = malloc((size_t)NLEEP_BLOCK * k * sizeof(int));
+    double *Z = malloc((size_t)n * m * sizeof(double));
     double *resp = malloc((size_t)n * k * sizeof(double)), *gv = calloc((size_t)d, sizeof(double));
     int *perm = malloc((size_t)n * sizeof(int));
-    if (!g.mu || !g.var || !g.prec || !g.mprec || !g.w || !g.cst || !g.ll || !nk || !Y2 || !resp ||
+    if (!g.mu || !g.var || !g.w || !g.W || !g.S || !g.ll || !g.buf || !g.idx || !Z || !resp ||
         !gv || !perm) {
         rc = XFER_OOM(err);
         goto done;
     }
-    for (size_t q = 0; q < (size_t)n * d; q++)
-        Y2[q] = Y[q] * Y[q];
+    for (int i = 0; i < n; i++) {
+        double *zi = Z + (size_t)i * m;
+        for (int j = 0; j < d; j++) {
+            double y = Y[(size_t)i * d + j];
+            zi[j] = y * y;
+            zi[d + j] = y;
+        }
+        zi[2 * d] = 1.0;
+    }
     /* Y is centred by the PCA, so the population variance is the mean of squares. */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < d; j++)
-            gv[j] += Y2[(size_t)i * d + j] / n;
+            gv[j] += Z[(size_t)i * m + j] / n;
     unsigned long long st = (unsigned long long)seed;
     for (int i = 0; i < n; i++)
         perm[i] = i;
@@ -154,27 +173,27 @@ int xfer_metric_nleep(const xfer_metric_input *in, const xfer_metric_params *p,
     double prev = -INFINITY;
     long it;
     for (it = 0; it < max_iter; it++) {
-        double ll = e_step(&g, Y, Y2, resp);
-        m_step(&g, Y, Y2, resp, nk);
+        double ll = em_step(&g, Z, NULL);
+        m_step(&g);
         if (fabs(ll - prev) < tol) break;
         prev = ll;
     }
     xfer_debug("nleep: PCA to %d components, %d-component diagonal GMM, %ld EM steps", d, k,
                it < max_iter ? it + 1 : max_iter);
-    e_step(&g, Y, Y2, resp);
+    em_step(&g, Z, resp);
     rc = xfer_leep_from_probs(resp, n, k, in->labels, in->ct, &out->value, err);
     if (rc) xfer_err_prefix(err, "nleep: ");
 done:
     free(Y);
     free(g.mu);
     free(g.var);
-    free(g.prec);
-    free(g.mprec);
     free(g.w);
-    free(g.cst);
+    free(g.W);
+    free(g.S);
     free(g.ll);
-    free(nk);
-    free(Y2);
+    free(g.buf);
+    free(g.idx);
+    free(Z);
     free(resp);
     free(gv);
     free(perm);

@@ -171,6 +171,19 @@ def main():
             close(ok["knn"]["value"], refs.knn(kf.astype(np.float64), ky, **kw),
                   f"knn over 5 blocks, random labels ({params})", rtol=1e-12)
 
+    # nleep over several of its 512-row E/M blocks (the sets above fit in one): N not a multiple
+    # of the block; its own generator, so the data of the checks below stay as they were
+    rng3 = np.random.default_rng(23)
+    ny = np.arange(1100) % 4
+    nf = (1.5 * rng3.normal(size=(4, 6))[ny] + rng3.normal(size=(1100, 6))).astype(np.float32)
+    npath = os.path.join(tmp, "nleep_blocks.h5")
+    write(npath, features=nf, labels=ny.astype(np.int64))
+    rc, on, err = run(npath, "--metrics", "nleep")
+    check(rc == 0, f"nleep over blocks: {err}")
+    if rc == 0:
+        close(on["nleep"]["value"], refs.nleep(nf.astype(np.float64), ny, 4),
+              "nleep over 3 row blocks (N = 1100)", rtol=1e-9)
+
     # Structured (separable) data scores better than random features for the feature metrics.
     if "random" in results and "structured" in results:
         rng2 = np.random.default_rng(11)
