@@ -7,6 +7,17 @@
 
 #include "xfer/backend.h"
 
+/* Row kernels built for AVX2 and the baseline, picked at run time. No FMA in either clone: the
+ * same operations in the same order, so the results are bitwise the same on any x86-64 (only the
+ * vector width differs, and each output is computed alone). Not under ThreadSanitizer (the ifunc
+ * resolvers run before its runtime is up) nor off gcc/x86-64/Linux. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&       \
+    !defined(__SANITIZE_THREAD__)
+#define XFER_CPU_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define XFER_CPU_CLONES
+#endif
+
 /* Scratch memory owned by the backend (im2col patches), grown on demand. NULL on out of memory
  * (then recorded for check()). */
 float *xfer_cpu_workspace(xfer_backend *b, size_t floats);

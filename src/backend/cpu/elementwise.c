@@ -11,8 +11,10 @@ void xfer_cpu_relu_forward(xfer_backend *b, size_t n, const float *x, float *y) 
 void xfer_cpu_relu_backward(xfer_backend *b, size_t n, const float *y, const float *dy, float *dx) {
     (void)b;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float g = dy[i]; /* read unconditionally: a select, so the loop vectorises */
+        dx[i] = y[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 void xfer_cpu_add(xfer_backend *b, size_t n, const float *a, const float *c, float *y) {

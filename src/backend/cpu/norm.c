@@ -7,6 +7,29 @@
 #include "cpu_ops.h"
 #include "reduce.h"
 
+/* Rows [lo, hi) of channel_sums into the chunk's partials p. */
+static XFER_CPU_CLONES void sum_rows(size_t lo, size_t hi, int c, const float *x, const float *dy,
+                                     const float *mean, const float *invstd, int mode, double *p) {
+    for (size_t i = lo; i < hi; i++) {
+        const float *xr = x + i * c;
+        if (mode == 0) {
+            for (int j = 0; j < c; j++)
+                p[j] += xr[j];
+        } else if (mode == 1) {
+            for (int j = 0; j < c; j++) {
+                double v = (double)xr[j] - mean[j];
+                p[j] += v * v;
+            }
+        } else {
+            const float *g = dy + i * c;
+            for (int j = 0; j < c; j++) {
+                p[j] += g[j];
+                p[c + j] += (double)g[j] * (((double)xr[j] - mean[j]) * invstd[j]);
+            }
+        }
+    }
+}
+
 /* Per-channel sums of f(x) over the m rows, in double over fixed chunks of rows (reduce.h), so the
  * result does not depend on the thread count. mode 0: x; 1: (x-mean)^2; 2: dy and dy*xhat into
  * two halves (2c values). Returns the totals (free with free()), NULL on out of memory. */
@@ -22,39 +45,33 @@ static double *channel_sums(xfer_backend *b, int m, int c, const float *x, const
     for (size_t q = 0; q < s.chunks; q++) {
         size_t lo, hi;
         xfer_chunk_range(&s, q, &lo, &hi);
-        double *p = s.part + q * width;
-        for (size_t i = lo; i < hi; i++) {
-            const float *xr = x + i * c;
-            if (mode == 0) {
-                for (int j = 0; j < c; j++)
-                    p[j] += xr[j];
-            } else if (mode == 1) {
-                for (int j = 0; j < c; j++) {
-                    double v = (double)xr[j] - mean[j];
-                    p[j] += v * v;
-                }
-            } else {
-                const float *g = dy + i * c;
-                for (int j = 0; j < c; j++) {
-                    p[j] += g[j];
-                    p[c + j] += (double)g[j] * (((double)xr[j] - mean[j]) * invstd[j]);
-                }
-            }
-        }
+        sum_rows(lo, hi, c, x, dy, mean, invstd, mode, s.part + q * width);
     }
     xfer_chunk_sums_combine(&s);
     return s.part;
 }
 
-static void normalize(int m, int c, const float *x, const float *gamma, const float *beta,
-                      const float *mean, const float *invstd, float *y) {
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < m; i++) {
+/* Rows [lo, hi) of y = (x - mean) * invstd * gamma + beta. */
+static XFER_CPU_CLONES void normalize_rows(int lo, int hi, int c, const float *x,
+                                           const float *gamma, const float *beta, const float *mean,
+                                           const float *invstd, float *y) {
+    for (int i = lo; i < hi; i++) {
         const float *xr = x + (size_t)i * c;
         float *yr = y + (size_t)i * c;
         for (int j = 0; j < c; j++)
             yr[j] = (xr[j] - mean[j]) * invstd[j] * gamma[j] + beta[j];
     }
+}
+
+/* Blocks of rows per parallel loop: a function of m only (the arithmetic never depends on it). */
+#define NORM_BLOCK 64
+
+static void normalize(int m, int c, const float *x, const float *gamma, const float *beta,
+                      const float *mean, const float *invstd, float *y) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < m; i += NORM_BLOCK)
+        normalize_rows(i, i + NORM_BLOCK < m ? i + NORM_BLOCK : m, c, x, gamma, beta, mean, invstd,
+                       y);
 }
 
 void xfer_cpu_bn_forward_train(xfer_backend *b, int m, int c, const float *x, const float *gamma,
@@ -91,6 +108,20 @@ void xfer_cpu_bn_forward_eval(xfer_backend *b, int m, int c, const float *x, con
     normalize(m, c, x, gamma, beta, save_mean, save_invstd, y);
 }
 
+/* Rows [lo, hi) of dx = k1 * (dy - k2 - xhat * k3). */
+static XFER_CPU_CLONES void bn_dx_rows(int lo, int hi, int c, const float *x, const float *dy,
+                                       const float *mean, const float *invstd, const float *k1,
+                                       const float *k2, const float *k3, float *dx) {
+    for (int i = lo; i < hi; i++) {
+        const float *xr = x + (size_t)i * c, *g = dy + (size_t)i * c;
+        float *o = dx + (size_t)i * c;
+        for (int j = 0; j < c; j++) {
+            float xhat = (xr[j] - mean[j]) * invstd[j];
+            o[j] = k1[j] * (g[j] - k2[j] - xhat * k3[j]);
+        }
+    }
+}
+
 void xfer_cpu_bn_backward(xfer_backend *b, int m, int c, const float *x, const float *dy,
                           const float *gamma, const float *save_mean, const float *save_invstd,
                           int batch_stats, float *dx, float *dgamma, float *dbeta) {
@@ -114,13 +145,8 @@ void xfer_cpu_bn_backward(xfer_backend *b, int m, int c, const float *x, const f
     }
     free(s);
 #pragma omp parallel for schedule(static)
-    for (int i = 0; i < m; i++) {
-        const float *xr = x + (size_t)i * c, *g = dy + (size_t)i * c;
-        float *o = dx + (size_t)i * c;
-        for (int j = 0; j < c; j++) {
-            float xhat = (xr[j] - save_mean[j]) * save_invstd[j];
-            o[j] = k1[j] * (g[j] - k2[j] - xhat * k3[j]);
-        }
-    }
+    for (int i = 0; i < m; i += NORM_BLOCK)
+        bn_dx_rows(i, i + NORM_BLOCK < m ? i + NORM_BLOCK : m, c, x, dy, save_mean, save_invstd, k1,
+                   k2, k3, dx);
     free(k1);
 }
