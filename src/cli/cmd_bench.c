@@ -63,27 +63,17 @@ int cmd_bench(int argc, char **argv) {
         {"steps", XFER_OPT_INT, &steps, "N", "timed repeats of each measure (default 5)"},
         {"warmup", XFER_OPT_INT, &warmup, "N", "untimed repeats first (default 1)"},
         {"classes", XFER_OPT_INT, &classes, "K", "classes of the head (default 1000)"},
-        {"width", XFER_OPT_DOUBLE, &width, "X", "channel multiplier (default 1)"},
-        {"threads", XFER_OPT_INT, &threads, "N", "CPU threads (default: the CPUs this process may use)"},
-        {"precision", XFER_OPT_STRING, &precision, "P",
-         "fp32 | tf32 | bf16 (CUDA; the CPU computes in fp32; default fp32)"},
+        xfer_cli_opt_width(&width),
+        xfer_cli_opt_threads(&threads),
+        xfer_cli_opt_precision(&precision),
     };
-    const xfer_cmd_spec spec = {
-        "bench",
-        "",
-        "Measure training-step and inference throughput on synthetic batches.",
+    int rc = xfer_cli_engine_parse(
+        "bench", "Measure training-step and inference throughput on synthetic batches.",
         "Prints forward (inference) and train-step (forward, backward, SGD) images/s, each the\n"
         "median of --steps repeats after --warmup (CUDA: timed with events on the stream), and\n"
         "the process's peak resident memory.",
-        opts,
-        (int)(sizeof opts / sizeof opts[0]),
-        0,
-        0};
-    const char *pos[64];
-    int npos = 0;
-    int rc = xfer_cmd_parse(&spec, argc > 64 ? 64 : argc, argv, pos, &npos);
-    if (rc == XFER_OPTS_HELP) return XFER_OK;
-    if (rc) return rc;
+        opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (rc) return rc == XFER_OPTS_HELP ? XFER_OK : rc;
 
     xfer_err err;
     xfer_err_clear(&err);
@@ -93,10 +83,7 @@ int cmd_bench(int argc, char **argv) {
                        "bench: --batch, --size, --steps and --classes must be >= 1, --warmup >= 0");
     else
         rc = xfer_arch_parse(arch_s, &cfg.arch, &err);
-    if (rc) {
-        fprintf(stderr, "xfer: error: %s\n", err.msg);
-        return rc;
-    }
+    if (rc) return xfer_cli_fail(rc, &err);
     xfer_backend *b = NULL;
     xfer_model *m = NULL;
     float *x = NULL, *host = NULL, *acc = NULL;
@@ -105,11 +92,10 @@ int cmd_bench(int argc, char **argv) {
     xfer_cuda_timer *tm = NULL;
     double ips[2] = {0, 0};
     size_t nx = (size_t)batch * size * size * 3;
-    if (!(b = xfer_cli_backend(threads, &err))) {
+    if (!(b = xfer_cli_backend(threads, precision, &err))) {
         rc = err.code;
         goto done;
     }
-    if ((rc = xfer_cli_set_precision(b, precision, &err))) goto done;
     if (b->kind == XFER_DEVICE_CUDA) {
         xfer_cuda_set_batch_hint(b, batch);
         if ((rc = xfer_cuda_timer_create(b, &tm, &err))) goto done;
@@ -168,7 +154,7 @@ int cmd_bench(int argc, char **argv) {
                card);
     }
 done:
-    if (rc) fprintf(stderr, "xfer: error: %s\n", err.msg);
+    if (rc) xfer_cli_fail(rc, &err);
     if (b) {
         b->free(b, x);
         b->free(b, y);

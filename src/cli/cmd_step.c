@@ -126,31 +126,22 @@ int cmd_step(int argc, char **argv) {
         {"nesterov", XFER_OPT_FLAG, &nesterov, NULL, "Nesterov momentum"},
         {"mode", XFER_OPT_STRING, &mode, "train|eval", "BN/dropout mode (default train)"},
         {"dropout", XFER_OPT_DOUBLE, &dropout, "P", "AlexNet dropout probability (default 0.5)"},
-        {"width", XFER_OPT_DOUBLE, &width, "X", "channel multiplier (default 1)"},
+        xfer_cli_opt_width(&width),
         {"seed", XFER_OPT_INT, &seed, "N", "initialisation and dropout seed (default 0)"},
-        {"threads", XFER_OPT_INT, &threads, "N", "CPU threads (default: the CPUs this process may use)"},
+        xfer_cli_opt_threads(&threads),
         {"list-tensors", XFER_OPT_FLAG, &list, NULL,
          "print every tensor (name, param|buffer, torch shape) and exit, after loading --weights "
          "if given (so a weights file can be checked); needs no --batch"},
-        {"precision", XFER_OPT_STRING, &precision, "P",
-         "fp32 | tf32 | bf16 (CUDA; the CPU computes in fp32; default fp32)"},
+        xfer_cli_opt_precision(&precision),
     };
-    const xfer_cmd_spec spec = {
+    int rc = xfer_cli_engine_parse(
         "step",
-        "",
         "Run training steps on one batch and write logits, losses, gradients and parameters.",
         "The output holds 'logits' [N,K] and 'grad.<name>' of the first step, 'loss' [S], and\n"
         "'param.<name>' / 'buffer.<name>' after the last step, named like torchvision's "
         "state_dict.",
-        opts,
-        (int)(sizeof opts / sizeof opts[0]),
-        0,
-        0};
-    const char *pos[64];
-    int npos = 0;
-    int rc = xfer_cmd_parse(&spec, argc > 64 ? 64 : argc, argv, pos, &npos);
-    if (rc == XFER_OPTS_HELP) return XFER_OK;
-    if (rc) return rc;
+        opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (rc) return rc == XFER_OPTS_HELP ? XFER_OK : rc;
 
     xfer_err err;
     xfer_err_clear(&err);
@@ -159,8 +150,7 @@ int cmd_step(int argc, char **argv) {
     if (list && arch_s && classes >= 1) {
         if (!(rc = xfer_arch_parse(arch_s, &cfg.arch, &err)))
             rc = list_tensors(&cfg, classes, width, weights, &err);
-        if (rc) fprintf(stderr, "xfer: error: %s\n", err.msg);
-        return rc;
+        return rc ? xfer_cli_fail(rc, &err) : XFER_OK;
     }
     if (!arch_s || !batch || !out)
         rc = xfer_fail(&err, XFER_EINPUT, "step: --arch, --batch and --out are required");
@@ -172,10 +162,7 @@ int cmd_step(int argc, char **argv) {
         rc = xfer_fail(&err, XFER_EINPUT, "step: --mode must be train or eval, not '%s'", mode);
     else
         rc = xfer_arch_parse(arch_s, &cfg.arch, &err);
-    if (rc) {
-        fprintf(stderr, "xfer: error: %s\n", err.msg);
-        return rc;
-    }
+    if (rc) return xfer_cli_fail(rc, &err);
     cfg.num_classes = classes;
     cfg.width = width;
     cfg.seed = (uint64_t)seed;
@@ -189,11 +176,10 @@ int cmd_step(int argc, char **argv) {
     float *x_nchw = NULL, *x = NULL, *losses = NULL;
     int32_t *labels = NULL;
     if ((rc = read_batch(batch, classes, &bt, &err))) goto done;
-    if (!(b = xfer_cli_backend(threads, &err))) {
+    if (!(b = xfer_cli_backend(threads, precision, &err))) {
         rc = err.code;
         goto done;
     }
-    if ((rc = xfer_cli_set_precision(b, precision, &err))) goto done;
     if ((rc = xfer_model_create(&cfg, b, &m, &err))) goto done;
     if (weights && (rc = xfer_model_load_weights(m, weights, &err))) goto done;
     size_t nimg = (size_t)bt.n * 3 * bt.h * bt.w;
@@ -235,7 +221,7 @@ int cmd_step(int argc, char **argv) {
     if ((rc = xfer_st_writer_meta(w, "arch", arch_s, &err))) goto done;
     rc = xfer_st_writer_save(w, out, &err);
 done:
-    if (rc) fprintf(stderr, "xfer: error: %s\n", err.msg);
+    if (rc) xfer_cli_fail(rc, &err);
     xfer_st_writer_free(w);
     free(losses);
     if (b) {
