@@ -13,6 +13,15 @@
 /* The inputs. Pointers are borrowed (never freed by the metrics); any may be NULL when absent.
  * Row-major: features[i*d + k], probs[i*cs + s], distance[s*ct + t]. Give features either as
  * float32 (features_f32) or float64 (features); if both are set, features (float64) wins. */
+/* Work shared by the metrics of one input (the features' centred float64 copy and the
+ * eigendecomposition of their covariance, which gbc, ncti, parc and nleep all start from): set
+ * xfer_metric_input.cache to one before computing several metrics of the same input, free it
+ * after. Optional (NULL: every metric computes its own); the values are the same bit for bit.
+ * Valid while the input's arrays stay unchanged; one thread at a time. */
+typedef struct xfer_metric_cache xfer_metric_cache;
+xfer_metric_cache *xfer_metric_cache_new(void); /* NULL when out of memory */
+void xfer_metric_cache_free(xfer_metric_cache *c);
+
 typedef struct {
     int n;                     /* N samples */
     int d;                     /* feature dimension D */
@@ -29,6 +38,7 @@ typedef struct {
     int e;                     /* label-embedding dimension E */
     const double *label_embedding; /* [Ct,E] a vector per target class (emms: the class names'
                                       word vectors) */
+    xfer_metric_cache *cache;      /* optional, see xfer_metric_cache_new */
 } xfer_metric_input;
 
 /* Metric parameters as key/value strings (from the config's `scores: [{name, params}]` or the

@@ -110,7 +110,8 @@ int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights
                             .cs = cs,
                             .probs = probs,
                             .ct = ct,
-                            .labels = labels};
+                            .labels = labels,
+                            .cache = xfer_metric_cache_new()}; /* NULL: no sharing, same values */
     if (rc == XFER_OK) rc = xfer_results_begin(c->res, err);
     for (int k = 0; rc == XFER_OK && k < cfg->n_scores; k++) {
         const xfer_score_cfg *sc = &cfg->scores[k];
@@ -196,6 +197,7 @@ int run_score_source(run_ctx *c, const xfer_source_cfg *src, const char *weights
         xfer_err e2;
         xfer_results_commit(c->res, &e2); /* scores so far are kept; the status stays pending */
     }
+    xfer_metric_cache_free(in.cache);
     free(feat);
     free(probs);
     free(labels);

@@ -37,14 +37,9 @@ int xfer_metric_gbc(const xfer_metric_input *in, const xfer_metric_params *p,
         free(cnt);
         return err->code;
     }
-    double *X = xfer_features_f64(in), *Y = NULL;
-    int k = 0, rc = XFER_OK;
-    if (!X) {
-        free(cnt);
-        return XFER_OOM(err);
-    }
-    rc = xfer_pca(X, n, d, (int)(pca_dim < d ? pca_dim : d), 0, &Y, &k, err);
-    free(X);
+    double *Y = NULL;
+    int k = 0;
+    int rc = xfer_features_pca(in, (int)(pca_dim < d ? pca_dim : d), 0, &Y, &k, err);
     double *mu = calloc((size_t)ct * k, sizeof *mu), *var = calloc((size_t)ct * k, sizeof *var);
     double *logv = calloc((size_t)ct, sizeof *logv);
     if (rc == XFER_OK && (!mu || !var || !logv)) rc = XFER_OOM(err);

@@ -192,69 +192,6 @@ void xfer_gram(const double *X, int n, int d, double denom, double *C) {
             C[(size_t)i * d + j] = C[(size_t)j * d + i];
 }
 
-int xfer_pca(double *X, int n, int d, int k, double var_frac, double **out, int *k_out,
-             xfer_err *err) {
-    *out = NULL;
-    xfer_center_columns(X, n, d, NULL);
-    double *C = malloc((size_t)d * d * sizeof *C), *w = malloc((size_t)d * sizeof *w);
-    if (!C || !w) {
-        free(C);
-        free(w);
-        return XFER_OOM(err);
-    }
-    xfer_gram(X, n, d, n > 1 ? n - 1 : 1, C);
-    int rc = xfer_la_eigh(d, C, w, err);
-    if (rc) {
-        free(C);
-        free(w);
-        return rc;
-    }
-    if (var_frac > 0) {
-        double total = 0, acc = 0;
-        for (int j = 0; j < d; j++)
-            total += w[j] > 0 ? w[j] : 0;
-        k = d;
-        for (int j = 0; j < d; j++) {
-            acc += w[d - 1 - j] > 0 ? w[d - 1 - j] : 0;
-            if (acc >= var_frac * total) {
-                k = j + 1;
-                break;
-            }
-        }
-    }
-    if (k > d) k = d;
-    if (k > n) k = n; /* at most min(N, D) components, as sklearn's PCA */
-    if (k < 1) k = 1;
-    /* Components in descending eigenvalue order: rows d-1, d-2, ... of C. */
-    double *V = malloc((size_t)k * d * sizeof *V), *Y = malloc((size_t)n * k * sizeof *Y);
-    if (!V || !Y) {
-        free(C);
-        free(w);
-        free(V);
-        free(Y);
-        return XFER_OOM(err);
-    }
-    for (int j = 0; j < k; j++)
-        memcpy(V + (size_t)j * d, C + (size_t)(d - 1 - j) * d, d * 8);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, d, 1.0, X, d, V, d, 0.0, Y, k);
-    /* Component signs as sklearn's PCA (svd_flip, u-based): each component's largest-magnitude
-     * score is positive. PARC's row correlations depend on these signs. */
-    for (int j = 0; j < k; j++) {
-        int imax = 0;
-        for (int i = 1; i < n; i++)
-            if (fabs(Y[(size_t)i * k + j]) > fabs(Y[(size_t)imax * k + j])) imax = i;
-        if (Y[(size_t)imax * k + j] < 0)
-            for (int i = 0; i < n; i++)
-                Y[(size_t)i * k + j] = -Y[(size_t)i * k + j];
-    }
-    free(C);
-    free(w);
-    free(V);
-    *out = Y;
-    *k_out = k;
-    return XFER_OK;
-}
-
 void xfer_class_counts(const int *labels, int n, int ct, int *counts) {
     memset(counts, 0, (size_t)ct * sizeof *counts);
     for (int i = 0; i < n; i++)

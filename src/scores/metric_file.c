@@ -18,6 +18,7 @@ static void free_strings(char **s, int n) {
 }
 
 void xfer_metric_file_free(xfer_metric_file *f) {
+    xfer_metric_cache_free(f->in.cache);
     free(f->features);
     free(f->probs);
     free(f->distance);
@@ -287,6 +288,7 @@ int xfer_metric_file_load(const char *path, xfer_metric_file *f, xfer_err *err) 
                                  : maxl + 1;
     in->n = n;
     in->labels = f->labels;
+    if (!(in->cache = xfer_metric_cache_new())) rc = XFER_OOM(err);
 done:
     H5Fclose(file);
     if (rc) xfer_metric_file_free(f);

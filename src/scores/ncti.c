@@ -268,7 +268,7 @@ int xfer_metric_ncti(const xfer_metric_input *in, const xfer_metric_params *p,
     const int n = in->n, d = in->d, ct = in->ct;
     int *cnt = malloc((size_t)ct * sizeof *cnt), *map = malloc((size_t)ct * sizeof *map);
     int *cls = malloc((size_t)n * sizeof *cls), *ccnt = malloc((size_t)ct * sizeof *ccnt);
-    double *X = NULL, *Y = NULL, *mu = NULL, *rows = NULL;
+    double *Y = NULL, *mu = NULL, *rows = NULL;
     lda_fit f = {0};
     int rc = XFER_OK, k = 0, C = 0;
     if (!cnt || !map || !cls || !ccnt) {
@@ -290,11 +290,7 @@ int xfer_metric_ncti(const xfer_metric_input *in, const xfer_metric_params *p,
     }
     for (int i = 0; i < n; i++)
         cls[i] = map[in->labels[i]];
-    if (!(X = xfer_features_f64(in))) {
-        rc = XFER_OOM(err);
-        goto done;
-    }
-    rc = xfer_pca(X, n, d, (int)(pca_dim < d ? pca_dim : d), 0, &Y, &k, err);
+    rc = xfer_features_pca(in, (int)(pca_dim < d ? pca_dim : d), 0, &Y, &k, err);
     if (rc) goto done;
     double ev = 0; /* explained_variance_[:32].sum() */
     for (int j = 0; j < k && j < NCTI_VAR_COMPONENTS; j++) {
@@ -365,7 +361,6 @@ done:
     free(map);
     free(cls);
     free(ccnt);
-    free(X);
     free(Y);
     free(mu);
     free(rows);

@@ -119,11 +119,9 @@ int xfer_metric_nleep(const xfer_metric_input *in, const xfer_metric_params *p,
     const int n = in->n;
     long kk = per_class * in->ct;
     const int k = (int)(kk < n ? kk : n);
-    double *X = xfer_features_f64(in), *Y = NULL;
-    int d = 0, rc = XFER_OK;
-    if (!X) return XFER_OOM(err);
-    rc = xfer_pca(X, n, in->d, in->d, var_frac, &Y, &d, err);
-    free(X);
+    double *Y = NULL;
+    int d = 0;
+    int rc = xfer_features_pca(in, in->d, var_frac, &Y, &d, err);
     if (rc) return rc;
     const int m = 2 * d + 1;
     gmm g = {n, d, k, m, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};

@@ -55,14 +55,9 @@ int xfer_metric_parc(const xfer_metric_input *in, const xfer_metric_params *p,
         return xfer_fail(err, XFER_EINPUT,
                          "parc needs at least 2 target classes and a class with 2 samples");
     }
-    double *X = xfer_features_f64(in), *Z = NULL;
-    int k = 0, rc = XFER_OK;
-    if (!X) {
-        free(cnt);
-        return XFER_OOM(err);
-    }
-    rc = xfer_pca(X, n, in->d, (int)(pca_dim < in->d ? pca_dim : in->d), 0, &Z, &k, err);
-    free(X);
+    double *Z = NULL;
+    int k = 0;
+    int rc = xfer_features_pca(in, (int)(pca_dim < in->d ? pca_dim : in->d), 0, &Z, &k, err);
     double *S = NULL, *G = NULL;
     size_t *bstart = NULL;
     if (rc) goto done;

@@ -37,11 +37,14 @@ double *xfer_features_f64(const xfer_metric_input *in);
 void xfer_center_columns(double *X, int n, int d, double *mu);
 /* C = X^T X / denom for X [n,d] (C [d,d], full symmetric). */
 void xfer_gram(const double *X, int n, int d, double denom, double *C);
-/* Principal components: X [n,d] is centred in place, *out receives [n,k] projections on the top k
- * eigenvectors of the covariance (k = min(k, d, n)); if var_frac > 0, k is instead the smallest
- * count whose eigenvalues reach that fraction of the total variance. *k_out = k used. */
-int xfer_pca(double *X, int n, int d, int k, double var_frac, double **out, int *k_out,
-             xfer_err *err);
+/* Principal components of the features: *out receives [n,k] projections of the centred float64
+ * features on the top k eigenvectors of their covariance (k = min(k, d, n); if var_frac > 0, k is
+ * instead the smallest count whose eigenvalues reach that fraction of the total variance), each
+ * component's sign as sklearn's PCA; *k_out = k used. The centred features and the
+ * eigendecomposition come from in->cache when an earlier metric computed them (and are left
+ * there otherwise); the result is the same either way, bit for bit (src/scores/metric_cache.c). */
+int xfer_features_pca(const xfer_metric_input *in, int k, double var_frac, double **out, int *k_out,
+                      xfer_err *err);
 
 /* counts [ct] of each label. */
 void xfer_class_counts(const int *labels, int n, int ct, int *counts);

@@ -39,8 +39,13 @@ int main(void) {
         dist[q] = lcg(&s);
     for (int q = 0; q < CT * 4; q++)
         emb[q] = lcg(&s);
-    xfer_metric_input a = {N, D, f32, NULL, CS, probs, CT, labels, dist, 0, 4, emb};
-    xfer_metric_input b = {N, D, NULL, f64, CS, probs, CT, labels, dist, 0, 4, emb};
+    xfer_metric_input a = {N, D, f32, NULL, CS, probs, CT, labels, dist, 0, 4, emb, NULL};
+    xfer_metric_input b = {N, D, NULL, f64, CS, probs, CT, labels, dist, 0, 4, emb, NULL};
+    /* with the per-input cache: the metrics sharing the features' PCA (gbc first, then nleep,
+     * parc, ncti from the cache) give the same values as without it, bit for bit */
+    xfer_metric_input ac = a;
+    ac.cache = xfer_metric_cache_new();
+    CHECK(ac.cache != NULL);
     int nm = 0;
     const xfer_metric_def *t = xfer_metric_table(&nm);
     CHECK(nm == 18);
@@ -54,6 +59,13 @@ int main(void) {
         CHECK_MSG(rc1 == XFER_OK, "%s: %s", t[i].name, err.msg);
         int rc2 = xfer_metric_compute(&t[i], &b, NULL, &rb, &err);
         CHECK_MSG(rc2 == XFER_OK, "%s: %s", t[i].name, err.msg);
+        xfer_metric_result rcache;
+        int rc3 = xfer_metric_compute(&t[i], &ac, NULL, &rcache, &err);
+        CHECK_MSG(rc3 == XFER_OK, "%s with the cache: %s", t[i].name, err.msg);
+        CHECK_MSG(memcmp(&ra.value, &rcache.value, sizeof ra.value) == 0 &&
+                      ra.n_terms == rcache.n_terms &&
+                      memcmp(ra.terms, rcache.terms, sizeof ra.terms[0] * (size_t)ra.n_terms) == 0,
+                  "%s: %.17g with the cache, %.17g without", t[i].name, rcache.value, ra.value);
         if (t[i].pool) { /* pool-level: terms, value NaN until pooled */
             CHECK(isnan(ra.value) && ra.n_terms == t[i].n_terms && rb.n_terms == t[i].n_terms);
             for (int q = 0; q < ra.n_terms; q++)
@@ -74,6 +86,7 @@ int main(void) {
         }
         CHECK(ra.has_mean == (!strcmp(t[i].name, "softmax_max") || !strcmp(t[i].name, "emd")));
     }
+    xfer_metric_cache_free(ac.cache);
     CHECK(xfer_metric_find("emd")->direction == -1);
     CHECK(xfer_metric_find("nope") == NULL);
 
