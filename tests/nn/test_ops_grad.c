@@ -693,6 +693,9 @@ int main(void) {
     test_conv(2, 4, 5, 3, 4, 1, 1, 0, 0);    /* pointwise fast path */
     test_conv(2, 5, 5, 3, 4, 1, 2, 0, 0);    /* ResNet downsample */
     test_conv(1, 9, 9, 2, 3, 7, 2, 3, 0);    /* ResNet conv1 */
+    /* stride 1: backward data as a convolution of dy (padding k - 1 - pad), or col2im */
+    test_conv(2, 6, 5, 4, 3, 3, 1, 0, 0); /* unpadded: dy padded by 2 */
+    test_conv(1, 4, 4, 2, 3, 3, 1, 3, 0); /* pad > k - 1: col2im */
     /* non-square kernels and padding (Inception-v3's 1x7, 7x1, 1x3, 3x1) */
     test_conv_ex(2, 6, 9, 3, 4, 1, 7, 1, 0, 3, 1, 0);
     test_conv_ex(2, 9, 5, 3, 2, 7, 1, 1, 3, 0, 1, 1);

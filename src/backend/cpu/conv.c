@@ -103,17 +103,12 @@ static const float *chunk_patches(const xfer_conv2d_desc *d, const float *x, int
     return ws;
 }
 
-void xfer_cpu_conv2d_forward(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
-                             const float *w, const float *bias, float *y) {
-    if (d->groups > 1) {
-        xfer_cpu_dwconv_forward(b, d, x, w, bias, y);
-        return;
-    }
+/* y = conv(x, w) + bias for groups == 1, the patch matrices built a chunk of images at a time in
+ * p (NULL when pointwise). */
+static void forward_gemm(const xfer_conv2d_desc *d, int chunk, float *p, const float *x,
+                         const float *w, const float *bias, float *y) {
     const size_t K = patch_cols(d);
     const size_t rows_per_image = (size_t)d->oh * d->ow;
-    int chunk;
-    float *p;
-    if (!patch_chunking(b, d, &chunk, &p)) return;
     for (int i0 = 0; i0 < d->n; i0 += chunk) {
         int cnt = d->n - i0 < chunk ? d->n - i0 : chunk;
         size_t rows = (size_t)cnt * rows_per_image;
@@ -131,6 +126,55 @@ void xfer_cpu_conv2d_forward(xfer_backend *b, const xfer_conv2d_desc *d, const f
     }
 }
 
+void xfer_cpu_conv2d_forward(xfer_backend *b, const xfer_conv2d_desc *d, const float *x,
+                             const float *w, const float *bias, float *y) {
+    if (d->groups > 1) {
+        xfer_cpu_dwconv_forward(b, d, x, w, bias, y);
+        return;
+    }
+    int chunk;
+    float *p;
+    if (!patch_chunking(b, d, &chunk, &p)) return;
+    forward_gemm(d, chunk, p, x, w, bias, y);
+}
+
+/* A stride-1 convolution's backward data is a stride-1 convolution of dy with the filter flipped
+ * in space and transposed (o <-> c), padded by k - 1 - pad: its patch matrix has kh*kw*o columns
+ * instead of the kh*kw*c of dP, and the GEMM writes dx directly (no col2im, no zeroed dP). The
+ * sums run over the same terms in another order. Taken when the padding allows it (pad <= k - 1
+ * on both axes). */
+static int backward_as_forward(const xfer_conv2d_desc *d, xfer_conv2d_desc *t) {
+    if (d->stride != 1 || d->pad_h > d->kh - 1 || d->pad_w > d->kw - 1) return 0;
+    *t = (xfer_conv2d_desc){.n = d->n,
+                            .h = d->oh,
+                            .w = d->ow,
+                            .c = d->o,
+                            .o = d->c,
+                            .kh = d->kh,
+                            .kw = d->kw,
+                            .stride = 1,
+                            .pad_h = d->kh - 1 - d->pad_h,
+                            .pad_w = d->kw - 1 - d->pad_w,
+                            .groups = 1};
+    xfer_conv2d_desc_init(t);
+    return t->oh == d->h && t->ow == d->w;
+}
+
+/* wt[ci][ky][kx][oi] = w[oi][kh-1-ky][kw-1-kx][ci]: the OHWI filter of backward_as_forward. */
+static void flip_transpose(const xfer_conv2d_desc *d, const float *w, float *wt) {
+    const int kk = d->kh * d->kw;
+#pragma omp parallel for schedule(static)
+    for (int ci = 0; ci < d->c; ci++)
+        for (int t = 0; t < kk; t++) {
+            const int ky = t / d->kw, kx = t % d->kw;
+            const float *src =
+                w + ((size_t)(d->kh - 1 - ky) * d->kw + (d->kw - 1 - kx)) * d->c + ci;
+            float *dst = wt + ((size_t)ci * kk + t) * d->o;
+            for (int oi = 0; oi < d->o; oi++)
+                dst[oi] = src[(size_t)oi * kk * d->c];
+        }
+}
+
 void xfer_cpu_conv2d_backward_data(xfer_backend *b, const xfer_conv2d_desc *d, const float *dy,
                                    const float *w, float *dx) {
     if (d->groups > 1) {
@@ -142,6 +186,18 @@ void xfer_cpu_conv2d_backward_data(xfer_backend *b, const xfer_conv2d_desc *d, c
     if (is_pointwise(d)) {
         xfer_cpu_sgemm(0, 0, d->n * (int)rows_per_image, (int)K, d->o, 1.0f, dy, d->o, w, (int)K,
                        0.0f, dx, (int)K);
+        return;
+    }
+    xfer_conv2d_desc t;
+    if (backward_as_forward(d, &t)) {
+        /* one workspace: the flipped filter (rounded up to 64 bytes), then the patches */
+        const size_t wt_floats = (K * d->o + 15) / 16 * 16;
+        const int tchunk = images_per_chunk(&t);
+        float *ws =
+            xfer_cpu_workspace(b, wt_floats + (size_t)tchunk * t.oh * t.ow * patch_cols(&t));
+        if (!ws) return;
+        flip_transpose(d, w, ws);
+        forward_gemm(&t, tchunk, ws + wt_floats, dy, ws, NULL, dx);
         return;
     }
     const int chunk = images_per_chunk(d);
