@@ -14,7 +14,9 @@ and BN running statistic after the last step) both float32 results are compared 
 
 printing the two errors side by side. A case that torch float32 itself cannot follow (err_torch32
 above COND_MAX somewhere) is refused as ill-conditioned: it would measure chaos, not xfer.
-Fails loudly without torch."""
+It also prints the case's mask margin (mask_margins: how close the first forward pass is to a
+ReLU kink or a max-pool tie, relative to float32's error there: what would make the case fail on
+another CPU), a diagnostic for choosing set-ups, not a criterion. Fails loudly without torch."""
 import copy
 import os
 import subprocess
@@ -182,7 +184,12 @@ CASES = {
     # head_scale 0.1, and a seed whose draw (and the yardstick's two moved copies) has no
     # ReLU-mask flip in torch float32.
     "resnet50": dict(arch="resnet50", res_gamma=0.1, seed=1),
-    "resnet101": dict(arch="resnet101", res_gamma=0.1, seed=1),
+    # ResNet-101: at res_gamma 0.1 the float32 runs flip a ReLU mask in layer3 (32 values per
+    # channel: 5e-3 on its BN's gradients) at seed 1; 0.05 flips none there (the mask margin's
+    # expected flips per channel value 1.5e-2, as ResNet-50's 1.6e-2). Not 0.03 (a flip in
+    # layer3.17 at seed 1), not bn_beta 2 (the block ends' ReLUs become linear: bn3's bias
+    # gradients nearly cancel, torch32 2e-4 on layer3.0.bn3.bias), not 96x96 (more flips)
+    "resnet101": dict(arch="resnet101", res_gamma=0.05, seed=1),
     "resnet152": dict(arch="resnet152", res_gamma=0.1, seed=1),
     "mobilenet_v2": dict(arch="mobilenet_v2", res_gamma=0.1, seed=1, kwargs={"dropout": 0.0},
                          extra=["--dropout", "0"]),
@@ -299,9 +306,146 @@ def tiny_eps_grads(model, x, y, train):
     return {"grad." + k: p.grad.double().numpy() for k, p in m.named_parameters()}
 
 
-def run_case(name):
-    t0 = time.time()
-    spec = case_setup(name)
+_MAX_POOL2D = F.max_pool2d  # torch's, while MaskRecorder patches F's
+
+
+def _pool_args(kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    from torch.nn.modules.utils import _pair
+    return dict(kernel_size=_pair(kernel_size), stride=_pair(stride or kernel_size),
+                padding=_pair(padding), dilation=_pair(dilation), ceil_mode=ceil_mode)
+
+
+def _pool_gaps(x, a):
+    """Per max-pool window: the gap between its two largest values (0 for an exact tie, which
+    float32 and float64 break alike) and the position of the maximum (torch's indices)."""
+    assert a["dilation"] == (1, 1)
+    out, idx = _MAX_POOL2D(x, **a, return_indices=True)
+    (kh, kw), (sh, sw), (ph, pw) = a["kernel_size"], a["stride"], a["padding"]
+    oh, ow = out.shape[-2:]
+    need_h, need_w = (oh - 1) * sh + kh, (ow - 1) * sw + kw
+    xp = F.pad(x, (pw, max(0, need_w - x.shape[-1] - pw), ph, max(0, need_h - x.shape[-2] - ph)),
+               value=float("-inf"))
+    win = xp.unfold(2, kh, sh).unfold(3, kw, sw)[:, :, :oh, :ow].reshape(*out.shape, kh * kw)
+    top = win.topk(2, dim=-1).values if kh * kw > 1 else torch.cat([win, win], -1)
+    return (top[..., 0] - top[..., 1]).nan_to_num(0.0, posinf=0.0), idx
+
+
+class MaskRecorder:
+    """Patches F.relu, F.hardtanh (ReLU6) and F.max_pool2d so that a forward pass records each
+    call's input (the innermost module's name labels it); on the second pass (float64) compares
+    with what the first (float32) recorded."""
+
+    def __init__(self, model):
+        self.stack, self.first, self.rows, self.i = [], [], [], 0
+        self.clipped = self.values = 0  # ReLU/ReLU6 inputs outside (0, 6) and all of them
+        self.hooks = []
+        for name, m in model.named_modules():
+            self.hooks.append(m.register_forward_pre_hook(
+                lambda mod, inp, n=name: self.stack.append(n or "model")))
+            self.hooks.append(m.register_forward_hook(self.pop))
+
+    def pop(self, *_):
+        self.stack.pop()  # returns None: the module's output stays as it is
+
+    def record(self, kind, x, arg):
+        label = self.stack[-1] if self.stack else "?"
+        if not self.compare:
+            self.first.append((label, kind, x.detach().clone()))
+            return
+        l32, k32, x32 = self.first[self.i]
+        self.i += 1
+        assert (l32, k32) == (label, kind), (l32, k32, label, kind)
+        x64 = x.detach()
+        # the float32 error of this input, as a typical (RMS) per-element value: near-zero
+        # pre-activations are sums with cancellation, whose absolute error is the layer's
+        sigma = (x32.double() - x64).pow(2).mean().sqrt().item()
+        if kind == "maxpool":
+            g64, i64 = _pool_gaps(x64, arg)
+            _, i32 = _pool_gaps(x32, arg)
+            # two values' errors: the gap's is ~sigma*sqrt(2)
+            dist, scale, flips = g64[g64 > 0], sigma * 2**0.5, int((i32 != i64).sum())
+        else:
+            dist = x64.abs() if kind == "relu" else torch.minimum(x64.abs(), (x64 - 6).abs())
+            lo32 = (x32 > 0) if kind == "relu" else (x32 > 0) & (x32 < 6)
+            lo64 = (x64 > 0) if kind == "relu" else (x64 > 0) & (x64 < 6)
+            scale, flips = sigma, int((lo32 != lo64).sum())
+            self.clipped += int((~lo64).sum())
+            self.values += x64.numel()
+        if scale > 0 and dist.numel():
+            margin = dist.min().item() / scale
+            # another float32 run's error at an element ~ N(0, scale): it crosses the kink with
+            # probability erfc(d / (scale sqrt 2)) / 2
+            expect = 0.5 * torch.erfc(dist / (scale * 2**0.5)).sum().item()
+        else:
+            margin, expect = float("inf"), 0.0
+        per_channel = x64.numel() // x64.shape[1]
+        self.rows.append((label, kind, margin, flips, expect, per_channel))
+
+    def run(self, model, x, compare):
+        self.compare, self.i = compare, 0
+        rec, relu, hardtanh, max_pool2d = self, F.relu, F.hardtanh, F.max_pool2d
+
+        def p_relu(input, inplace=False):
+            rec.record("relu", input, None)
+            return relu(input, inplace=inplace)
+
+        def p_hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+            if (min_val, max_val) == (0.0, 6.0):
+                rec.record("relu6", input, None)
+            return hardtanh(input, min_val, max_val, inplace)
+
+        def p_max_pool2d(input, *a, **k):
+            rec.record("maxpool", input, _pool_args(*a, **{q: v for q, v in k.items()
+                                                           if q != "return_indices"}))
+            return max_pool2d(input, *a, **k)
+
+        F.relu, F.hardtanh, F.max_pool2d = p_relu, p_hardtanh, p_max_pool2d
+        try:
+            with torch.no_grad():
+                model(x)
+        finally:
+            F.relu, F.hardtanh, F.max_pool2d = relu, hardtanh, max_pool2d
+
+
+def mask_margins(model, x, train):
+    """How far the first forward pass is from a mask flip: for every ReLU, ReLU6 and max-pool
+    input, the smallest float64 |pre-activation| (ReLU6: distance to 0 or 6; max pool: the
+    smallest gap between a window's two largest values that is not an exact tie) over the RMS
+    |float32 - float64| of that input, the flips torch float32 takes, and the expected number
+    another float32 run (xfer's, another CPU's kernels) would take if its errors were normal
+    with that RMS. A flip where a channel has few values (a late stage) moves its BN's
+    gradients by ~1/values; printed, not a pass/fail criterion."""
+    m32 = copy.deepcopy(model).train(train)
+    m64 = copy.deepcopy(model).double().train(train)
+    rec32, rec64 = MaskRecorder(m32), MaskRecorder(m64)
+    rec32.run(m32, x, compare=False)
+    rec64.first = rec32.first
+    rec64.run(m64, x.double(), compare=True)
+    for h in rec32.hooks + rec64.hooks:
+        h.remove()
+    return rec64.rows, rec64.clipped / max(rec64.values, 1)
+
+
+def print_margins(rows, clipped):
+    if not rows:
+        print("  mask margin: no ReLU, ReLU6 or max pool")
+        return
+    flips, expect = sum(r[3] for r in rows), sum(r[4] for r in rows)
+    # a flip's weight: one of the values its channel's BN normalises over
+    weighted = sum(r[4] / r[5] for r in rows)
+    print(f"  mask margin (first forward; {len(rows)} ReLU/ReLU6/max-pool inputs): torch float32 "
+          f"flips {flips}, expected flips of another float32 run {expect:.3g} ({weighted:.2g} "
+          f"weighted by 1/values per channel); "
+          f"{100 * clipped:.1f}% of the ReLU inputs clipped; smallest float64 "
+          f"distance to a kink or tie / that input's RMS float32 error:")
+    for label, kind, m, f, e, pc in sorted(rows, key=lambda r: r[2])[:3]:
+        print(f"    {label:32s} {kind:7s} {m:9.3g} (expected flips {e:.2g}, {pc} values per "
+              f"channel){f'  {f} flips' if f else ''}")
+
+
+def make_case(spec):
+    """The case's model (float32, conditioned as the set-up says), batch and labels."""
     arch = spec["arch"]
     gen = torch.Generator().manual_seed(spec["seed"])
     torch.manual_seed(spec["seed"])
@@ -326,6 +470,21 @@ def run_case(name):
     y = torch.randint(0, spec["classes"], (spec["n"],), generator=gen)
     if spec["calibrate"]:
         calibrate(model, x)
+    return model, x, y
+
+
+def moved_batch(x, k):
+    """The batch moved by about one float32 unit in the last place (the yardstick's k-th copy)."""
+    pg = torch.Generator().manual_seed(4321 + k)
+    return (x.double() * (1 + (torch.rand(x.shape, generator=pg, dtype=torch.float64) - 0.5)
+                          * 2.0**-23)).float()
+
+
+def run_case(name):
+    t0 = time.time()
+    spec = case_setup(name)
+    arch = spec["arch"]
+    model, x, y = make_case(spec)
     torch.set_num_threads(THREADS)
 
     xo, err = xfer_steps(model, spec, x, y)
@@ -340,13 +499,12 @@ def run_case(name):
     # float64 on that same moved batch
     t32_extra = []
     for k in range(1, YARDSTICK_SAMPLES):
-        pg = torch.Generator().manual_seed(4321 + k)
-        xk = (x.double() * (1 + (torch.rand(x.shape, generator=pg, dtype=torch.float64) - 0.5)
-                            * 2.0**-23)).float()
+        xk = moved_batch(x, k)
         t32_extra.append((torch_steps(copy.deepcopy(model), xk, y, spec["train"], spec["lr"]),
                           torch_steps(copy.deepcopy(model).double(), xk.double(), y,
                                       spec["train"], spec["lr"])))
 
+    margins = mask_margins(model, x, spec["train"])
     rows = []
     # Some gradients are zero in exact arithmetic: a BN bias whose output reaches the next BN only
     # through linear layers (MobileNetV2's features.17.conv.3 -> features.18, MNASNet's layers.13
@@ -391,6 +549,7 @@ def run_case(name):
         check(ok, f"{name}: {key}: xfer {ex:.2e} > {FACTOR:g} x torch32 {et:.2e} + {FLOOR:g}")
         print(f"  {key:45s} {et:9.2e} {ex:9.2e} {ex / max(et, 1e-30):7.2f}"
               f"{'' if ok else '  FAILED'}")
+    print_margins(*margins)
     for group in ("grad.", "param.", "buffer."):
         g = [r for r in rows if r[0].startswith(group)]
         if not g:
@@ -404,7 +563,8 @@ def run_case(name):
           f" ({worst_t[0]}); {time.time() - t0:.0f} s")
 
 
-for case in sys.argv[1:] or CASES:
-    run_case(case)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+if __name__ == "__main__":
+    for case in sys.argv[1:] or CASES:
+        run_case(case)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
