@@ -1,5 +1,8 @@
 /* Every CPU backend op against a double-precision reference written here: forwards compared with
- * the reference, backwards with central finite differences of L = sum(y * r) for random r. */
+ * the reference, backwards with central finite differences of L = sum(y * r) for random r (or of
+ * the op's scalar loss). One checker runs every case of the table in main(): an op (its set-up,
+ * reference, backend forward and backward, and any checks of its own) and a shape. It prints how
+ * many cases, forwards and gradients it checked. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,30 +51,48 @@ static double rel_err_fd(const float *a, const double *b, size_t n) {
     return s > 0 ? sqrt(d / s) : sqrt(d);
 }
 
-typedef double (*loss_fn)(void *ctx);
+/* ---- the checker ----------------------------------------------------------------------------  */
+enum { MAX_IN = 5 };
 
-/* Central differences of f with respect to v[0..n), compared with analytic. */
-static void fd_check(const char *what, loss_fn f, void *ctx, double *v, size_t n,
-                     const float *analytic) {
-    double *num = malloc(sizeof(double) * n);
-    for (size_t i = 0; i < n; i++) {
-        double save = v[i];
-        v[i] = save + FD_STEP;
-        double lp = f(ctx);
-        v[i] = save - FD_STEP;
-        double lm = f(ctx);
-        v[i] = save;
-        num[i] = (lp - lm) / (2 * FD_STEP);
-    }
-    double e = rel_err_fd(analytic, num, n);
-    CHECK_MSG(e <= FD_TOL, "%s: gradient rel error %.3g > %.3g", what, e, FD_TOL);
-    free(num);
-}
+typedef struct op_case op_case;
 
-static void fwd_check(const char *what, const float *got, const double *ref, size_t n) {
-    double e = rel_err_fd(got, ref, n);
-    CHECK_MSG(e <= FWD_TOL, "%s: forward rel error %.3g > %.3g", what, e, FWD_TOL);
-}
+/* An op under test. setup fills the case from a shape row of the table (name, input lengths,
+ * output length, descriptor); prep (optional) adjusts the drawn inputs; ref computes y from the
+ * double inputs; fwd and bwd run the backend on the float copies (bwd: the gradient of
+ * L = sum(fy * r), or of the scalar loss when the case has no r, into grad[i]); extra (optional)
+ * checks what only this op has. */
+typedef struct {
+    void (*setup)(op_case *c, const int *s);
+    void (*prep)(op_case *c);
+    void (*ref)(op_case *c);
+    void (*fwd)(op_case *c);
+    void (*bwd)(op_case *c);
+    void (*extra)(op_case *c);
+} op_kind;
+
+struct op_case {
+    const op_kind *kind;
+    char name[128];
+    int nin;
+    size_t len[MAX_IN];
+    const char *grad_name[MAX_IN]; /* NULL: an input without a gradient (not checked) */
+    size_t ny, nscratch;
+    int no_r; /* L is the op's scalar output y[0] itself */
+    union {
+        xfer_conv2d_desc conv;
+        struct {
+            xfer_pool2d_desc d;
+            int avg, oh, ow; /* avg: 0 max, 1 adaptive, 2 k/stride/pad average */
+        } pool;
+        int dims[4];
+    } u;
+    /* filled by the checker: the inputs and r as doubles holding float values, their float
+     * copies, the outputs, zeroed gradient buffers and scratch for the op */
+    double *in[MAX_IN], *r, *y;
+    float *fin[MAX_IN], *fr, *fy, *grad[MAX_IN], *scratch;
+};
+
+static int g_cases, g_fwds, g_grads;
 
 static double dot(const double *y, const double *r, size_t n) {
     double s = 0;
@@ -80,12 +101,80 @@ static double dot(const double *y, const double *r, size_t n) {
     return s;
 }
 
-/* ---- conv2d ------------------------------------------------------------------------------- */
-typedef struct {
-    xfer_conv2d_desc d;
-    double *x, *w, *bias, *r, *y;
-} conv_ctx;
+static void set_in(op_case *c, int i, const char *grad_name, size_t n) {
+    c->len[i] = n;
+    c->grad_name[i] = grad_name;
+    if (i + 1 > c->nin) c->nin = i + 1;
+}
 
+static double case_loss(void *p) {
+    op_case *c = p;
+    c->kind->ref(c);
+    return c->no_r ? c->y[0] : dot(c->y, c->r, c->ny);
+}
+
+/* Central differences of L with respect to v[0..n), compared with analytic. */
+static void fd_check(const char *what, op_case *c, double *v, size_t n, const float *analytic) {
+    double *num = malloc(sizeof(double) * n);
+    for (size_t i = 0; i < n; i++) {
+        double save = v[i];
+        v[i] = save + FD_STEP;
+        double lp = case_loss(c);
+        v[i] = save - FD_STEP;
+        double lm = case_loss(c);
+        v[i] = save;
+        num[i] = (lp - lm) / (2 * FD_STEP);
+    }
+    double e = rel_err_fd(analytic, num, n);
+    CHECK_MSG(e <= FD_TOL, "%s: gradient rel error %.3g > %.3g", what, e, FD_TOL);
+    g_grads++;
+    free(num);
+}
+
+static void fwd_check(const char *what, const float *got, const double *ref, size_t n) {
+    double e = rel_err_fd(got, ref, n);
+    CHECK_MSG(e <= FWD_TOL, "%s: forward rel error %.3g > %.3g", what, e, FWD_TOL);
+    g_fwds++;
+}
+
+/* One case: inputs drawn in order and then r, rounded to float; the forward against the
+ * reference, every input's gradient against central differences, then the op's own checks. */
+static void check_case(const op_kind *k, const int *shape) {
+    op_case c;
+    memset(&c, 0, sizeof c);
+    c.kind = k;
+    k->setup(&c, shape);
+    for (int i = 0; i < c.nin; i++)
+        c.in[i] = drand_vec(c.len[i]);
+    c.r = c.no_r ? NULL : drand_vec(c.ny);
+    if (k->prep) k->prep(&c);
+    for (int i = 0; i < c.nin; i++) {
+        round_f(c.in[i], c.len[i]);
+        c.fin[i] = to_f(c.in[i], c.len[i]);
+        c.grad[i] = calloc(c.len[i] ? c.len[i] : 1, sizeof(float));
+    }
+    if (c.r) round_f(c.r, c.ny), c.fr = to_f(c.r, c.ny);
+    c.y = malloc(sizeof(double) * c.ny);
+    c.fy = malloc(sizeof(float) * c.ny);
+    c.scratch = malloc(sizeof(float) * (c.nscratch ? c.nscratch : 1));
+    k->fwd(&c);
+    k->ref(&c);
+    fwd_check(c.name, c.fy, c.y, c.ny);
+    k->bwd(&c);
+    for (int i = 0; i < c.nin; i++) {
+        if (!c.grad_name[i]) continue;
+        char what[160];
+        snprintf(what, sizeof what, "%s %s", c.name, c.grad_name[i]);
+        fd_check(what, &c, c.in[i], c.len[i], c.grad[i]);
+    }
+    if (k->extra) k->extra(&c);
+    g_cases++;
+    for (int i = 0; i < c.nin; i++)
+        free(c.in[i]), free(c.fin[i]), free(c.grad[i]);
+    free(c.r), free(c.fr), free(c.y), free(c.fy), free(c.scratch);
+}
+
+/* ---- conv2d: shape n h w ci o kh kw stride pad_h pad_w groups bias ----------------------- --- */
 static void conv_ref(const xfer_conv2d_desc *d, const double *x, const double *w,
                      const double *bias, double *y) {
     for (int n = 0; n < d->n; n++)
@@ -109,179 +198,145 @@ static void conv_ref(const xfer_conv2d_desc *d, const double *x, const double *w
                 }
 }
 
-static double conv_loss(void *p) {
-    conv_ctx *c = p;
-    conv_ref(&c->d, c->x, c->w, c->bias, c->y);
-    return dot(c->y, c->r, (size_t)c->d.n * c->d.oh * c->d.ow * c->d.o);
+static void conv_setup(op_case *c, const int *s) {
+    xfer_conv2d_desc *d = &c->u.conv;
+    *d = (xfer_conv2d_desc){.n = s[0], .h = s[1], .w = s[2], .c = s[3], .o = s[4], .groups = s[10]};
+    d->kh = s[5], d->kw = s[6], d->stride = s[7], d->pad_h = s[8], d->pad_w = s[9];
+    xfer_conv2d_desc_init(d);
+    snprintf(c->name, sizeof c->name, "conv %dx%dx%dx%d o%d k%dx%d s%d p%dx%d g%d%s", s[0], s[1],
+             s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11] ? " bias" : "");
+    set_in(c, 0, "dx", (size_t)d->n * d->h * d->w * d->c);
+    set_in(c, 1, "dw", (size_t)d->o * d->kh * d->kw * (d->c / d->groups));
+    if (s[11]) set_in(c, 2, "dbias", (size_t)d->o);
+    c->ny = (size_t)d->n * d->oh * d->ow * d->o;
 }
 
-/* kh x kw, padding ph x pw, groups (1 or depthwise) */
-static void test_conv_ex(int n, int h, int w, int ci, int o, int kh, int kw, int stride, int ph,
-                         int pw, int groups, int bias) {
-    char name[128];
-    snprintf(name, sizeof name, "conv %dx%dx%dx%d o%d k%dx%d s%d p%dx%d g%d%s", n, h, w, ci, o, kh,
-             kw, stride, ph, pw, groups, bias ? " bias" : "");
-    conv_ctx c = {{.n = n,
-                   .h = h,
-                   .w = w,
-                   .c = ci,
-                   .o = o,
-                   .kh = kh,
-                   .kw = kw,
-                   .stride = stride,
-                   .pad_h = ph,
-                   .pad_w = pw,
-                   .groups = groups},
-                  0,
-                  0,
-                  0,
-                  0,
-                  0};
-    xfer_conv2d_desc_init(&c.d);
-    size_t nx = (size_t)n * h * w * ci, nw = (size_t)o * kh * kw * (ci / c.d.groups);
-    size_t ny = (size_t)n * c.d.oh * c.d.ow * o;
-    c.x = drand_vec(nx);
-    c.w = drand_vec(nw);
-    c.bias = bias ? drand_vec(o) : NULL;
-    c.r = drand_vec(ny);
-    c.y = malloc(sizeof(double) * ny);
-    round_f(c.x, nx), round_f(c.w, nw), round_f(c.r, ny);
-    if (bias) round_f(c.bias, o);
-    float *x = to_f(c.x, nx), *wf = to_f(c.w, nw), *bf = bias ? to_f(c.bias, o) : NULL;
-    float *r = to_f(c.r, ny), *y = malloc(sizeof(float) * ny);
-    float *dx = malloc(sizeof(float) * nx), *dw = calloc(nw, sizeof(float));
-    float *db = calloc(o, sizeof(float));
-    g_b->conv2d_forward(g_b, &c.d, x, wf, bf, y);
-    conv_ref(&c.d, c.x, c.w, c.bias, c.y);
-    fwd_check(name, y, c.y, ny);
-    g_b->conv2d_backward_data(g_b, &c.d, r, wf, dx);
-    g_b->conv2d_backward_filter(g_b, &c.d, x, r, dw, bias ? db : NULL);
-    fd_check(name, conv_loss, &c, c.x, nx, dx);
-    fd_check(name, conv_loss, &c, c.w, nw, dw);
-    if (bias) fd_check(name, conv_loss, &c, c.bias, o, db);
-    /* accumulation: a second backward-filter adds the same amount again */
-    float *dw2 = malloc(sizeof(float) * nw);
+static void conv_ref_case(op_case *c) {
+    conv_ref(&c->u.conv, c->in[0], c->in[1], c->nin > 2 ? c->in[2] : NULL, c->y);
+}
+
+static void conv_fwd(op_case *c) {
+    g_b->conv2d_forward(g_b, &c->u.conv, c->fin[0], c->fin[1], c->nin > 2 ? c->fin[2] : NULL,
+                        c->fy);
+}
+
+static void conv_bwd(op_case *c) {
+    g_b->conv2d_backward_data(g_b, &c->u.conv, c->fr, c->fin[1], c->grad[0]);
+    g_b->conv2d_backward_filter(g_b, &c->u.conv, c->fin[0], c->fr, c->grad[1],
+                                c->nin > 2 ? c->grad[2] : NULL);
+}
+
+/* accumulation: a second backward-filter adds the same amount again */
+static void conv_accumulates(op_case *c) {
+    size_t nw = c->len[1];
+    float *dw = c->grad[1], *dw2 = malloc(sizeof(float) * nw);
     memcpy(dw2, dw, sizeof(float) * nw);
-    g_b->conv2d_backward_filter(g_b, &c.d, x, r, dw2, NULL);
+    g_b->conv2d_backward_filter(g_b, &c->u.conv, c->fin[0], c->fr, dw2, NULL);
     int acc_ok = 1;
     for (size_t i = 0; i < nw; i++)
         if (fabsf(dw2[i] - 2 * dw[i]) > 1e-4f * (1 + fabsf(dw[i]))) acc_ok = 0;
-    CHECK_MSG(acc_ok, "%s: backward filter does not accumulate", name);
+    CHECK_MSG(acc_ok, "%s: backward filter does not accumulate", c->name);
     free(dw2);
-    free(c.x), free(c.w), free(c.bias), free(c.r), free(c.y);
-    free(x), free(wf), free(bf), free(r), free(y), free(dx), free(dw), free(db);
 }
 
-static void test_conv(int n, int h, int w, int ci, int o, int k, int stride, int pad, int bias) {
-    test_conv_ex(n, h, w, ci, o, k, k, stride, pad, pad, 1, bias);
+static const op_kind conv_op = {conv_setup, NULL,     conv_ref_case,
+                                conv_fwd,   conv_bwd, conv_accumulates};
+
+/* ---- batch norm: shape m c train; inputs x, gamma, beta, running mean and variance -------- -- */
+static void bn_setup(op_case *c, const int *s) {
+    int m = s[0], ch = s[1];
+    c->u.dims[0] = m, c->u.dims[1] = ch, c->u.dims[2] = s[2];
+    snprintf(c->name, sizeof c->name, "batchnorm %s m%d c%d", s[2] ? "train" : "eval", m, ch);
+    set_in(c, 0, "dx", (size_t)m * ch);
+    set_in(c, 1, "dgamma", ch);
+    set_in(c, 2, "dbeta", ch);
+    set_in(c, 3, NULL, ch); /* running mean */
+    set_in(c, 4, NULL, ch); /* running variance */
+    c->ny = (size_t)m * ch;
+    c->nscratch = 2 * (size_t)ch; /* the saved mean and inverse deviation */
 }
 
-/* ---- batch norm ---------------------------------------------------------------------------- */
-typedef struct {
-    int m, c, train;
-    double *x, *g, *b, *rm, *rv, *r, *y;
-} bn_ctx;
+static void bn_prep(op_case *c) {
+    for (size_t j = 0; j < c->len[4]; j++)
+        c->in[4][j] = 0.5 + fabs(c->in[4][j]);
+}
 
-static void bn_ref(bn_ctx *k) {
-    for (int j = 0; j < k->c; j++) {
+static void bn_ref(op_case *k) {
+    int m = k->u.dims[0], ch = k->u.dims[1], train = k->u.dims[2];
+    const double *x = k->in[0], *g = k->in[1], *b = k->in[2], *rm = k->in[3], *rv = k->in[4];
+    for (int j = 0; j < ch; j++) {
         double mean = 0, var = 0;
-        if (k->train) {
-            for (int i = 0; i < k->m; i++)
-                mean += k->x[i * k->c + j];
-            mean /= k->m;
-            for (int i = 0; i < k->m; i++)
-                var += (k->x[i * k->c + j] - mean) * (k->x[i * k->c + j] - mean);
-            var /= k->m;
-        } else {
-            mean = k->rm[j];
-            var = k->rv[j];
-        }
-        double inv = 1.0 / sqrt(var + XFER_BN_EPS);
-        for (int i = 0; i < k->m; i++)
-            k->y[i * k->c + j] = (k->x[i * k->c + j] - mean) * inv * k->g[j] + k->b[j];
-    }
-}
-
-static double bn_loss(void *p) {
-    bn_ctx *k = p;
-    bn_ref(k);
-    return dot(k->y, k->r, (size_t)k->m * k->c);
-}
-
-static void test_bn(int m, int c, int train) {
-    const char *name = train ? "batchnorm train" : "batchnorm eval";
-    bn_ctx k = {m,
-                c,
-                train,
-                drand_vec((size_t)m * c),
-                drand_vec(c),
-                drand_vec(c),
-                drand_vec(c),
-                drand_vec(c),
-                drand_vec((size_t)m * c),
-                malloc(sizeof(double) * m * c)};
-    size_t n = (size_t)m * c;
-    for (int j = 0; j < c; j++)
-        k.rv[j] = 0.5 + fabs(k.rv[j]);
-    round_f(k.x, n), round_f(k.g, c), round_f(k.b, c), round_f(k.rm, c), round_f(k.rv, c);
-    round_f(k.r, n);
-    float *x = to_f(k.x, n), *g = to_f(k.g, c), *bb = to_f(k.b, c), *rm = to_f(k.rm, c);
-    float *rv = to_f(k.rv, c), *r = to_f(k.r, n), *y = malloc(sizeof(float) * n);
-    float *sm = malloc(sizeof(float) * c), *si = malloc(sizeof(float) * c);
-    float *dx = malloc(sizeof(float) * n), *dg = calloc(c, sizeof(float));
-    float *db = calloc(c, sizeof(float));
-    if (train)
-        g_b->batchnorm_forward_train(g_b, m, c, x, g, bb, rm, rv, XFER_BN_MOMENTUM, XFER_BN_EPS, y,
-                                     sm, si);
-    else
-        g_b->batchnorm_forward_eval(g_b, m, c, x, g, bb, rm, rv, XFER_BN_EPS, y, sm, si);
-    bn_ref(&k);
-    fwd_check(name, y, k.y, n);
-    if (train) { /* running statistics: momentum 0.1, unbiased variance */
-        for (int j = 0; j < c; j++) {
-            double mean = 0, var = 0;
+        if (train) {
             for (int i = 0; i < m; i++)
-                mean += k.x[i * c + j];
+                mean += x[i * ch + j];
             mean /= m;
             for (int i = 0; i < m; i++)
-                var += (k.x[i * c + j] - mean) * (k.x[i * c + j] - mean);
-            var /= (m - 1);
-            CHECK_CLOSE(rm[j], 0.9 * k.rm[j] + 0.1 * mean, 1e-5, 1e-6);
-            CHECK_CLOSE(rv[j], 0.9 * k.rv[j] + 0.1 * var, 1e-5, 1e-6);
+                var += (x[i * ch + j] - mean) * (x[i * ch + j] - mean);
+            var /= m;
+        } else {
+            mean = rm[j];
+            var = rv[j];
         }
+        double inv = 1.0 / sqrt(var + XFER_BN_EPS);
+        for (int i = 0; i < m; i++)
+            k->y[i * ch + j] = (x[i * ch + j] - mean) * inv * g[j] + b[j];
     }
-    g_b->batchnorm_backward(g_b, m, c, x, r, g, sm, si, train, dx, dg, db);
-    fd_check(name, bn_loss, &k, k.x, n, dx);
-    fd_check(name, bn_loss, &k, k.g, c, dg);
-    fd_check(name, bn_loss, &k, k.b, c, db);
-    free(k.x), free(k.g), free(k.b), free(k.rm), free(k.rv), free(k.r), free(k.y);
-    free(x), free(g), free(bb), free(rm), free(rv), free(r), free(y), free(sm), free(si);
-    free(dx), free(dg), free(db);
 }
 
-/* ---- pooling ------------------------------------------------------------------------------- */
-typedef struct {
-    xfer_pool2d_desc d;
-    int avg, aoh, aow;
-    double *x, *r, *y;
-} pool_ctx;
+static void bn_fwd(op_case *c) {
+    int m = c->u.dims[0], ch = c->u.dims[1];
+    float **f = c->fin, *sm = c->scratch, *si = c->scratch + ch;
+    if (c->u.dims[2])
+        g_b->batchnorm_forward_train(g_b, m, ch, f[0], f[1], f[2], f[3], f[4], XFER_BN_MOMENTUM,
+                                     XFER_BN_EPS, c->fy, sm, si);
+    else
+        g_b->batchnorm_forward_eval(g_b, m, ch, f[0], f[1], f[2], f[3], f[4], XFER_BN_EPS, c->fy,
+                                    sm, si);
+}
 
-static void pool_ref(pool_ctx *p) {
-    const xfer_pool2d_desc *d = &p->d;
-    int oh = p->avg == 1 ? p->aoh : d->oh, ow = p->avg == 1 ? p->aow : d->ow;
+static void bn_bwd(op_case *c) {
+    int m = c->u.dims[0], ch = c->u.dims[1];
+    g_b->batchnorm_backward(g_b, m, ch, c->fin[0], c->fr, c->fin[1], c->scratch, c->scratch + ch,
+                            c->u.dims[2], c->grad[0], c->grad[1], c->grad[2]);
+}
+
+/* training mode's running statistics: momentum 0.1, unbiased variance */
+static void bn_running_stats(op_case *c) {
+    int m = c->u.dims[0], ch = c->u.dims[1];
+    if (!c->u.dims[2]) return;
+    const double *x = c->in[0];
+    for (int j = 0; j < ch; j++) {
+        double mean = 0, var = 0;
+        for (int i = 0; i < m; i++)
+            mean += x[i * ch + j];
+        mean /= m;
+        for (int i = 0; i < m; i++)
+            var += (x[i * ch + j] - mean) * (x[i * ch + j] - mean);
+        var /= (m - 1);
+        CHECK_CLOSE(c->fin[3][j], 0.9 * c->in[3][j] + 0.1 * mean, 1e-5, 1e-6);
+        CHECK_CLOSE(c->fin[4][j], 0.9 * c->in[4][j] + 0.1 * var, 1e-5, 1e-6);
+    }
+}
+
+static const op_kind bn_op = {bn_setup, bn_prep, bn_ref, bn_fwd, bn_bwd, bn_running_stats};
+
+/* ---- pooling --------------------------------------------------------------------------------  */
+static void pool_ref(op_case *p) {
+    const xfer_pool2d_desc *d = &p->u.pool.d;
+    int avg = p->u.pool.avg, oh = p->u.pool.oh, ow = p->u.pool.ow;
     for (int n = 0; n < d->n; n++)
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++)
                 for (int c = 0; c < d->c; c++) {
                     int y0, y1, x0, x1;
-                    if (p->avg == 1) {
+                    if (avg == 1) {
                         y0 = oy * d->h / oh, y1 = ((oy + 1) * d->h + oh - 1) / oh;
                         x0 = ox * d->w / ow, x1 = ((ox + 1) * d->w + ow - 1) / ow;
                     } else {
                         y0 = oy * d->stride - d->pad, y1 = y0 + d->k;
                         x0 = ox * d->stride - d->pad, x1 = x0 + d->k;
                     }
-                    double acc = p->avg ? 0 : -INFINITY;
+                    double acc = avg ? 0 : -INFINITY;
                     int cnt = 0;
                     /* torch's avg_pool2d divisor: the window clipped to the padded input */
                     int py = (y1 < d->h + d->pad ? y1 : d->h + d->pad) - y0;
@@ -289,98 +344,83 @@ static void pool_ref(pool_ctx *p) {
                     for (int iy = y0; iy < y1; iy++)
                         for (int ix = x0; ix < x1; ix++) {
                             if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w) continue;
-                            double v = p->x[((n * d->h + iy) * d->w + ix) * d->c + c];
-                            if (p->avg)
+                            double v = p->in[0][((n * d->h + iy) * d->w + ix) * d->c + c];
+                            if (avg)
                                 acc += v;
                             else if (v > acc)
                                 acc = v;
                             cnt++;
                         }
-                    if (p->avg == 2 && d->count_include_pad) cnt = py * px;
-                    p->y[((n * oh + oy) * ow + ox) * d->c + c] = p->avg ? acc / cnt : acc;
+                    if (avg == 2 && d->count_include_pad) cnt = py * px;
+                    p->y[((n * oh + oy) * ow + ox) * d->c + c] = avg ? acc / cnt : acc;
                 }
 }
 
-static double pool_loss(void *v) {
-    pool_ctx *p = v;
-    pool_ref(p);
-    int oh = p->avg == 1 ? p->aoh : p->d.oh, ow = p->avg == 1 ? p->aow : p->d.ow;
-    return dot(p->y, p->r, (size_t)p->d.n * oh * ow * p->d.c);
+static void pool_fwd(op_case *c) {
+    const xfer_pool2d_desc *d = &c->u.pool.d;
+    if (c->u.pool.avg == 1)
+        g_b->adaptive_avgpool_forward(g_b, d->n, d->h, d->w, d->c, c->u.pool.oh, c->u.pool.ow,
+                                      c->fin[0], c->fy);
+    else if (c->u.pool.avg == 2)
+        g_b->avgpool2d_forward(g_b, d, c->fin[0], c->fy);
+    else
+        g_b->maxpool2d_forward(g_b, d, c->fin[0], c->fy);
 }
 
-static void test_pool(int avg, int n, int h, int w, int c, int k, int stride, int pad, int aoh,
-                      int aow) {
-    char name[64];
-    snprintf(name, sizeof name, "%s %dx%d -> %s", avg ? "adaptive avgpool" : "maxpool", h, w,
-             avg ? "adaptive" : (pad ? "3x3/2 pad 1" : "3x3/2"));
-    pool_ctx p = {{.n = n, .h = h, .w = w, .c = c, .k = k, .stride = stride, .pad = pad},
-                  avg,
-                  aoh,
-                  aow,
-                  0,
-                  0,
-                  0};
-    if (!avg) xfer_pool2d_desc_init(&p.d);
-    int oh = avg ? aoh : p.d.oh, ow = avg ? aow : p.d.ow;
-    size_t nx = (size_t)n * h * w * c, ny = (size_t)n * oh * ow * c;
-    p.x = drand_vec(nx), p.r = drand_vec(ny), p.y = malloc(sizeof(double) * ny);
-    round_f(p.x, nx), round_f(p.r, ny);
-    float *x = to_f(p.x, nx), *r = to_f(p.r, ny), *y = malloc(sizeof(float) * ny);
-    float *dx = malloc(sizeof(float) * nx);
-    if (avg) {
-        g_b->adaptive_avgpool_forward(g_b, n, h, w, c, aoh, aow, x, y);
-        g_b->adaptive_avgpool_backward(g_b, n, h, w, c, aoh, aow, r, dx);
-    } else {
-        g_b->maxpool2d_forward(g_b, &p.d, x, y);
-        g_b->maxpool2d_backward(g_b, &p.d, x, y, r, dx);
-    }
-    pool_ref(&p);
-    fwd_check(name, y, p.y, ny);
-    fd_check(name, pool_loss, &p, p.x, nx, dx);
-    free(p.x), free(p.r), free(p.y), free(x), free(r), free(y), free(dx);
+static void pool_bwd(op_case *c) {
+    const xfer_pool2d_desc *d = &c->u.pool.d;
+    if (c->u.pool.avg == 1)
+        g_b->adaptive_avgpool_backward(g_b, d->n, d->h, d->w, d->c, c->u.pool.oh, c->u.pool.ow,
+                                       c->fr, c->grad[0]);
+    else if (c->u.pool.avg == 2)
+        g_b->avgpool2d_backward(g_b, d, c->fr, c->grad[0]);
+    else
+        g_b->maxpool2d_backward(g_b, d, c->fin[0], c->fy, c->fr, c->grad[0]);
 }
 
-/* k x k / stride / pad pooling with ceil_mode (max or average) and count_include_pad (average);
- * expect_oh: torch's output size for this h (checked, from torch.nn.MaxPool2d / AvgPool2d). */
-static void test_pool2d(int avg, int n, int h, int w, int c, int k, int stride, int pad, int ceil,
-                        int cip, int expect_oh) {
-    char name[96];
-    snprintf(name, sizeof name, "%s %dx%d k%d s%d p%d%s%s", avg ? "avgpool" : "maxpool", h, w, k,
-             stride, pad, ceil ? " ceil" : "", cip ? " count_include_pad" : "");
-    pool_ctx p = {{.n = n,
-                   .h = h,
-                   .w = w,
-                   .c = c,
-                   .k = k,
-                   .stride = stride,
-                   .pad = pad,
-                   .ceil_mode = ceil,
-                   .count_include_pad = cip},
-                  avg ? 2 : 0,
-                  0,
-                  0,
-                  0,
-                  0,
-                  0};
-    xfer_pool2d_desc_init(&p.d);
-    CHECK_MSG(p.d.oh == expect_oh, "%s: output height %d, torch's %d", name, p.d.oh, expect_oh);
-    size_t nx = (size_t)n * h * w * c, ny = (size_t)n * p.d.oh * p.d.ow * c;
-    p.x = drand_vec(nx), p.r = drand_vec(ny), p.y = malloc(sizeof(double) * ny);
-    round_f(p.x, nx), round_f(p.r, ny);
-    float *x = to_f(p.x, nx), *r = to_f(p.r, ny), *y = malloc(sizeof(float) * ny);
-    float *dx = malloc(sizeof(float) * nx);
-    if (avg) {
-        g_b->avgpool2d_forward(g_b, &p.d, x, y);
-        g_b->avgpool2d_backward(g_b, &p.d, r, dx);
-    } else {
-        g_b->maxpool2d_forward(g_b, &p.d, x, y);
-        g_b->maxpool2d_backward(g_b, &p.d, x, y, r, dx);
-    }
-    pool_ref(&p);
-    fwd_check(name, y, p.y, ny);
-    fd_check(name, pool_loss, &p, p.x, nx, dx);
-    free(p.x), free(p.r), free(p.y), free(x), free(r), free(y), free(dx);
+/* k x k / stride / pad pooling, max (avg 0) or average (avg 2), with ceil_mode and (average)
+ * count_include_pad; expect_oh >= 0: torch's output height for this h (checked, from
+ * torch.nn.MaxPool2d / AvgPool2d) */
+static void pool2d_setup(op_case *c, int avg, int n, int h, int w, int ch, int k, int stride,
+                         int pad, int ceil, int cip, int expect_oh) {
+    xfer_pool2d_desc *d = &c->u.pool.d;
+    *d = (xfer_pool2d_desc){.n = n, .h = h, .w = w, .c = ch, .k = k, .stride = stride, .pad = pad};
+    d->ceil_mode = ceil, d->count_include_pad = cip;
+    xfer_pool2d_desc_init(d);
+    c->u.pool.avg = avg, c->u.pool.oh = d->oh, c->u.pool.ow = d->ow;
+    snprintf(c->name, sizeof c->name, "%s n%d %dx%dx%d k%d s%d p%d%s%s",
+             avg ? "avgpool" : "maxpool", n, h, w, ch, k, stride, pad, ceil ? " ceil" : "",
+             cip ? " count_include_pad" : "");
+    if (expect_oh >= 0)
+        CHECK_MSG(d->oh == expect_oh, "%s: output height %d, torch's %d", c->name, d->oh,
+                  expect_oh);
+    set_in(c, 0, "dx", (size_t)n * h * w * ch);
+    c->ny = (size_t)n * d->oh * d->ow * ch;
 }
+
+/* shape n h w c k stride pad ceil expect_oh */
+static void maxpool_setup(op_case *c, const int *s) {
+    pool2d_setup(c, 0, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], 0, s[8]);
+}
+
+/* shape n h w c k stride pad ceil count_include_pad expect_oh */
+static void avgpool_setup(op_case *c, const int *s) {
+    pool2d_setup(c, 2, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]);
+}
+
+/* shape n h w c oh ow: torch's adaptive bins */
+static void adaptive_setup(op_case *c, const int *s) {
+    c->u.pool.d = (xfer_pool2d_desc){.n = s[0], .h = s[1], .w = s[2], .c = s[3]};
+    c->u.pool.avg = 1, c->u.pool.oh = s[4], c->u.pool.ow = s[5];
+    snprintf(c->name, sizeof c->name, "adaptive avgpool n%d %dx%dx%d -> %dx%d", s[0], s[1], s[2],
+             s[3], s[4], s[5]);
+    set_in(c, 0, "dx", (size_t)s[0] * s[1] * s[2] * s[3]);
+    c->ny = (size_t)s[0] * s[4] * s[5] * s[3];
+}
+
+static const op_kind maxpool_op = {maxpool_setup, NULL, pool_ref, pool_fwd, pool_bwd, NULL};
+static const op_kind avgpool_op = {avgpool_setup, NULL, pool_ref, pool_fwd, pool_bwd, NULL};
+static const op_kind adaptive_op = {adaptive_setup, NULL, pool_ref, pool_fwd, pool_bwd, NULL};
 
 /* torch's avg_pool2d(2, 2, padding 1, ceil_mode, count_include_pad) of arange(25) in 5x5: the
  * last windows hold one real row/column and are divided by the cells inside the padded input */
@@ -416,48 +456,38 @@ static void test_maxpool_ties(void) {
     CHECK(d.oh == 1 && y[0] == 1 && dx[0] == 2 && dx[1] == 0 && dx[8] == 0);
 }
 
-/* ---- linear -------------------------------------------------------------------------------- */
-typedef struct {
-    int n, in, out;
-    double *x, *w, *b, *r, *y;
-} lin_ctx;
+/* ---- linear: shape n in out ------------------------------------------------------------------ */
+static void lin_setup(op_case *c, const int *s) {
+    c->u.dims[0] = s[0], c->u.dims[1] = s[1], c->u.dims[2] = s[2];
+    snprintf(c->name, sizeof c->name, "linear %dx%d -> %d", s[0], s[1], s[2]);
+    set_in(c, 0, "dx", (size_t)s[0] * s[1]);
+    set_in(c, 1, "dw", (size_t)s[2] * s[1]);
+    set_in(c, 2, "db", s[2]);
+    c->ny = (size_t)s[0] * s[2];
+}
 
-static double lin_loss(void *v) {
-    lin_ctx *l = v;
-    for (int i = 0; i < l->n; i++)
-        for (int o = 0; o < l->out; o++) {
-            double s = l->b[o];
-            for (int j = 0; j < l->in; j++)
-                s += l->x[i * l->in + j] * l->w[o * l->in + j];
-            l->y[i * l->out + o] = s;
+static void lin_ref(op_case *l) {
+    int n = l->u.dims[0], in = l->u.dims[1], out = l->u.dims[2];
+    for (int i = 0; i < n; i++)
+        for (int o = 0; o < out; o++) {
+            double s = l->in[2][o];
+            for (int j = 0; j < in; j++)
+                s += l->in[0][i * in + j] * l->in[1][o * in + j];
+            l->y[i * out + o] = s;
         }
-    return dot(l->y, l->r, (size_t)l->n * l->out);
 }
 
-static void test_linear(int n, int in, int out) {
-    lin_ctx l = {n,
-                 in,
-                 out,
-                 drand_vec((size_t)n * in),
-                 drand_vec((size_t)out * in),
-                 drand_vec(out),
-                 drand_vec((size_t)n * out),
-                 malloc(sizeof(double) * n * out)};
-    size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
-    round_f(l.x, nx), round_f(l.w, nw), round_f(l.b, out), round_f(l.r, ny);
-    float *x = to_f(l.x, nx), *w = to_f(l.w, nw), *b = to_f(l.b, out), *r = to_f(l.r, ny);
-    float *y = malloc(sizeof(float) * ny), *dx = malloc(sizeof(float) * nx);
-    float *dw = calloc(nw, sizeof(float)), *db = calloc(out, sizeof(float));
-    g_b->linear_forward(g_b, n, in, out, x, w, b, y);
-    lin_loss(&l);
-    fwd_check("linear", y, l.y, ny);
-    g_b->linear_backward(g_b, n, in, out, x, w, r, dx, dw, db);
-    fd_check("linear dx", lin_loss, &l, l.x, nx, dx);
-    fd_check("linear dw", lin_loss, &l, l.w, nw, dw);
-    fd_check("linear db", lin_loss, &l, l.b, out, db);
-    free(l.x), free(l.w), free(l.b), free(l.r), free(l.y);
-    free(x), free(w), free(b), free(r), free(y), free(dx), free(dw), free(db);
+static void lin_fwd(op_case *c) {
+    g_b->linear_forward(g_b, c->u.dims[0], c->u.dims[1], c->u.dims[2], c->fin[0], c->fin[1],
+                        c->fin[2], c->fy);
 }
+
+static void lin_bwd(op_case *c) {
+    g_b->linear_backward(g_b, c->u.dims[0], c->u.dims[1], c->u.dims[2], c->fin[0], c->fin[1], c->fr,
+                         c->grad[0], c->grad[1], c->grad[2]);
+}
+
+static const op_kind linear_op = {lin_setup, NULL, lin_ref, lin_fwd, lin_bwd, NULL};
 
 /* ---- relu, add, dropout --------------------------------------------------------------------- */
 static void test_elementwise(void) {
@@ -505,146 +535,174 @@ static void test_elementwise(void) {
     free(dxv), free(dyv), free(xv), free(yv), free(mv);
 }
 
-/* ---- ReLU6, channel affine, concatenation (strided copies) --------------------------------- */
-typedef struct {
-    int m, c1, c2;
-    double *x, *x2, *scale, *shift, *r;
-    int which; /* 0 relu6, 1 affine, 2 concat */
-} ew_ctx;
-
-static double ew_loss(void *v) {
-    ew_ctx *e = v;
-    double s = 0;
-    for (int i = 0; i < e->m; i++) {
-        int ct = e->c1 + (e->which == 2 ? e->c2 : 0);
-        for (int j = 0; j < ct; j++) {
-            double y;
-            if (e->which == 0) {
-                double x = e->x[(size_t)i * e->c1 + j];
-                y = x < 0 ? 0 : x > 6 ? 6 : x;
-            } else if (e->which == 1) {
-                y = e->x[(size_t)i * e->c1 + j] * e->scale[j] + e->shift[j];
-            } else {
-                y = j < e->c1 ? e->x[(size_t)i * e->c1 + j] : e->x2[(size_t)i * e->c2 + j - e->c1];
-            }
-            s += y * e->r[(size_t)i * ct + j];
-        }
-    }
-    return s;
+/* ---- ReLU6: shape n -------------------------------------------------------------------------  */
+static void relu6_setup(op_case *c, const int *s) {
+    snprintf(c->name, sizeof c->name, "relu6 n%d", s[0]);
+    set_in(c, 0, "dx", s[0]);
+    c->ny = s[0];
 }
 
-static void test_archs_elementwise(void) {
-    enum { M = 11, C1 = 3, C2 = 5 };
-    ew_ctx e = {M,
-                C1,
-                C2,
-                drand_vec(M * C1),
-                drand_vec(M * C2),
-                drand_vec(C1),
-                drand_vec(C1),
-                drand_vec(M * (C1 + C2)),
-                0};
-    for (int i = 0; i < M * C1; i++) /* spread over (-8, 8), away from the kinks at 0 and 6 */
-        e.x[i] = 8 * e.x[i] + (fabs(8 * e.x[i]) < 0.01 || fabs(8 * e.x[i] - 6) < 0.01 ? 0.1 : 0);
-    round_f(e.x, M * C1), round_f(e.x2, M * C2), round_f(e.scale, C1), round_f(e.shift, C1);
-    round_f(e.r, M * (C1 + C2));
-    float *x = to_f(e.x, M * C1), *x2 = to_f(e.x2, M * C2), *sc = to_f(e.scale, C1);
-    float *sh = to_f(e.shift, C1), *r = to_f(e.r, M * (C1 + C2));
-    float y[M * (C1 + C2)], dx[M * C1], dx2[M * C2];
-    double ref[M * (C1 + C2)];
-    /* relu6 */
-    g_b->relu6_forward(g_b, M * C1, x, y);
-    g_b->relu6_backward(g_b, M * C1, y, r, dx);
-    for (int i = 0; i < M * C1; i++)
-        ref[i] = e.x[i] < 0 ? 0 : e.x[i] > 6 ? 6 : e.x[i];
-    fwd_check("relu6", y, ref, M * C1);
-    e.which = 0;
-    fd_check("relu6", ew_loss, &e, e.x, M * C1, dx);
+static void relu6_prep(op_case *c) { /* spread over (-8, 8), away from the kinks at 0 and 6 */
+    double *x = c->in[0];
+    for (size_t i = 0; i < c->len[0]; i++)
+        x[i] = 8 * x[i] + (fabs(8 * x[i]) < 0.01 || fabs(8 * x[i] - 6) < 0.01 ? 0.1 : 0);
+}
+
+static void relu6_ref(op_case *c) {
+    for (size_t i = 0; i < c->ny; i++) {
+        double x = c->in[0][i];
+        c->y[i] = x < 0 ? 0 : x > 6 ? 6 : x;
+    }
+}
+
+static void relu6_fwd(op_case *c) {
+    g_b->relu6_forward(g_b, c->ny, c->fin[0], c->fy);
+}
+
+static void relu6_bwd(op_case *c) {
+    g_b->relu6_backward(g_b, c->ny, c->fy, c->fr, c->grad[0]);
+}
+
+static void relu6_saturates(op_case *c) {
     int sat = 0;
-    for (int i = 0; i < M * C1; i++)
-        sat += y[i] == 6.0f;
+    for (size_t i = 0; i < c->ny; i++)
+        sat += c->fy[i] == 6.0f;
     CHECK_MSG(sat > 0, "relu6 test has no saturated input");
-    /* channel affine (transform_input) and its backward (shift NULL) */
-    g_b->channel_affine(g_b, M, C1, x, sc, sh, y);
-    g_b->channel_affine(g_b, M, C1, r, sc, NULL, dx);
-    for (int i = 0; i < M * C1; i++)
-        ref[i] = e.x[i] * e.scale[i % C1] + e.shift[i % C1];
-    fwd_check("channel affine", y, ref, M * C1);
-    e.which = 1;
-    fd_check("channel affine", ew_loss, &e, e.x, M * C1, dx);
-    /* concatenation [x | x2] in NHWC: forward copies into channel slices, backward reads them */
-    g_b->copy_strided(g_b, M, C1, x, C1, y, C1 + C2);
-    g_b->copy_strided(g_b, M, C2, x2, C2, y + C1, C1 + C2);
-    g_b->copy_strided(g_b, M, C1, r, C1 + C2, dx, C1);
-    g_b->copy_strided(g_b, M, C2, r + C1, C1 + C2, dx2, C2);
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < C1 + C2; j++)
-            ref[i * (C1 + C2) + j] = j < C1 ? e.x[i * C1 + j] : e.x2[i * C2 + j - C1];
-    fwd_check("concat", y, ref, M * (C1 + C2));
-    e.which = 2;
-    fd_check("concat dx1", ew_loss, &e, e.x, M * C1, dx);
-    fd_check("concat dx2", ew_loss, &e, e.x2, M * C2, dx2);
-    free(e.x), free(e.x2), free(e.scale), free(e.shift), free(e.r);
-    free(x), free(x2), free(sc), free(sh), free(r);
 }
 
-/* ---- softmax + cross-entropy ------------------------------------------------------------------
- */
-typedef struct {
-    int n, k;
-    double *l;
-    int32_t *lab;
-} xent_ctx;
+static const op_kind relu6_op = {relu6_setup, relu6_prep, relu6_ref,
+                                 relu6_fwd,   relu6_bwd,  relu6_saturates};
 
-static double xent_loss(void *v) {
-    xent_ctx *c = v;
+/* ---- channel affine (transform_input): shape m c; inputs x, scale, shift --------------------  */
+static void affine_setup(op_case *c, const int *s) {
+    c->u.dims[0] = s[0], c->u.dims[1] = s[1];
+    snprintf(c->name, sizeof c->name, "channel affine m%d c%d", s[0], s[1]);
+    set_in(c, 0, "dx", (size_t)s[0] * s[1]);
+    set_in(c, 1, NULL, s[1]); /* scale and shift are constants: no gradient */
+    set_in(c, 2, NULL, s[1]);
+    c->ny = (size_t)s[0] * s[1];
+}
+
+static void affine_ref(op_case *c) {
+    int ch = c->u.dims[1];
+    for (size_t i = 0; i < c->ny; i++)
+        c->y[i] = c->in[0][i] * c->in[1][i % ch] + c->in[2][i % ch];
+}
+
+static void affine_fwd(op_case *c) {
+    g_b->channel_affine(g_b, c->u.dims[0], c->u.dims[1], c->fin[0], c->fin[1], c->fin[2], c->fy);
+}
+
+static void affine_bwd(op_case *c) { /* the backward: scale only (shift NULL) */
+    g_b->channel_affine(g_b, c->u.dims[0], c->u.dims[1], c->fr, c->fin[1], NULL, c->grad[0]);
+}
+
+static const op_kind affine_op = {affine_setup, NULL, affine_ref, affine_fwd, affine_bwd, NULL};
+
+/* ---- concatenation [x1 | x2] in NHWC (strided copies): shape m c1 c2 ---------------------- -- */
+static void concat_setup(op_case *c, const int *s) {
+    c->u.dims[0] = s[0], c->u.dims[1] = s[1], c->u.dims[2] = s[2];
+    snprintf(c->name, sizeof c->name, "concat m%d %d+%d", s[0], s[1], s[2]);
+    set_in(c, 0, "dx1", (size_t)s[0] * s[1]);
+    set_in(c, 1, "dx2", (size_t)s[0] * s[2]);
+    c->ny = (size_t)s[0] * (s[1] + s[2]);
+}
+
+static void concat_ref(op_case *c) {
+    int m = c->u.dims[0], c1 = c->u.dims[1], c2 = c->u.dims[2];
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < c1 + c2; j++)
+            c->y[i * (c1 + c2) + j] = j < c1 ? c->in[0][i * c1 + j] : c->in[1][i * c2 + j - c1];
+}
+
+static void concat_fwd(op_case *c) { /* forward: copies into channel slices */
+    int m = c->u.dims[0], c1 = c->u.dims[1], c2 = c->u.dims[2];
+    g_b->copy_strided(g_b, m, c1, c->fin[0], c1, c->fy, c1 + c2);
+    g_b->copy_strided(g_b, m, c2, c->fin[1], c2, c->fy + c1, c1 + c2);
+}
+
+static void concat_bwd(op_case *c) { /* backward: reads the slices */
+    int m = c->u.dims[0], c1 = c->u.dims[1], c2 = c->u.dims[2];
+    g_b->copy_strided(g_b, m, c1, c->fr, c1 + c2, c->grad[0], c1);
+    g_b->copy_strided(g_b, m, c2, c->fr + c1, c1 + c2, c->grad[1], c2);
+}
+
+static const op_kind concat_op = {concat_setup, NULL, concat_ref, concat_fwd, concat_bwd, NULL};
+
+/* ---- softmax + cross-entropy: shape n k (n <= 5); L is the mean loss itself -----------------  */
+static const int32_t xent_labels[5] = {0, 6, 3, 3, 1};
+
+static void xent_setup(op_case *c, const int *s) {
+    CHECK_MSG(s[0] <= 5, "softmax_xent: %d rows, labels for 5", s[0]);
+    c->u.dims[0] = s[0] <= 5 ? s[0] : 5, c->u.dims[1] = s[1];
+    snprintf(c->name, sizeof c->name, "softmax_xent %dx%d", c->u.dims[0], s[1]);
+    set_in(c, 0, "dlogits", (size_t)c->u.dims[0] * s[1]);
+    c->ny = 1;
+    c->no_r = 1;
+}
+
+static void xent_prep(op_case *c) {
+    for (size_t i = 0; i < c->len[0]; i++)
+        c->in[0][i] *= 5;
+}
+
+static void xent_ref(op_case *c) {
+    int n = c->u.dims[0], k = c->u.dims[1];
+    const double *l = c->in[0];
     double t = 0;
-    for (int i = 0; i < c->n; i++) {
+    for (int i = 0; i < n; i++) {
         double s = 0;
-        for (int j = 0; j < c->k; j++)
-            s += exp(c->l[i * c->k + j]);
-        t += log(s) - c->l[i * c->k + c->lab[i]];
+        for (int j = 0; j < k; j++)
+            s += exp(l[i * k + j]);
+        t += log(s) - l[i * k + xent_labels[i]];
     }
-    return t / c->n;
+    c->y[0] = t / n;
 }
 
-static void test_xent(void) {
-    enum { N = 5, K = 7 };
-    int32_t lab[N] = {0, 6, 3, 3, 1};
-    xent_ctx c = {N, K, drand_vec(N * K), lab};
-    for (int i = 0; i < N * K; i++)
-        c.l[i] = (float)(c.l[i] * 5);
-    float *l = to_f(c.l, N * K), loss, dl[N * K], probs[N * K];
-    g_b->softmax_xent(g_b, N, K, l, lab, &loss, dl);
-    CHECK_CLOSE(loss, xent_loss(&c), 1e-6, 0);
-    fd_check("softmax_xent", xent_loss, &c, c.l, N * K, dl);
-    /* stability: huge logits give a finite loss */
+static void xent_fwd(op_case *c) {
+    g_b->softmax_xent(g_b, c->u.dims[0], c->u.dims[1], c->fin[0], xent_labels, c->fy, NULL);
+}
+
+static void xent_bwd(op_case *c) {
+    float loss;
+    g_b->softmax_xent(g_b, c->u.dims[0], c->u.dims[1], c->fin[0], xent_labels, &loss, c->grad[0]);
+}
+
+/* the loss to 1e-6, stability with huge logits, softmax, argmax and count_correct */
+static void xent_more(op_case *c) {
+    int n = c->u.dims[0], k = c->u.dims[1];
+    const float *l = c->fin[0];
+    xent_ref(c);
+    CHECK_CLOSE(c->fy[0], c->y[0], 1e-6, 0);
     float big[2] = {1e30f, -1e30f}, bl;
     int32_t zero = 0, one = 1;
     g_b->softmax_xent(g_b, 1, 2, big, &zero, &bl, NULL);
     CHECK(bl == 0.0f);
     g_b->softmax_xent(g_b, 1, 2, big, &one, &bl, NULL);
     CHECK(isfinite(bl) && bl > 1e29f);
-    g_b->softmax(g_b, N, K, l, probs);
+    float *probs = malloc(sizeof(float) * n * k);
+    g_b->softmax(g_b, n, k, l, probs);
     double s0 = 0;
-    for (int j = 0; j < K; j++)
+    for (int j = 0; j < k; j++)
         s0 += probs[j];
     CHECK_CLOSE(s0, 1.0, 1e-6, 0);
-    int32_t pred[N];
-    g_b->argmax(g_b, N, K, l, pred);
+    int32_t pred[5];
+    g_b->argmax(g_b, n, k, l, pred);
     float correct = 1.0f;
-    g_b->count_correct(g_b, N, K, l, lab, &correct);
+    g_b->count_correct(g_b, n, k, l, xent_labels, &correct);
     int expect = 0;
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < n; i++) {
         int best = 0;
-        for (int j = 1; j < K; j++)
-            if (c.l[i * K + j] > c.l[i * K + best]) best = j;
+        for (int j = 1; j < k; j++)
+            if (c->in[0][i * k + j] > c->in[0][i * k + best]) best = j;
         CHECK(pred[i] == best);
-        expect += best == lab[i];
+        expect += best == xent_labels[i];
     }
     CHECK(correct == 1.0f + (float)expect);
-    free(c.l), free(l);
+    free(probs);
 }
+
+static const op_kind xent_op = {xent_setup, xent_prep, xent_ref, xent_fwd, xent_bwd, xent_more};
 
 /* ---- SGD ---------------------------------------------------------------------------------- */
 static void test_sgd(int nesterov) {
@@ -680,52 +738,75 @@ static void test_layout(void) {
     CHECK(memcmp(a, c, sizeof a) == 0);
 }
 
+/* The table: every op and shape the checker runs. */
+static const struct {
+    const op_kind *op;
+    int s[12];
+} cases[] = {
+    /* conv: n h w ci o kh kw stride pad_h pad_w groups bias */
+    {&conv_op, {2, 5, 6, 3, 4, 3, 3, 1, 1, 1, 1, 1}},
+    {&conv_op, {2, 7, 7, 2, 3, 3, 3, 2, 1, 1, 1, 0}},
+    {&conv_op, {1, 9, 8, 3, 2, 5, 5, 2, 2, 2, 1, 1}},     /* AlexNet-like 5x5 */
+    {&conv_op, {2, 11, 11, 3, 2, 11, 11, 4, 2, 2, 1, 1}}, /* AlexNet's first layer, small */
+    {&conv_op, {2, 4, 5, 3, 4, 1, 1, 1, 0, 0, 1, 0}},     /* pointwise fast path */
+    {&conv_op, {2, 5, 5, 3, 4, 1, 1, 2, 0, 0, 1, 0}},     /* ResNet downsample */
+    {&conv_op, {1, 9, 9, 2, 3, 7, 7, 2, 3, 3, 1, 0}},     /* ResNet conv1 */
+    /* stride 1: backward data as a convolution of dy (padding k - 1 - pad), or col2im */
+    {&conv_op, {2, 6, 5, 4, 3, 3, 3, 1, 0, 0, 1, 0}}, /* unpadded: dy padded by 2 */
+    {&conv_op, {1, 4, 4, 2, 3, 3, 3, 1, 3, 3, 1, 0}}, /* pad > k - 1: col2im */
+    /* non-square kernels and padding (Inception-v3's 1x7, 7x1, 1x3, 3x1) */
+    {&conv_op, {2, 6, 9, 3, 4, 1, 7, 1, 0, 3, 1, 0}},
+    {&conv_op, {2, 9, 5, 3, 2, 7, 1, 1, 3, 0, 1, 1}},
+    {&conv_op, {1, 5, 6, 4, 3, 3, 1, 2, 1, 0, 1, 0}},
+    /* depthwise (groups == c == o): MobileNetV2 3x3 s1/s2, MNASNet 5x5 s2, bias */
+    {&conv_op, {2, 7, 6, 5, 5, 3, 3, 1, 1, 1, 5, 0}},
+    {&conv_op, {2, 8, 8, 70, 70, 3, 3, 2, 1, 1, 70, 0}}, /* > one 64-channel block */
+    {&conv_op, {1, 9, 7, 3, 3, 5, 5, 2, 2, 2, 3, 1}},
+    /* batch norm: m c train */
+    {&bn_op, {24, 5, 1}},
+    {&bn_op, {24, 5, 0}},
+    /* max pooling: n h w c k stride pad ceil expect_oh (-1: not checked) */
+    {&maxpool_op, {2, 7, 6, 3, 3, 2, 1, 0, -1}},
+    {&maxpool_op, {2, 7, 7, 3, 3, 2, 0, 0, -1}},
+    /* adaptive average pooling: n h w c oh ow */
+    {&adaptive_op, {2, 5, 7, 3, 3, 3}}, /* overlapping bins */
+    {&adaptive_op, {2, 4, 4, 3, 1, 1}},
+    {&adaptive_op, {1, 3, 2, 2, 6, 6}}, /* upsampling bins (AlexNet on small inputs) */
+    /* ceil mode (GoogLeNet) */
+    {&maxpool_op, {2, 8, 7, 3, 3, 2, 0, 1, 4}},
+    {&maxpool_op, {2, 5, 5, 2, 2, 2, 1, 1, 3}}, /* the window past h + pad is dropped */
+    {&maxpool_op, {1, 6, 6, 2, 3, 1, 1, 1, 6}}, /* GoogLeNet's branch4 pool */
+    /* average pooling (DenseNet's transition, Inception's 3x3/1/1): n h w c k stride pad ceil
+     * count_include_pad expect_oh */
+    {&avgpool_op, {2, 6, 5, 3, 2, 2, 0, 0, 1, 3}},
+    {&avgpool_op, {2, 5, 6, 3, 3, 1, 1, 0, 1, 5}},
+    {&avgpool_op, {2, 5, 6, 3, 3, 1, 1, 0, 0, 5}},
+    {&avgpool_op, {1, 5, 5, 2, 2, 2, 1, 1, 1, 3}},
+    {&avgpool_op, {1, 7, 7, 2, 3, 2, 1, 1, 0, 4}},
+    /* linear: n in out */
+    {&linear_op, {3, 7, 5}},
+    /* the wider architectures' elementwise ops: relu6 n; affine m c; concat m c1 c2 */
+    {&relu6_op, {33}},
+    {&affine_op, {11, 3}},
+    {&concat_op, {11, 3, 5}},
+    /* softmax + cross-entropy: n k */
+    {&xent_op, {5, 7}},
+};
+
 int main(void) {
     xfer_err err;
     xfer_err_clear(&err);
     g_b = xfer_backend_get(XFER_DEVICE_CPU, &err);
     CHECK(g_b != NULL);
     if (!g_b) return test_summary();
-    test_conv(2, 5, 6, 3, 4, 3, 1, 1, 1);
-    test_conv(2, 7, 7, 2, 3, 3, 2, 1, 0);
-    test_conv(1, 9, 8, 3, 2, 5, 2, 2, 1);    /* AlexNet-like 5x5 */
-    test_conv(2, 11, 11, 3, 2, 11, 4, 2, 1); /* AlexNet's first layer shape, small */
-    test_conv(2, 4, 5, 3, 4, 1, 1, 0, 0);    /* pointwise fast path */
-    test_conv(2, 5, 5, 3, 4, 1, 2, 0, 0);    /* ResNet downsample */
-    test_conv(1, 9, 9, 2, 3, 7, 2, 3, 0);    /* ResNet conv1 */
-    /* stride 1: backward data as a convolution of dy (padding k - 1 - pad), or col2im */
-    test_conv(2, 6, 5, 4, 3, 3, 1, 0, 0); /* unpadded: dy padded by 2 */
-    test_conv(1, 4, 4, 2, 3, 3, 1, 3, 0); /* pad > k - 1: col2im */
-    /* non-square kernels and padding (Inception-v3's 1x7, 7x1, 1x3, 3x1) */
-    test_conv_ex(2, 6, 9, 3, 4, 1, 7, 1, 0, 3, 1, 0);
-    test_conv_ex(2, 9, 5, 3, 2, 7, 1, 1, 3, 0, 1, 1);
-    test_conv_ex(1, 5, 6, 4, 3, 3, 1, 2, 1, 0, 1, 0);
-    /* depthwise (groups == c == o): MobileNetV2 3x3 s1/s2, MNASNet 5x5 s2, bias */
-    test_conv_ex(2, 7, 6, 5, 5, 3, 3, 1, 1, 1, 5, 0);
-    test_conv_ex(2, 8, 8, 70, 70, 3, 3, 2, 1, 1, 70, 0); /* > one 64-channel block */
-    test_conv_ex(1, 9, 7, 3, 3, 5, 5, 2, 2, 2, 3, 1);
-    test_bn(24, 5, 1);
-    test_bn(24, 5, 0);
-    test_pool(0, 2, 7, 6, 3, 3, 2, 1, 0, 0);
-    test_pool(0, 2, 7, 7, 3, 3, 2, 0, 0, 0);
-    test_pool(1, 2, 5, 7, 3, 0, 0, 0, 3, 3); /* overlapping adaptive bins */
-    test_pool(1, 2, 4, 4, 3, 0, 0, 0, 1, 1);
-    test_pool(1, 1, 3, 2, 2, 0, 0, 0, 6, 6); /* upsampling bins (AlexNet on small inputs) */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_case(cases[i].op, cases[i].s);
+    printf("ops checked: %d cases, %d forwards against the reference, %d gradients against finite "
+           "differences\n",
+           g_cases, g_fwds, g_grads);
     test_maxpool_ties();
-    /* ceil mode (GoogLeNet) and average pooling (DenseNet's transition, Inception's 3x3/1/1) */
-    test_pool2d(0, 2, 8, 7, 3, 3, 2, 0, 1, 0, 4);
-    test_pool2d(0, 2, 5, 5, 2, 2, 2, 1, 1, 0, 3); /* the window past h + pad is dropped */
-    test_pool2d(0, 1, 6, 6, 2, 3, 1, 1, 1, 0, 6); /* GoogLeNet's branch4 pool */
-    test_pool2d(1, 2, 6, 5, 3, 2, 2, 0, 0, 1, 3);
-    test_pool2d(1, 2, 5, 6, 3, 3, 1, 1, 0, 1, 5);
-    test_pool2d(1, 2, 5, 6, 3, 3, 1, 1, 0, 0, 5);
-    test_pool2d(1, 1, 5, 5, 2, 2, 2, 1, 1, 1, 3);
-    test_pool2d(1, 1, 7, 7, 2, 3, 2, 1, 1, 0, 4);
     test_avgpool_torch_values();
-    test_linear(3, 7, 5);
     test_elementwise();
-    test_archs_elementwise();
-    test_xent();
     test_sgd(0);
     test_sgd(1);
     test_layout();
