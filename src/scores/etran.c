@@ -21,6 +21,7 @@
 
 #define ETRAN_W_LDA 0.85
 #define ETRAN_W_ENERGY 0.15
+#define ETRAN_BLOCK 512 /* rows converted to float64 at a time */
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -41,21 +42,44 @@ void xfer_metric_etran_pool(const double *terms, int n, double *values) {
     free(a);
 }
 
+/* Rows [i0, i0+nb) of the features as float64: the input's own rows when it holds float64, else
+ * converted into buf [ETRAN_BLOCK,d]. */
+static const double *rows_f64(const xfer_metric_input *in, int i0, int nb, double *buf) {
+    const size_t d = (size_t)in->d;
+    if (in->features) return in->features + (size_t)i0 * d;
+    const float *f = in->features_f32 + (size_t)i0 * d;
+    for (size_t q = 0; q < (size_t)nb * d; q++)
+        buf[q] = f[q];
+    return buf;
+}
+
 int xfer_metric_etran(const xfer_metric_input *in, const xfer_metric_params *p,
                       xfer_metric_result *out, xfer_err *err) {
     (void)p;
     const int n = in->n, d = in->d, ct = in->ct;
-    double *X = xfer_features_f64(in), *mu = calloc((size_t)ct * d, sizeof *mu);
-    double *S = malloc((size_t)n * ct * sizeof *S), *bias = malloc((size_t)ct * sizeof *bias);
-    double *en = malloc((size_t)n * sizeof *en);
+    /* No float64 copy of the whole feature matrix: a block of rows at a time. */
+    double *xb = malloc((size_t)ETRAN_BLOCK * d * sizeof *xb),
+           *mu = calloc((size_t)ct * d, sizeof *mu);
+    double *S = malloc((size_t)ETRAN_BLOCK * ct * sizeof *S),
+           *bias = malloc((size_t)ct * sizeof *bias);
+    double *en = malloc((size_t)n * sizeof *en), *pl = malloc((size_t)n * sizeof *pl);
     int *cnt = malloc((size_t)ct * sizeof *cnt);
     int rc = XFER_OK;
-    if (!X || !mu || !S || !bias || !en || !cnt) {
+    if (!xb || !mu || !S || !bias || !en || !pl || !cnt) {
         rc = XFER_OOM(err);
         goto done;
     }
     xfer_class_counts(in->labels, n, ct, cnt);
-    xfer_class_sums(X, in->labels, n, d, ct, mu);
+    for (int i0 = 0; i0 < n; i0 += ETRAN_BLOCK) { /* class sums, rows in order */
+        const int nb = n - i0 < ETRAN_BLOCK ? n - i0 : ETRAN_BLOCK;
+        const double *X = rows_f64(in, i0, nb, xb);
+        for (int b = 0; b < nb; b++) {
+            double *m = mu + (size_t)in->labels[i0 + b] * d;
+            const double *x = X + (size_t)b * d;
+            for (int q = 0; q < d; q++)
+                m[q] += x[q];
+        }
+    }
     for (int c = 0; c < ct; c++) {
         double *m = mu + (size_t)c * d;
         if (cnt[c] == 0) continue;
@@ -63,26 +87,30 @@ int xfer_metric_etran(const xfer_metric_input *in, const xfer_metric_params *p,
             m[q] /= cnt[c];
         bias[c] = -0.5 * cblas_ddot(d, m, 1, m, 1) + log((double)cnt[c] / n);
     }
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, ct, d, 1.0, X, d, mu, d, 0.0, S, ct);
-    double lda = 0;
-#pragma omp parallel for reduction(+ : lda) schedule(static)
-    for (int i = 0; i < n; i++) {
-        const double *s = S + (size_t)i * ct;
-        double mx = -INFINITY, z = 0;
-        for (int c = 0; c < ct; c++)
-            if (cnt[c]) mx = fmax(mx, s[c] + bias[c]);
-        for (int c = 0; c < ct; c++)
-            if (cnt[c]) z += exp(s[c] + bias[c] - mx);
-        int y = in->labels[i];
-        lda += exp(s[y] + bias[y] - mx) / z;
-        const double *x = X + (size_t)i * d;
-        double xm = -INFINITY, e = 0;
-        for (int q = 0; q < d; q++)
-            xm = fmax(xm, x[q]);
-        for (int q = 0; q < d; q++)
-            e += exp(x[q] - xm);
-        en[i] = xm + log(e);
+    for (int i0 = 0; i0 < n; i0 += ETRAN_BLOCK) {
+        const int nb = n - i0 < ETRAN_BLOCK ? n - i0 : ETRAN_BLOCK;
+        const double *X = rows_f64(in, i0, nb, xb);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, ct, d, 1.0, X, d, mu, d, 0.0, S,
+                    ct);
+#pragma omp parallel for schedule(static)
+        for (int b = 0; b < nb; b++) {
+            const int i = i0 + b, y = in->labels[i];
+            const double *s = S + (size_t)b * ct, *x = X + (size_t)b * d;
+            double mx = -INFINITY, z = 0;
+            for (int c = 0; c < ct; c++)
+                if (cnt[c] && s[c] + bias[c] > mx) mx = s[c] + bias[c];
+            for (int c = 0; c < ct; c++)
+                if (cnt[c]) z += exp(s[c] + bias[c] - mx);
+            pl[i] = exp(s[y] + bias[y] - mx) / z; /* p(y_i | x_i), added in order below */
+            double xm = -INFINITY, e = 0;
+            for (int q = 0; q < d; q++)
+                xm = x[q] > xm ? x[q] : xm;
+            for (int q = 0; q < d; q++)
+                e += exp(x[q] - xm);
+            en[i] = xm + log(e);
+        }
     }
+    double lda = xfer_sum_ordered(pl, (size_t)n);
     qsort(en, (size_t)n, sizeof *en, cmp_double);
     int m = (int)((5L * n) / 1000);
     if (m < 1) m = 1;
@@ -94,11 +122,12 @@ int xfer_metric_etran(const xfer_metric_input *in, const xfer_metric_params *p,
     out->terms[0] = lda / n;
     out->terms[1] = energy / m;
 done:
-    free(X);
+    free(xb);
     free(mu);
     free(S);
     free(bias);
     free(en);
+    free(pl);
     free(cnt);
     return rc;
 }

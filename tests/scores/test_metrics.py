@@ -183,6 +183,12 @@ def main():
     if rc == 0:
         close(on["nleep"]["value"], refs.nleep(nf.astype(np.float64), ny, 4),
               "nleep over 3 row blocks (N = 1100)", rtol=1e-9)
+    # etran's terms over its 512-row blocks (one source: the terms, not the pooled value)
+    rc, oe, err = run(npath, "--metrics", "etran")
+    check(rc == 0, f"etran over blocks: {err}")
+    if rc == 0:
+        for q, v in enumerate(refs.etran_terms(nf.astype(np.float64), ny)):
+            close(oe["etran"]["terms"][q], v, f"etran term {q} over 3 row blocks (N = 1100)", rtol=1e-9)
 
     # Structured (separable) data scores better than random features for the feature metrics.
     if "random" in results and "structured" in results:

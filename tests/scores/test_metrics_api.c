@@ -87,6 +87,35 @@ int main(void) {
         CHECK(ra.has_mean == (!strcmp(t[i].name, "softmax_max") || !strcmp(t[i].name, "emd")));
     }
     xfer_metric_cache_free(ac.cache);
+
+    /* etran converts float32 features a block of 512 rows at a time: over several blocks (N not
+     * a multiple) the terms equal those of the same values given as float64, bit for bit */
+    {
+        enum { NB = 1100, DB = 5 };
+        float *g32 = malloc(sizeof(float) * NB * DB);
+        double *g64 = malloc(sizeof(double) * NB * DB);
+        int *gl = malloc(sizeof(int) * NB);
+        CHECK(g32 && g64 && gl);
+        for (int i = 0; g32 && g64 && gl && i < NB; i++) {
+            gl[i] = i % CT;
+            for (int k = 0; k < DB; k++)
+                g32[i * DB + k] = (float)(lcg(&s) + 0.3 * gl[i] * (k == gl[i]));
+        }
+        for (int q = 0; g32 && g64 && q < NB * DB; q++)
+            g64[q] = g32[q];
+        xfer_metric_input e32 = {.n = NB, .d = DB, .features_f32 = g32, .ct = CT, .labels = gl};
+        xfer_metric_input e64 = {.n = NB, .d = DB, .features = g64, .ct = CT, .labels = gl};
+        xfer_metric_result r32, r64;
+        const xfer_metric_def *et = xfer_metric_find("etran");
+        CHECK(et && xfer_metric_compute(et, &e32, NULL, &r32, &err) == XFER_OK &&
+              xfer_metric_compute(et, &e64, NULL, &r64, &err) == XFER_OK);
+        CHECK_MSG(r32.terms[0] == r64.terms[0] && r32.terms[1] == r64.terms[1],
+                  "etran float32 %.17g %.17g, float64 %.17g %.17g", r32.terms[0], r32.terms[1],
+                  r64.terms[0], r64.terms[1]);
+        free(g32);
+        free(g64);
+        free(gl);
+    }
     CHECK(xfer_metric_find("emd")->direction == -1);
     CHECK(xfer_metric_find("nope") == NULL);
 
