@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "scores_internal.h"
 #include "xfer/log.h"
@@ -34,19 +35,24 @@ typedef struct {
     double *mu, *var, *w; /* [k,d], [k,d], [k] */
     double *W;   /* [k,m]: -1/(2 var) | mu/var | log w - (d log 2pi + log det + mu'mu/var)/2 */
     double *S;   /* [k,m]: the M step's sums resp^T Z */
+    double *Sb;  /* [blocks,k,m]: each block's part of S */
     double *ll;  /* per-sample log-likelihood [n] */
-    double *buf; /* [NLEEP_BLOCK,k]: one block's posteriors */
-    int *idx;    /* [NLEEP_BLOCK,k]: per row of the block, its non-zero posteriors */
+    double *buf; /* [threads,NLEEP_BLOCK,k]: each thread's block of posteriors */
+    int *idx;    /* [threads,NLEEP_BLOCK,k]: per row of the block, its non-zero posteriors */
+    int threads; /* the buffers' thread count */
 } gmm;
 
-/* One EM step over Z [n,m] = [Y*Y | Y | 1] (one row per sample), a block of NLEEP_BLOCK rows at a
- * time so that the block's posteriors stay in cache: the block's log-densities plus log weights
- * are one GEMM, Z_b W^T; each row is normalised (log-sum-exp); then the M step's sums
- * S += resp_b^T Z_b (per component: sum r y^2, sum r y, n_c). With resp != NULL (the final E step)
- * the posteriors [n,k] are written there and S is not formed. Returns the mean log-likelihood of
- * the parameters the step started from. */
+/* One EM step over Z [n,m] = [Y*Y | Y | 1] (one row per sample), in blocks of NLEEP_BLOCK rows
+ * shared out over the threads (BLAS itself runs single-threaded in the metrics): a block's
+ * log-densities plus log weights are one GEMM, Z_b W^T; each row is normalised (log-sum-exp);
+ * then, while the block's posteriors are in cache, its part of the M step's sums,
+ * S_b = resp_b^T Z_b (per component: sum r y^2, sum r y, n_c). S is the sum of the S_b in block
+ * order, so it does not depend on the thread count. With resp != NULL (the final E step) the
+ * posteriors [n,k] are written there and S is not formed. Returns the mean log-likelihood of the
+ * parameters the step started from. */
 static double em_step(gmm *g, const double *Z, double *resp) {
     const int n = g->n, d = g->d, k = g->k, m = g->m;
+    const int nblk = (n + NLEEP_BLOCK - 1) / NLEEP_BLOCK;
     for (int c = 0; c < k; c++) {
         double s = 0, ld = 0, *wr = g->W + (size_t)c * m;
         for (int j = 0; j < d; j++) {
@@ -58,35 +64,49 @@ static double em_step(gmm *g, const double *Z, double *resp) {
         }
         wr[2 * d] = log(g->w[c]) - 0.5 * (d * NLEEP_LOG_2PI + ld + s);
     }
-    for (int i0 = 0; i0 < n; i0 += NLEEP_BLOCK) {
-        const int nb = n - i0 < NLEEP_BLOCK ? n - i0 : NLEEP_BLOCK;
-        double *R = resp ? resp + (size_t)i0 * k : g->buf;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, k, m, 1.0, Z + (size_t)i0 * m, m,
-                    g->W, m, 0.0, R, k);
-#pragma omp parallel for schedule(static)
-        for (int b = 0; b < nb; b++) {
-            double *r = R + (size_t)b * k, mx = -INFINITY, s = 0;
-            int *ix = g->idx + (size_t)b * k, q = 0;
+#pragma omp parallel num_threads(g->threads)
+    {
+        const int t = omp_get_thread_num();
+        double *tbuf = g->buf + (size_t)t * NLEEP_BLOCK * k;
+        int *tidx = g->idx + (size_t)t * NLEEP_BLOCK * k;
+#pragma omp for schedule(dynamic)
+        for (int bl = 0; bl < nblk; bl++) {
+            const int i0 = bl * NLEEP_BLOCK, nb = n - i0 < NLEEP_BLOCK ? n - i0 : NLEEP_BLOCK;
+            double *R = resp ? resp + (size_t)i0 * k : tbuf;
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, k, m, 1.0, Z + (size_t)i0 * m,
+                        m, g->W, m, 0.0, R, k);
+            for (int b = 0; b < nb; b++) {
+                double *r = R + (size_t)b * k, mx = -INFINITY, s = 0;
+                int *ix = tidx + (size_t)b * k, q = 0;
 #pragma omp simd reduction(max : mx)
-            for (int c = 0; c < k; c++)
-                mx = r[c] > mx ? r[c] : mx;
-            /* below e^-NLEEP_CUT the posterior is < 1e-21 of the largest: 0, no exp() */
-            for (int c = 0; c < k; c++) {
-                double t = r[c] - mx;
-                if (t > -NLEEP_CUT) {
-                    s += (r[c] = exp(t));
-                    ix[q++] = c;
-                } else {
-                    r[c] = 0.0;
+                for (int c = 0; c < k; c++)
+                    mx = r[c] > mx ? r[c] : mx;
+                /* below e^-NLEEP_CUT the posterior is < 1e-21 of the largest: 0, no exp() */
+                for (int c = 0; c < k; c++) {
+                    double e = r[c] - mx;
+                    if (e > -NLEEP_CUT) {
+                        s += (r[c] = exp(e));
+                        ix[q++] = c;
+                    } else {
+                        r[c] = 0.0;
+                    }
                 }
+                for (int u = 0; u < q; u++) /* the non-zeros only */
+                    r[ix[u]] /= s;
+                g->ll[i0 + b] = mx + log(s);
             }
-            for (int t = 0; t < q; t++) /* the non-zeros only */
-                r[ix[t]] /= s;
-            g->ll[i0 + b] = mx + log(s);
+            if (!resp)
+                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, m, nb, 1.0, R, k,
+                            Z + (size_t)i0 * m, m, 0.0, g->Sb + (size_t)bl * k * m, m);
         }
-        if (!resp)
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, m, nb, 1.0, R, k,
-                        Z + (size_t)i0 * m, m, i0 ? 1.0 : 0.0, g->S, m);
+    }
+    if (!resp) {
+        memcpy(g->S, g->Sb, (size_t)k * m * sizeof(double));
+        for (int bl = 1; bl < nblk; bl++) {
+            const double *sb = g->Sb + (size_t)bl * k * m;
+            for (size_t q = 0; q < (size_t)k * m; q++)
+                g->S[q] += sb[q];
+        }
     }
     return xfer_sum_ordered(g->ll, (size_t)n) / n;
 }
@@ -124,20 +144,22 @@ int xfer_metric_nleep(const xfer_metric_input *in, const xfer_metric_params *p,
     int rc = xfer_features_pca(in, in->d, var_frac, &Y, &d, err);
     if (rc) return rc;
     const int m = 2 * d + 1;
-    gmm g = {n, d, k, m, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    const int nblk = (n + NLEEP_BLOCK - 1) / NLEEP_BLOCK, nth = omp_get_max_threads();
+    gmm g = {n, d, k, m, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, nth};
     g.mu = malloc((size_t)k * d * sizeof(double));
     g.var = malloc((size_t)k * d * sizeof(double));
     g.w = malloc((size_t)k * sizeof(double));
     g.W = malloc((size_t)k * m * sizeof(double));
     g.S = malloc((size_t)k * m * sizeof(double));
     g.ll = malloc((size_t)n * sizeof(double));
-    g.buf = malloc((size_t)NLEEP_BLOCK * k * sizeof(double));
-    g.idx = malloc((size_t)NLEEP_BLOCK * k * sizeof(int));
+    g.Sb = malloc((size_t)nblk * k * m * sizeof(double));
+    g.buf = malloc((size_t)nth * NLEEP_BLOCK * k * sizeof(double));
+    g.idx = malloc((size_t)nth * NLEEP_BLOCK * k * sizeof(int));
     double *Z = malloc((size_t)n * m * sizeof(double));
     double *resp = malloc((size_t)n * k * sizeof(double)), *gv = calloc((size_t)d, sizeof(double));
     int *perm = malloc((size_t)n * sizeof(int));
-    if (!g.mu || !g.var || !g.w || !g.W || !g.S || !g.ll || !g.buf || !g.idx || !Z || !resp ||
-        !gv || !perm) {
+    if (!g.mu || !g.var || !g.w || !g.W || !g.S || !g.Sb || !g.ll || !g.buf || !g.idx || !Z ||
+        !resp || !gv || !perm) {
         rc = XFER_OOM(err);
         goto done;
     }
@@ -188,6 +210,7 @@ done:
     free(g.w);
     free(g.W);
     free(g.S);
+    free(g.Sb);
     free(g.ll);
     free(g.buf);
     free(g.idx);
