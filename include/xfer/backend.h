@@ -129,6 +129,15 @@ struct xfer_backend {
     void (*batchnorm_backward)(xfer_backend *b, int m, int c, const float *x, const float *dy,
                                const float *gamma, const float *save_mean, const float *save_invstd,
                                int batch_stats, float *dx, float *dgamma, float *dbeta);
+    /* The backward of y = relu(BN(x)) in one op (relu_y: that y, from the in-place ReLU's output;
+     * NULL: BN alone), dy = dL/dy: as batchnorm_backward with dy masked where relu_y <= 0 and,
+     * when accumulate, dx += the gradient instead of dx = (a slot that already holds one). dy may
+     * be overwritten with the masked gradient. */
+    void (*batchnorm_relu_backward)(xfer_backend *b, int m, int c, const float *x,
+                                    const float *relu_y, float *dy, const float *gamma,
+                                    const float *save_mean, const float *save_invstd,
+                                    int batch_stats, int accumulate, float *dx, float *dgamma,
+                                    float *dbeta);
 
     /* ---- elementwise ------------------------------------------------------------------------ */
     void (*relu_forward)(xfer_backend *b, size_t n, const float *x, float *y); /* y may be x */

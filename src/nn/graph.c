@@ -352,6 +352,15 @@ static void settle(xfer_model *m, int s, float *target) {
     sl->grad_set = 1;
 }
 
+/* Whether node i is a BN whose output only the in-place ReLU at node i + 1 reads: then the BN's
+ * backward masks the gradient itself (batchnorm_relu_backward) and the ReLU's backward is skipped.
+ * The ReLU overwrote the BN's output in place, so no other node can read it before the ReLU. */
+static int bn_relu_fused(const xfer_model *m, int i) {
+    if (i < 0 || i + 1 >= m->n_nodes) return 0;
+    const node *bn = &m->nodes[i], *r = &m->nodes[i + 1];
+    return bn->kind == NODE_BN && r->kind == NODE_RELU && r->in == bn->out && r->out == bn->out;
+}
+
 /* Loss, correct count (into loss_dev[0..1]) and the backward pass, all enqueued: no host
  * synchronisation, nothing allocated once the shape has run before. */
 int nn_backward_ops(xfer_model *m, const int32_t *labels, xfer_err *err) {
@@ -376,8 +385,11 @@ int nn_backward_ops(xfer_model *m, const int32_t *labels, xfer_err *err) {
         int rows = n * in->h * in->w;
         int need_dx = nd->in != 0; /* no gradient for the input images */
         float *dx = NULL;
-        if (need_dx && nd->kind != NODE_RELU && nd->kind != NODE_RELU6 && nd->kind != NODE_ADD &&
-            nd->kind != NODE_CONCAT) {
+        /* BN: accumulate into a gradient its input already holds (no scratch, no add) */
+        int acc = nd->kind == NODE_BN && need_dx && in->grad_set;
+        if (acc) dx = in->grad;
+        if (need_dx && !acc && nd->kind != NODE_RELU && nd->kind != NODE_RELU6 &&
+            nd->kind != NODE_ADD && nd->kind != NODE_CONCAT) {
             if (!(dx = grad_target(m, nd->in, err))) return err->code;
         }
         switch (nd->kind) {
@@ -386,12 +398,14 @@ int nn_backward_ops(xfer_model *m, const int32_t *labels, xfer_err *err) {
                                       nd->bias >= 0 ? G(nd->bias) : NULL);
             if (dx) b->conv2d_backward_data(b, &nd->cd, out->grad, P(nd->w), dx);
             break;
-        case NODE_BN:
-            b->batchnorm_backward(b, rows, in->c, in->val, out->grad, P(nd->gamma), nd->save_mean,
-                                  nd->save_invstd, m->train, dx, G(nd->gamma), G(nd->beta));
+        case NODE_BN: /* with the ReLU after it when that one was left to it (below) */
+            b->batchnorm_relu_backward(b, rows, in->c, in->val,
+                                       bn_relu_fused(m, i) ? out->val : NULL, out->grad,
+                                       P(nd->gamma), nd->save_mean, nd->save_invstd, m->train, acc,
+                                       dx, G(nd->gamma), G(nd->beta));
             break;
         case NODE_RELU: /* in place: the slot's gradient is masked where the output is 0 */
-            b->relu_backward(b, cnt, out->val, out->grad, out->grad);
+            if (!bn_relu_fused(m, i - 1)) b->relu_backward(b, cnt, out->val, out->grad, out->grad);
             break;
         case NODE_MAXPOOL:
             b->maxpool2d_backward(b, &nd->pd, in->val, out->val, out->grad, dx);

@@ -242,11 +242,13 @@ static void conv_accumulates(op_case *c) {
 static const op_kind conv_op = {conv_setup, NULL,     conv_ref_case,
                                 conv_fwd,   conv_bwd, conv_accumulates};
 
-/* ---- batch norm: shape m c train; inputs x, gamma, beta, running mean and variance -------- -- */
+/* ---- batch norm: shape m c train relu; inputs x, gamma, beta, running mean and variance --- -- */
+/* relu: y = relu(BN(x)) through batchnorm_relu_backward, its dx added onto a preset gradient */
 static void bn_setup(op_case *c, const int *s) {
     int m = s[0], ch = s[1];
-    c->u.dims[0] = m, c->u.dims[1] = ch, c->u.dims[2] = s[2];
-    snprintf(c->name, sizeof c->name, "batchnorm %s m%d c%d", s[2] ? "train" : "eval", m, ch);
+    c->u.dims[0] = m, c->u.dims[1] = ch, c->u.dims[2] = s[2], c->u.dims[3] = s[3];
+    snprintf(c->name, sizeof c->name, "batchnorm%s %s m%d c%d", s[3] ? "+relu" : "",
+             s[2] ? "train" : "eval", m, ch);
     set_in(c, 0, "dx", (size_t)m * ch);
     set_in(c, 1, "dgamma", ch);
     set_in(c, 2, "dbeta", ch);
@@ -281,6 +283,8 @@ static void bn_ref(op_case *k) {
         for (int i = 0; i < m; i++)
             k->y[i * ch + j] = (x[i * ch + j] - mean) * inv * g[j] + b[j];
     }
+    for (int i = 0; k->u.dims[3] && i < m * ch; i++)
+        k->y[i] = k->y[i] > 0 ? k->y[i] : 0;
 }
 
 static void bn_fwd(op_case *c) {
@@ -292,12 +296,28 @@ static void bn_fwd(op_case *c) {
     else
         g_b->batchnorm_forward_eval(g_b, m, ch, f[0], f[1], f[2], f[3], f[4], XFER_BN_EPS, c->fy,
                                     sm, si);
+    for (int i = 0; c->u.dims[3] && i < m * ch; i++) /* the in-place ReLU after it */
+        c->fy[i] = c->fy[i] > 0.0f ? c->fy[i] : 0.0f;
 }
 
 static void bn_bwd(op_case *c) {
     int m = c->u.dims[0], ch = c->u.dims[1];
-    g_b->batchnorm_backward(g_b, m, ch, c->fin[0], c->fr, c->fin[1], c->scratch, c->scratch + ch,
-                            c->u.dims[2], c->grad[0], c->grad[1], c->grad[2]);
+    size_t n = (size_t)m * ch;
+    if (!c->u.dims[3]) {
+        g_b->batchnorm_backward(g_b, m, ch, c->fin[0], c->fr, c->fin[1], c->scratch,
+                                c->scratch + ch, c->u.dims[2], c->grad[0], c->grad[1], c->grad[2]);
+        return;
+    }
+    float *dy = malloc(sizeof(float) * n); /* the op may overwrite it */
+    memcpy(dy, c->fr, sizeof(float) * n);
+    for (size_t i = 0; i < n; i++)
+        c->grad[0][i] = (float)(i % 7) - 3.0f; /* a gradient the input slot already holds */
+    g_b->batchnorm_relu_backward(g_b, m, ch, c->fin[0], c->fy, dy, c->fin[1], c->scratch,
+                                 c->scratch + ch, c->u.dims[2], 1, c->grad[0], c->grad[1],
+                                 c->grad[2]);
+    for (size_t i = 0; i < n; i++)
+        c->grad[0][i] -= (float)(i % 7) - 3.0f;
+    free(dy);
 }
 
 /* training mode's running statistics: momentum 0.1, unbiased variance */
@@ -762,9 +782,11 @@ static const struct {
     {&conv_op, {2, 7, 6, 5, 5, 3, 3, 1, 1, 1, 5, 0}},
     {&conv_op, {2, 8, 8, 70, 70, 3, 3, 2, 1, 1, 70, 0}}, /* > one 64-channel block */
     {&conv_op, {1, 9, 7, 3, 3, 5, 5, 2, 2, 2, 3, 1}},
-    /* batch norm: m c train */
-    {&bn_op, {24, 5, 1}},
-    {&bn_op, {24, 5, 0}},
+    /* batch norm: m c train relu */
+    {&bn_op, {24, 5, 1, 0}},
+    {&bn_op, {24, 5, 0, 0}},
+    {&bn_op, {24, 5, 1, 1}},
+    {&bn_op, {24, 5, 0, 1}},
     /* max pooling: n h w c k stride pad ceil expect_oh (-1: not checked) */
     {&maxpool_op, {2, 7, 6, 3, 3, 2, 1, 0, -1}},
     {&maxpool_op, {2, 7, 7, 3, 3, 2, 0, 0, -1}},

@@ -127,6 +127,7 @@ xfer_backend *xfer_backend_cpu_create(xfer_err *err) {
     b->batchnorm_forward_train = xfer_cpu_bn_forward_train;
     b->batchnorm_forward_eval = xfer_cpu_bn_forward_eval;
     b->batchnorm_backward = xfer_cpu_bn_backward;
+    b->batchnorm_relu_backward = xfer_cpu_bn_relu_backward;
     b->relu_forward = xfer_cpu_relu_forward;
     b->relu_backward = xfer_cpu_relu_backward;
     b->add = xfer_cpu_add;

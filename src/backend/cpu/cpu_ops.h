@@ -62,6 +62,10 @@ void xfer_cpu_bn_forward_eval(xfer_backend *b, int m, int c, const float *x, con
 void xfer_cpu_bn_backward(xfer_backend *b, int m, int c, const float *x, const float *dy,
                           const float *gamma, const float *save_mean, const float *save_invstd,
                           int batch_stats, float *dx, float *dgamma, float *dbeta);
+void xfer_cpu_bn_relu_backward(xfer_backend *b, int m, int c, const float *x, const float *relu_y,
+                               float *dy, const float *gamma, const float *save_mean,
+                               const float *save_invstd, int batch_stats, int accumulate, float *dx,
+                               float *dgamma, float *dbeta);
 
 void xfer_cpu_relu_forward(xfer_backend *b, size_t n, const float *x, float *y);
 void xfer_cpu_relu_backward(xfer_backend *b, size_t n, const float *y, const float *dy, float *dx);

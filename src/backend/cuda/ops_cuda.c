@@ -29,6 +29,23 @@ static void bn_bwd(xfer_backend *b, int m, int c, const float *x, const float *d
                                dbeta, scr));
 }
 
+/* y = relu(BN(x)): the ReLU's backward in place on dy, then BN's; accumulate through the grow-only
+ * workspace and an add. */
+static void bn_relu_bwd(xfer_backend *b, int m, int c, const float *x, const float *relu_y,
+                        float *dy, const float *gamma, const float *smean, const float *sinv,
+                        int batch_stats, int accumulate, float *dx, float *dgamma, float *dbeta) {
+    size_t n = (size_t)m * c;
+    if (relu_y) CU_LAUNCH(b, xk_relu_bwd(S(b), n, relu_y, dy, dy));
+    if (!accumulate) {
+        bn_bwd(b, m, c, x, dy, gamma, smean, sinv, batch_stats, dx, dgamma, dbeta);
+        return;
+    }
+    float *t = xfer_cuda_workspace(b, sizeof(float) * n);
+    if (!t) return;
+    bn_bwd(b, m, c, x, dy, gamma, smean, sinv, batch_stats, t, dgamma, dbeta);
+    CU_LAUNCH(b, xk_add(S(b), n, dx, t, dx));
+}
+
 static void relu_fwd(xfer_backend *b, size_t n, const float *x, float *y) {
     CU_LAUNCH(b, xk_relu_fwd(S(b), n, x, y));
 }
@@ -118,6 +135,7 @@ void xfer_cuda_install_ops(xfer_backend *b) {
     b->batchnorm_forward_train = bn_train;
     b->batchnorm_forward_eval = bn_eval;
     b->batchnorm_backward = bn_bwd;
+    b->batchnorm_relu_backward = bn_relu_bwd;
     b->relu_forward = relu_fwd;
     b->relu_backward = relu_bwd;
     b->add = add;
