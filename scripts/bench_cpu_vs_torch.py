@@ -60,8 +60,10 @@ def xfer_bench(a):
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
         sys.exit(f"xfer bench failed ({r.returncode}): {r.stderr}")
-    fwd = float(re.search(r"forward \(inference\)\s+([\d.]+) img/s", r.stdout).group(1))
-    train = float(re.search(r"train step\s+([\d.]+) img/s", r.stdout).group(1))
+    # images/s from the median seconds per batch (the img/s column has one decimal only)
+    sec = r"\s+[\d.]+ img/s\s+\(median ([\d.]+) s per batch"
+    fwd = a.batch / float(re.search(r"forward \(inference\)" + sec, r.stdout).group(1))
+    train = a.batch / float(re.search(r"train step" + sec, r.stdout).group(1))
     rss = float(re.search(r"peak RSS\s+([\d.]+) MiB", r.stdout).group(1))
     return {"forward": fwd, "train": train, "rss": rss}
 
