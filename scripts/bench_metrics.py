@@ -19,10 +19,12 @@ in one `xfer metrics` run (gbc, the first, pays for it); `ncti[alone]`, `nleep[a
 The nleep reference (a direct-broadcast EM, ~1 s per EM step at this size) is skipped by default.
 Usage: bench_metrics.py [--xfer PATH] [--n N] [--skip-refs NAME,...]"""
 import argparse
+import atexit
 import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -101,6 +103,7 @@ def main():
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
     f, logits, y, D, emb = make(args.n, args.d, args.cs, args.ct)
     tmp = tempfile.mkdtemp(prefix="xfer_bench_metrics_")
+    atexit.register(shutil.rmtree, tmp, True)  # the 55 MB input goes when the bench ends
     path = os.path.join(tmp, "input.h5")
     with h5py.File(path, "w") as h:
         h["features"], h["logits"], h["labels"], h["ground_distance"] = f, logits, y, D

@@ -68,12 +68,13 @@ static int add_tensors(xfer_model *m, xfer_st_writer *w, int which, xfer_err *er
     int rc = XFER_OK;
     for (int i = 0; i < xfer_model_n_tensors(m) && !rc; i++) {
         const xfer_tensor_info *t = xfer_model_tensor(m, i);
-        if (which == 1 && t->kind != XFER_TENSOR_PARAM) continue;
+        if (which != 0 && t->kind != XFER_TENSOR_PARAM) continue;
         float *host = malloc(sizeof(float) * t->numel);
         if (!host) return xfer_fail(err, XFER_EINTERNAL, "out of memory");
         char key[XFER_TENSOR_NAME_MAX + 16];
         snprintf(key, sizeof key, "%s%s",
                  which == 1                     ? "grad."
+                 : which == 2                   ? XFER_CKPT_MOMENTUM_PREFIX
                  : t->kind == XFER_TENSOR_PARAM ? "param."
                                                 : "buffer.",
                  t->name);
@@ -106,7 +107,8 @@ static int list_tensors(xfer_model_config *cfg, int classes, double width, const
 }
 
 int cmd_step(int argc, char **argv) {
-    const char *arch_s = NULL, *weights = NULL, *batch = NULL, *out = NULL, *mode = "train";
+    const char *arch_s = NULL, *weights = NULL, *resume = NULL, *batch = NULL, *out = NULL;
+    const char *mode = "train";
     const char *precision = "fp32";
     int classes = 0, steps = 1, nesterov = 0, threads = 0, seed = 0, list = 0;
     double lr = 0.01, momentum = 0.0, wd = 0.0, dropout = 0.5, width = 1.0;
@@ -115,6 +117,9 @@ int cmd_step(int argc, char **argv) {
         {"num-classes", XFER_OPT_INT, &classes, "K", "classes of the head"},
         {"weights", XFER_OPT_STRING, &weights, "W.safetensors",
          "initial weights, torchvision names (default: initialised from --seed)"},
+        {"resume", XFER_OPT_STRING, &resume, "C.safetensors",
+         "start from a checkpoint instead: params, BN buffers and SGD momentum (momentum.<name>, "
+         "metadata xfer.sgd.started=1), as `xfer run` saves them"},
         {"batch", XFER_OPT_STRING, &batch, "B.safetensors",
          "images float [N,3,H,W] (normalised) and labels int [N]"},
         {"out", XFER_OPT_STRING, &out, "O.safetensors",
@@ -139,7 +144,7 @@ int cmd_step(int argc, char **argv) {
         "Run training steps on one batch and write logits, losses, gradients and parameters.",
         "The output holds 'logits' [N,K] and 'grad.<name>' of the first step, 'loss' [S], and\n"
         "'param.<name>' / 'buffer.<name>' after the last step, named like torchvision's "
-        "state_dict.",
+        "state_dict,\nand with momentum on the SGD buffers 'momentum.<name>' after the last step.",
         opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
     if (rc) return rc == XFER_OPTS_HELP ? XFER_OK : rc;
 
@@ -156,6 +161,8 @@ int cmd_step(int argc, char **argv) {
         rc = xfer_fail(&err, XFER_EINPUT, "step: --arch, --batch and --out are required");
     else if (classes < 1)
         rc = xfer_fail(&err, XFER_EINPUT, "step: --num-classes K (K >= 1) is required");
+    else if (weights && resume)
+        rc = xfer_fail(&err, XFER_EINPUT, "step: --weights and --resume exclude each other");
     else if (steps < 1)
         rc = xfer_fail(&err, XFER_EINPUT, "step: --steps must be >= 1");
     else if (!train && strcmp(mode, "eval") != 0)
@@ -182,6 +189,7 @@ int cmd_step(int argc, char **argv) {
     }
     if ((rc = xfer_model_create(&cfg, b, &m, &err))) goto done;
     if (weights && (rc = xfer_model_load_weights(m, weights, &err))) goto done;
+    if (resume && (rc = xfer_model_load_checkpoint(m, resume, NULL, &err))) goto done;
     size_t nimg = (size_t)bt.n * 3 * bt.h * bt.w;
     if (!(x_nchw = b->alloc(b, sizeof(float) * nimg, "the input batch", &err)) ||
         !(x = b->alloc(b, sizeof(float) * nimg, "the input batch", &err)) ||
@@ -218,6 +226,7 @@ int cmd_step(int argc, char **argv) {
     int64_t ls[1] = {steps};
     if ((rc = xfer_st_writer_add(w, "loss", XFER_DT_F32, 1, ls, losses, &err))) goto done;
     if ((rc = add_tensors(m, w, 0, &err))) goto done;
+    if (xfer_model_sgd_started(m) && (rc = add_tensors(m, w, 2, &err))) goto done;
     if ((rc = xfer_st_writer_meta(w, "arch", arch_s, &err))) goto done;
     rc = xfer_st_writer_save(w, out, &err);
 done:
