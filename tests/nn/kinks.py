@@ -156,13 +156,14 @@ def _widest_gap_mid(s, lo, hi):
     return 0.5 * (ext.gather(1, k) + ext.gather(1, k + 1)).squeeze(1)
 
 
-def center(model, x, train, positive=None, chain=True):
+def center(model, x, train, positive=None, chain=True, window=None):
     """Moves each ReLU's bias source so that its kink sits in a gap of every channel's values
     (see WINDOW, POSITIVE; one float64 forward pass); returns (biases moved, the smallest
     max-pool margin of that pass). Each source moves once (at its first ReLU). positive: the
     fraction of a pooled map left positive (default POSITIVE; 1: pooled maps centred as the
     others). chain: sparser maps where two max pools follow each other."""
     positive = POSITIVE if positive is None else positive
+    window = WINDOW if window is None else window
     global _RECORD
     work = copy.deepcopy(model).double().train(train)
     pr = Probes(work)
@@ -192,8 +193,8 @@ def center(model, x, train, positive=None, chain=True):
             lo, hi = v[:, i0], v[:, i1]
         else:
             r = _rms(z)
-            lo = torch.full((c,), -WINDOW * r, dtype=v.dtype)
-            hi = torch.full((c,), WINDOW * r, dtype=v.dtype)
+            lo = torch.full((c,), -window * r, dtype=v.dtype)
+            hi = torch.full((c,), window * r, dtype=v.dtype)
         mid = _widest_gap_mid(v, lo, hi)
         with torch.no_grad():
             params[src].sub_(mid)

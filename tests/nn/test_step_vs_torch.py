@@ -164,7 +164,8 @@ def condition(model, scale):
 # scaled instead of zeroed).
 DEFAULT = dict(n=2, size=64, classes=10, train=True, scale=CONV_SCALE, kwargs={}, extra=[],
                seed=1234, lr=LR, res_gamma=1.0, bn_beta=0.0, head_scale=1.0, calibrate=False,
-               center=True, pool_positive=kinks.POSITIVE, pool_chain=True)
+               center=True, pool_positive=kinks.POSITIVE, pool_chain=True,
+               center_window=kinks.WINDOW)
 CASES = {
     "alexnet": dict(arch="alexnet", n=2, size=224, scale=1.0, kwargs={"dropout": 0.0},
                     extra=["--dropout", "0"]),
@@ -202,11 +203,15 @@ CASES = {
     # expected flips per channel value 1.5e-2, as ResNet-50's 1.6e-2). Not 0.03 (a flip in
     # layer3.17 at seed 1), not bn_beta 2 (the block ends' ReLUs become linear: bn3's bias
     # gradients nearly cancel, torch32 2e-4 on layer3.0.bn3.bias), not 96x96 (more flips)
-    "resnet101": dict(arch="resnet101", res_gamma=0.05, seed=1),
+    # With the kinks centred within +-0.25 rms, the ReLUs after layer3's residual additions pass
+    # nearly everything (the widest gap lies on the sparse, negative side), so bn3's bias
+    # gradients nearly cancel (torch32 1.9e-3 on layer3.22.bn3.bias); +-0.05 keeps them clipping
+    "resnet101": dict(arch="resnet101", res_gamma=0.05, seed=1, center_window=0.05),
     # ResNet-152: 48x48, the smallest input whose last stage keeps 2x2 pixels (layer3 at 3x3);
     # at 64x64, without the kink handling, the ReLUs after layer3's residual additions (36
-    # blocks at 4x4, 32 values per channel) flipped in every set-up tried
-    "resnet152": dict(arch="resnet152", size=48, res_gamma=0.05, seed=1),
+    # blocks at 4x4, 32 values per channel) flipped in every set-up tried; kinks centred within
+    # +-0.05 rms as ResNet-101's (at 0.25 torch32 strays 4e-4..8e-4 on block-end BN biases)
+    "resnet152": dict(arch="resnet152", size=48, res_gamma=0.05, seed=1, center_window=0.05),
     "mobilenet_v2": dict(arch="mobilenet_v2", res_gamma=0.1, seed=1, kwargs={"dropout": 0.0},
                          extra=["--dropout", "0"]),
     "mnasnet1_0": dict(arch="mnasnet1_0", res_gamma=0.1, seed=1, head_scale=0.1,
@@ -243,7 +248,9 @@ for _a in ("resnet50", "resnet101", "resnet152", "mobilenet_v2", "mnasnet1_0", "
 CASES["resnet50_eval"].update(bn_beta=1.0, seed=2)
 # seeds chosen before the kink handling (their float32 trajectories flipped no mask then: MNASNet
 # seeds 1-2 and DenseNet-169 seed 3 flipped masks at step 2-3, DenseNet-201 seed 2 in denseblock4)
-CASES["mnasnet1_0_eval"].update(seed=3)
+# MNASNet in eval mode at lr 0.01 saturates its softmax in one step (loss 5.4, then 4e-4, then
+# 22): float32 cannot follow those gradients (torch32 4e-4 off); lr 0.001 steps 5.4, 0.38, 3.2
+CASES["mnasnet1_0_eval"].update(seed=3, lr=0.001)
 CASES["densenet169_eval"].update(seed=4)
 CASES["densenet201_eval"].update(seed=4)
 
@@ -392,7 +399,7 @@ def run_case(name):
     mom, worst_margin, total, bad = None, (float("inf"), "", 0), 0, 0
     for step in range(1, STEPS + 1):
         moved, _ = kinks.center(model, x, spec["train"], spec["pool_positive"],
-                                spec["pool_chain"]) \
+                                spec["pool_chain"], spec["center_window"]) \
             if spec["center"] else (0, 0)
         xo, err = xfer_step(model, mom, spec, x, y)
         check(xo is not None, f"{name}: step {step}: {err}")
