@@ -6,16 +6,15 @@ two largest values are that close, goes one way or the other depending on the la
 CPU's kernels: OpenBLAS's AVX-512 and AVX2 GEMMs sum in different orders. One such element changes
 a first-step gradient by 1e-3..1e-2 in a late layer, as much as an engine bug, so a comparison
 with float64 that passes on one machine fails on another. This module makes the kinks far away by
-construction and measures how far they are, in float64 only, so that whether a case is accepted
-is the same on every machine:
+construction and measures how far they are:
 
-- probed(model): a torch.fx copy of the model (sharing its parameters) with a probe on the input
+- Probes(model): a torch.fx copy of the model (sharing its parameters) with a probe on the input
   of every ReLU, ReLU6 and max pool;
 - center(model, x, train): one float64 forward pass that moves the per-channel additive term just
   before each ReLU (the BN bias, or the convolution's / linear layer's bias; through residual
   additions) so that the kink sits in the widest gap of the channel's values near it;
-- Margins: the smallest distance from a kink over every probe and every step of a run, relative
-  to the rms of the probed tensor (for max pool: the gap between a window's two largest values).
+- Margins: for one step, the float64 distance of every probed input from its branch point (for
+  max pool: the gap between a window's two largest values) over float32's RMS error there.
 """
 import copy
 import operator
@@ -156,29 +155,21 @@ def _widest_gap_mid(s, lo, hi):
     return 0.5 * (ext.gather(1, k) + ext.gather(1, k + 1)).squeeze(1)
 
 
-def center(model, x, train, positive=None, chain=True, window=None):
+def center(model, x, train, positive=None, window=None):
     """Moves each ReLU's bias source so that its kink sits in a gap of every channel's values
-    (see WINDOW, POSITIVE; one float64 forward pass); returns (biases moved, the smallest
-    max-pool margin of that pass). Each source moves once (at its first ReLU). positive: the
-    fraction of a pooled map left positive (default POSITIVE; 1: pooled maps centred as the
-    others). chain: sparser maps where two max pools follow each other."""
+    (see WINDOW, POSITIVE; one float64 forward pass); returns how many biases moved. Each
+    source moves once (at its first ReLU). positive: the fraction of a pooled map left positive
+    (default POSITIVE; 1: pooled maps centred as the others)."""
     positive = POSITIVE if positive is None else positive
     window = WINDOW if window is None else window
-    global _RECORD
     work = copy.deepcopy(model).double().train(train)
     pr = Probes(work)
     params = dict(work.named_parameters())
     done = set()
-    pool_margin = [float("inf")]
 
     def rec(tag, z):
-        kind, args, src = pr.probes[tag]
-        if kind == "pool":
-            g = _pool_gap(z.detach(), args)
-            if g.numel():
-                pool_margin[0] = min(pool_margin[0], float(g.min()) / _rms(z))
-            return z
-        if src is None or src in done or src not in params:
+        kind, _, src = pr.probes[tag]
+        if kind == "pool" or src is None or src in done or src not in params:
             return z
         done.add(src)
         v = torch.sort(_channels(z.detach()).double(), dim=1).values
@@ -187,7 +178,7 @@ def center(model, x, train, positive=None, chain=True, window=None):
             v = torch.sort(torch.cat([v, v - 6.0], dim=1), dim=1).values
             m = v.shape[1]
         if tag in pr.feeds_pool and positive < 1:
-            q = 1.0 - positive / 9 ** ((pr.feeds_pool[tag] - 1) if chain else 0)
+            q = 1.0 - positive / 9 ** (pr.feeds_pool[tag] - 1)
             i0 = min(m - 1, int((q - (1 - q) * 0.7) * m))
             i1 = min(m - 1, int((q + (1 - q) * 0.7) * m) + 1)
             lo, hi = v[:, i0], v[:, i1]
@@ -202,17 +193,13 @@ def center(model, x, train, positive=None, chain=True, window=None):
         shape[1] = c
         return z - mid.view(shape).to(z.dtype)
 
-    _RECORD = rec
-    try:
-        with torch.no_grad():
-            pr.gm(x.double())
-    finally:
-        _RECORD = None
+    with _Recording(rec), torch.no_grad():
+        pr.gm(x.double())
     named = dict(model.named_parameters())
     with torch.no_grad():
         for src in done:
             named[src].copy_(params[src].to(named[src].dtype))
-    return len(done), pool_margin[0]
+    return len(done)
 
 
 def _pool_gap(z, args):

@@ -161,10 +161,11 @@ def condition(model, scale):
 # extra: for `xfer step`.
 # seed: the draw of weights, BN statistics and batch; lr: SGD's learning rate; res_gamma: factor
 # on the weight of the BN that ends each residual branch (torchvision's zero_init_residual,
-# scaled instead of zeroed).
+# scaled instead of zeroed); center, pool_positive, center_window: tests/nn/kinks.py's centring
+# (on or off, the fraction of a max-pooled map left positive, the window around 0 in rms).
 DEFAULT = dict(n=2, size=64, classes=10, train=True, scale=CONV_SCALE, kwargs={}, extra=[],
                seed=1234, lr=LR, res_gamma=1.0, bn_beta=0.0, head_scale=1.0, calibrate=False,
-               center=True, pool_positive=kinks.POSITIVE, pool_chain=True,
+               center=True, pool_positive=kinks.POSITIVE,
                center_window=kinks.WINDOW)
 CASES = {
     "alexnet": dict(arch="alexnet", n=2, size=224, scale=1.0, kwargs={"dropout": 0.0},
@@ -398,9 +399,8 @@ def run_case(name):
           f"error vs torch float64, bound {FACTOR:g} x torch32 + {FLOOR:g}")
     mom, worst_margin, total, bad = None, (float("inf"), "", 0), 0, 0
     for step in range(1, STEPS + 1):
-        moved, _ = kinks.center(model, x, spec["train"], spec["pool_positive"],
-                                spec["pool_chain"], spec["center_window"]) \
-            if spec["center"] else (0, 0)
+        moved = kinks.center(model, x, spec["train"], spec["pool_positive"],
+                             spec["center_window"]) if spec["center"] else 0
         xo, err = xfer_step(model, mom, spec, x, y)
         check(xo is not None, f"{name}: step {step}: {err}")
         if xo is None:
