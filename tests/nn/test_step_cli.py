@@ -100,7 +100,12 @@ cases = [
     (["--arch", "alexnet", "--num-classes", "5"], "too small"),  # 32x32 < AlexNet's 63x63
     (["--arch", "resnet18", "--num-classes", "5", "--mode", "test"], "--mode"),
     (["--arch", "resnet18", "--num-classes", "5", "--device", "cuda"], "cuda"),
+    (["--arch", "resnet18", "--num-classes", "1000", "--weights", p("r18_1000.safetensors"),
+      "--resume", p("r18_1000.safetensors")], "exclude each other"),
+    (["--arch", "resnet18", "--num-classes", "1000", "--resume", p("started.safetensors")],
+     "momentum.conv1.weight is missing"),
 ]
+st_util.save(p("started.safetensors"), sd, {"xfer.sgd.started": "1"})
 for args, needle in cases:
     if "--batch" not in args:
         args = args + ["--batch", p("batch.safetensors")]
@@ -134,6 +139,34 @@ r = step("--arch", "alexnet", "--width", "0.25", "--num-classes", "3", "--seed",
          "--dropout", "0.5")
 check(r.returncode == 0 and open(p("det4.safetensors"), "rb").read() != outs[0],
       "seed has no effect")
+
+# 6. --resume: two steps with momentum equal one step, then one resumed from its output's
+# parameters, BN statistics and momentum buffers (bitwise)
+w3 = dict(sd)
+w3["fc.weight"], w3["fc.bias"] = sd["fc.weight"][:3].copy(), sd["fc.bias"][:3].copy()
+st_util.save(p("r18_3.safetensors"), w3)
+opts = ["--arch", "resnet18", "--num-classes", "3", "--batch", p("batch64.safetensors"),
+        "--momentum", "0.9", "--weight-decay", "5e-4"]
+r = step(*opts, "--weights", p("r18_3.safetensors"), "--steps", "2", "--out", p("two.safetensors"))
+r1 = step(*opts, "--weights", p("r18_3.safetensors"), "--out", p("one.safetensors"))
+check(r.returncode == 0 and r1.returncode == 0, f"resume set-up: {r.stderr} {r1.stderr}")
+if r.returncode == 0 and r1.returncode == 0:
+    o1, _ = st_util.load(p("one.safetensors"))
+    ck = {k: v for k, v in w3.items() if k.endswith("num_batches_tracked")}
+    for k, v in o1.items():
+        for pre in ("param.", "buffer.", "momentum."):
+            if k.startswith(pre):
+                ck[k[len(pre):] if pre != "momentum." else k] = v
+    check(any(k.startswith("momentum.") for k in ck), "no momentum.* in --out with momentum on")
+    st_util.save(p("ck.safetensors"), ck, {"xfer.sgd.started": "1"})
+    r2 = step(*opts, "--resume", p("ck.safetensors"), "--out", p("resumed.safetensors"))
+    check(r2.returncode == 0, f"--resume: exit {r2.returncode}: {r2.stderr}")
+    if r2.returncode == 0:
+        two, _ = st_util.load(p("two.safetensors"))
+        res, _ = st_util.load(p("resumed.safetensors"))
+        diff = [k for k in two if (k.startswith(("param.", "buffer.", "momentum.")) and
+                                   not np.array_equal(two[k], res[k]))]
+        check(not diff and len(two) > 0, f"resumed step differs from the second step: {diff[:3]}")
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
