@@ -2,7 +2,8 @@
 configs/demo-prune.yaml (successive halving), the second reusing the first's built sources and
 caches (the runner reuses built sources by design; they are the same bytes), and checks that the
 pruned sweep trains at most 50% of the full sweep's fine-tuning epochs and that its best source is
-the full sweep's best source (`xfer report --compare`). Prints the figures recorded in docs/run.md,
+the full sweep's best source (`xfer report --compare`); the README's demo table is checked
+against the full sweep's report (scripts/readme_demo_table.py --check). Prints the figures recorded in docs/run.md,
 with the wall times and the machine's load. Skips (77) without Debian's dataset-fashion-mnist."""
 import json
 import os
@@ -37,6 +38,15 @@ try:
     prune_h5 = os.path.join(tmp, "prune", "results.h5")
     p, t_full = run("demo.yaml", full_h5)
     check(p.returncode == 0, f"demo.yaml exits 0: {p.returncode} {p.stderr[-2000:]}")
+    # the README's demo table against this fresh run (sources, columns, statuses; not the digits):
+    # CI's check of the README, made here so that CI runs the whole demo once
+    t = subprocess.run(["/usr/bin/python3", os.path.join(SRC, "scripts", "readme_demo_table.py"),
+                        "--check", "--report", os.path.join(tmp, "full", "report.md"),
+                        "--readme", os.path.join(SRC, "README.md")], capture_output=True,
+                       text=True)
+    check(t.returncode == 0, f"README.md's demo table matches the fresh run's report "
+          f"(scripts/readme_demo_table.py --check exit {t.returncode}): {t.stdout[-2000:]}"
+          f"{t.stderr[-1000:]}")
     shutil.rmtree(os.path.join(tmp, "prune"), ignore_errors=True)
     os.makedirs(os.path.join(tmp, "prune"))
     for sub in ("sources", "cache"):
