@@ -40,9 +40,10 @@ def write(path, **arrays):
                 h.create_dataset(k, data=v)
 
 
-def run(path, *args):
+def run(path, *args, threads=None):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None
     r = subprocess.run([XFER, "metrics", path, "--format", "json", *args], capture_output=True,
-                       text=True, timeout=120)
+                       text=True, timeout=120, env=env)
     out = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else None
     return r.returncode, out, r.stderr
 
@@ -211,12 +212,42 @@ def main():
                       f"{name}: separable {og[name]['value']} > random {ob[name]['value']}")
             check("softmax_max" not in og, "default metrics: only those whose inputs are present")
 
+    thread_count(tmp)
     pool_level(tmp, rng)
     ncti_pool_level(tmp, rng)
     emms_checks(tmp, rng)
     errors(tmp, rng)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def thread_count(tmp):
+    """Every metric gives the same bits with 1, 2 and 3 threads, on an input large enough for
+    several of knn's Gram tiles (256 x 1024; 6 here), xfer_gram's 128-column tiles (D = 300: 6
+    tiles) and nleep's 512-row blocks; knn also against its reference."""
+    rng = np.random.default_rng(31)
+    n, d, ct = 1100, 300, 6
+    y = np.arange(n) % ct
+    f = (0.7 * rng.normal(size=(ct, d))[y] + rng.normal(size=(n, d))).astype(np.float32)
+    logits = rng.normal(size=(n, 9))
+    path = os.path.join(tmp, "threads.h5")
+    write(path, features=f, logits=logits, labels=y.astype(np.int64),
+          ground_distance=rng.uniform(0.5, 3.0, size=(9, ct)), label_embedding=rng.normal(size=(ct, 5)))
+    outs = {}
+    for t in (1, 2, 3):
+        rc, o, err = run(path, threads=t)
+        check(rc == 0, f"threads {t}: {err}")
+        if rc == 0:
+            outs[t] = {m: (v["value"], v.get("terms")) for m, v in o.items()}
+    if 1 in outs:
+        check(len(outs[1]) == 18, f"threads: every metric ran ({sorted(outs[1])})")
+        close(outs[1]["knn"][0], refs.knn(f.astype(np.float64), y), "knn over 6 Gram tiles",
+              rtol=1e-12)
+        for t in (2, 3):
+            if t in outs:
+                differ = [m for m in outs[1] if outs[t].get(m) != outs[1][m]]
+                check(not differ, f"{t} threads vs 1: {differ} differ: " +
+                      ", ".join(f"{m} {outs[t].get(m)} vs {outs[1][m]}" for m in differ))
 
 
 def check_pool(paths, metric, terms, pooled):
