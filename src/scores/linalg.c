@@ -164,9 +164,13 @@ double *xfer_features_f64(const xfer_metric_input *in) {
     if (!X) return NULL;
     if (in->features)
         memcpy(X, in->features, nd * sizeof *X);
-    else
-        for (size_t i = 0; i < nd; i++)
-            X[i] = in->features_f32[i];
+    else {
+        const float *f = in->features_f32;
+        const long nl = (long)nd;
+#pragma omp parallel for schedule(static)
+        for (long i = 0; i < nl; i++)
+            X[i] = f[i];
+    }
     return X;
 }
 
@@ -178,6 +182,7 @@ void xfer_center_columns(double *X, int n, int d, double *mu_out) {
             mu[k] += X[(size_t)i * d + k];
     for (int k = 0; k < d; k++)
         mu[k] /= n;
+#pragma omp parallel for schedule(static)
     for (int i = 0; i < n; i++)
         for (int k = 0; k < d; k++)
             X[(size_t)i * d + k] -= mu[k];
@@ -186,7 +191,32 @@ void xfer_center_columns(double *X, int n, int d, double *mu_out) {
 }
 
 void xfer_gram(const double *X, int n, int d, double denom, double *C) {
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, n, 1.0 / denom, X, d, 0.0, C, d);
+    /* Rows in a fixed number of chunks (by N and D only, never the thread count), one
+     * single-threaded dsyrk each (BLAS is single-threaded in the metrics) shared out over the
+     * threads, the chunks' upper triangles added in chunk order. */
+    int nc = n / XFER_GRAM_CHUNK_ROWS;
+    if (nc > XFER_GRAM_MAX_CHUNKS) nc = XFER_GRAM_MAX_CHUNKS;
+    if ((size_t)d * d < XFER_GRAM_MIN_ENTRIES) nc = 1;
+    double *part = nc > 1 ? malloc((size_t)(nc - 1) * d * d * sizeof *part) : NULL;
+    if (!part) nc = 1;
+    if (nc == 1) {
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, n, 1.0 / denom, X, d, 0.0, C, d);
+    } else {
+#pragma omp parallel for schedule(static, 1)
+        for (int c = 0; c < nc; c++) {
+            const int i0 = (int)((long)n * c / nc), i1 = (int)((long)n * (c + 1) / nc);
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, i1 - i0, 1.0 / denom,
+                        X + (size_t)i0 * d, d, 0.0, c ? part + (size_t)(c - 1) * d * d : C, d);
+        }
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < d; i++)
+            for (int c = 1; c < nc; c++) {
+                const double *p = part + (size_t)(c - 1) * d * d + (size_t)i * d;
+                for (int j = i; j < d; j++)
+                    C[(size_t)i * d + j] += p[j];
+            }
+    }
+    free(part);
     for (int i = 0; i < d; i++)
         for (int j = 0; j < i; j++)
             C[(size_t)i * d + j] = C[(size_t)j * d + i];

@@ -12,6 +12,8 @@
 
 #include "scores_internal.h"
 
+#define PCA_ROWS 512 /* rows of the projection per GEMM */
+
 typedef struct {
     int n, d;
     double *X; /* [n,d] the features, float64, centred */
@@ -86,18 +88,33 @@ static int basis_project(const pca_basis *b, int k, double var_frac, double **ou
     }
     for (int j = 0; j < k; j++)
         memcpy(V + (size_t)j * d, b->C + (size_t)(d - 1 - j) * d, (size_t)d * sizeof *V);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, k, d, 1.0, b->X, d, V, d, 0.0, Y, k);
-    /* Component signs as sklearn's PCA (svd_flip, u-based): each component's largest-magnitude
-     * score is positive. PARC's row correlations depend on these signs. */
-    for (int j = 0; j < k; j++) {
-        int imax = 0;
-        for (int i = 1; i < n; i++)
-            if (fabs(Y[(size_t)i * k + j]) > fabs(Y[(size_t)imax * k + j])) imax = i;
-        if (Y[(size_t)imax * k + j] < 0)
-            for (int i = 0; i < n; i++)
-                Y[(size_t)i * k + j] = -Y[(size_t)i * k + j];
+    /* Y = X V^T in fixed blocks of PCA_ROWS rows, shared out over the threads (BLAS is
+     * single-threaded in the metrics; the same bits whatever the thread count). */
+    const int nb = (n + PCA_ROWS - 1) / PCA_ROWS;
+#pragma omp parallel for schedule(static)
+    for (int q = 0; q < nb; q++) {
+        const int i0 = q * PCA_ROWS, ni = n - i0 < PCA_ROWS ? n - i0 : PCA_ROWS;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, k, d, 1.0, b->X + (size_t)i0 * d,
+                    d, V, d, 0.0, Y + (size_t)i0 * k, k);
     }
     free(V);
+    /* Component signs as sklearn's PCA (svd_flip, u-based): each component's largest-magnitude
+     * score (the first of equal ones) is positive. PARC's row correlations depend on these
+     * signs. Rows in order, all components at once. */
+    int *imax = calloc((size_t)k, sizeof *imax);
+    if (!imax) {
+        free(Y);
+        return XFER_OOM(err);
+    }
+    for (int i = 1; i < n; i++)
+        for (int j = 0; j < k; j++)
+            if (fabs(Y[(size_t)i * k + j]) > fabs(Y[(size_t)imax[j] * k + j])) imax[j] = i;
+    for (int j = 0; j < k; j++) /* imax[j] becomes: flip component j */
+        imax[j] = Y[(size_t)imax[j] * k + j] < 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < k; j++)
+            if (imax[j]) Y[(size_t)i * k + j] = -Y[(size_t)i * k + j];
+    free(imax);
     *out = Y;
     *k_out = k;
     return XFER_OK;

@@ -164,15 +164,23 @@ static int lda_svd(lda_fit *f, xfer_err *err) {
     for (int i = 0; i < n; i++)
         for (int j = 0; j < k; j++)
             X[(size_t)i * k + j] = f->Y[(size_t)i * k + j] - f->mu[(size_t)f->cls[i] * k + j];
-    for (int j = 0; j < k; j++) { /* np.std of the within-class centred columns */
-        double m = 0, v = 0;
-        for (int i = 0; i < n; i++)
-            m += X[(size_t)i * k + j];
-        m /= n;
-        for (int i = 0; i < n; i++)
-            v += (X[(size_t)i * k + j] - m) * (X[(size_t)i * k + j] - m);
-        sd[j] = sqrt(v / n);
+    /* np.std of the within-class centred columns (each column's sums in row order; rows walked
+     * in memory order, all columns at once): the mean in xbar (zeroed again below), the sum of
+     * squares in sd */
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < k; j++)
+            xbar[j] += X[(size_t)i * k + j];
+    for (int j = 0; j < k; j++) {
+        xbar[j] /= n;
+        sd[j] = 0;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < k; j++)
+            sd[j] += (X[(size_t)i * k + j] - xbar[j]) * (X[(size_t)i * k + j] - xbar[j]);
+    for (int j = 0; j < k; j++) {
+        sd[j] = sqrt(sd[j] / n);
         if (sd[j] == 0) sd[j] = 1.0;
+        xbar[j] = 0;
     }
     const double fac = sqrt(1.0 / (n - C));
     for (int i = 0; i < n; i++)

@@ -35,7 +35,13 @@ double xfer_sum_ordered(const double *v, size_t n);
 double *xfer_features_f64(const xfer_metric_input *in);
 /* Column means mu [d] of X [n,d], then X -= mu in place (mu may be NULL). */
 void xfer_center_columns(double *X, int n, int d, double *mu);
-/* C = X^T X / denom for X [n,d] (C [d,d], full symmetric). */
+/* C = X^T X / denom for X [n,d] (C [d,d], full symmetric). With N >= 2 XFER_GRAM_CHUNK_ROWS and
+ * D^2 >= XFER_GRAM_MIN_ENTRIES the rows are split into min(N / XFER_GRAM_CHUNK_ROWS,
+ * XFER_GRAM_MAX_CHUNKS) fixed chunks computed in parallel and added in order: the same bits
+ * whatever the thread count. */
+#define XFER_GRAM_CHUNK_ROWS 1024
+#define XFER_GRAM_MAX_CHUNKS 4
+#define XFER_GRAM_MIN_ENTRIES 16384
 void xfer_gram(const double *X, int n, int d, double denom, double *C);
 /* Principal components of the features: *out receives [n,k] projections of the centred float64
  * features on the top k eigenvectors of their covariance (k = min(k, d, n); if var_frac > 0, k is

@@ -223,10 +223,10 @@ def main():
 
 def thread_count(tmp):
     """Every metric gives the same bits with 1, 2 and 3 threads, on an input large enough for
-    several of knn's Gram tiles (256 x 1024; 6 here), xfer_gram's 128-column tiles (D = 300: 6
-    tiles) and nleep's 512-row blocks; knn also against its reference."""
+    several of knn's Gram tiles (256 x 1024; 15 here), xfer_gram's row chunks (1024 rows: 2 here),
+    the PCA projection's and nleep's 512-row blocks; knn also against its reference."""
     rng = np.random.default_rng(31)
-    n, d, ct = 1100, 300, 6
+    n, d, ct = 2200, 300, 6
     y = np.arange(n) % ct
     f = (0.7 * rng.normal(size=(ct, d))[y] + rng.normal(size=(n, d))).astype(np.float32)
     logits = rng.normal(size=(n, 9))
@@ -241,7 +241,7 @@ def thread_count(tmp):
             outs[t] = {m: (v["value"], v.get("terms")) for m, v in o.items()}
     if 1 in outs:
         check(len(outs[1]) == 18, f"threads: every metric ran ({sorted(outs[1])})")
-        close(outs[1]["knn"][0], refs.knn(f.astype(np.float64), y), "knn over 6 Gram tiles",
+        close(outs[1]["knn"][0], refs.knn(f.astype(np.float64), y), "knn over 15 Gram tiles",
               rtol=1e-12)
         for t in (2, 3):
             if t in outs:
