@@ -319,32 +319,33 @@ int xfer_metric_ncti(const xfer_metric_input *in, const xfer_metric_params *p,
     double s = exp(-ev);
     rc = s > NCTI_SHRINK_FLOOR ? lda_eigen(&f, s, err) : lda_svd(&f, err);
     if (rc) goto done;
-    /* t0: nuclear norm of the centred projection */
+    /* t1 = mean p(y_i | x_i) of predict_proba */
     double t0 = 0, t1 = 0, t2 = 0;
-    if (f.nl > 0) {
-        xfer_center_columns(f.low, n, f.nl, NULL);
-        if ((rc = nuclear_norm(n, f.nl, f.low, &t0, err))) goto done;
-    }
-    /* predict_proba; t1 = mean p(y_i | x_i) */
     xfer_softmax_rows(f.logits, n, C, f.logits);
     for (int i = 0; i < n; i++)
         t1 += f.logits[(size_t)i * C + cls[i]];
     t1 /= n;
-    /* t2: log sum_c ||P[y == c]||_* */
-    int maxc = 0, failed = 0;
+    /* t0 = the centred projection's nuclear norm (item -1) and t2 = log sum_c ||P[y == c]||_*
+     * (items 0..C-1), one parallel loop: each item's singular values on its own */
+    int maxc = 0, failed = 0, failed0 = 0;
     for (int c = 0; c < C; c++)
         maxc = ccnt[c] > maxc ? ccnt[c] : maxc;
     if (!(rows = malloc((size_t)C * sizeof *rows))) { /* each class's norm, added in order */
         rc = XFER_OOM(err);
         goto done;
     }
-#pragma omp parallel reduction(| : failed)
+    if (f.nl > 0) xfer_center_columns(f.low, n, f.nl, NULL);
+#pragma omp parallel reduction(| : failed, failed0)
     {
         double *P = malloc((size_t)maxc * C * sizeof *P);
         xfer_err e2;
         failed |= !P;
 #pragma omp for schedule(dynamic)
-        for (int c = 0; c < C; c++) {
+        for (int c = -1; c < C; c++) {
+            if (c < 0) {
+                if (f.nl > 0) failed0 |= nuclear_norm(n, f.nl, f.low, &t0, &e2) != XFER_OK;
+                continue;
+            }
             int r = 0;
             for (int i = 0; i < n && P; i++)
                 if (cls[i] == c) memcpy(P + (size_t)r++ * C, f.logits + (size_t)i * C, C * 8);
@@ -352,6 +353,10 @@ int xfer_metric_ncti(const xfer_metric_input *in, const xfer_metric_params *p,
             if (P) failed |= nuclear_norm(r, C, P, &rows[c], &e2) != XFER_OK;
         }
         free(P);
+    }
+    if (failed0) {
+        rc = xfer_fail(err, XFER_EINTERNAL, "ncti: singular values of the LDA projection failed");
+        goto done;
     }
     if (failed) {
         rc = xfer_fail(err, XFER_EINTERNAL,
