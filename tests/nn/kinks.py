@@ -13,6 +13,10 @@ construction and measures how far they are:
 - center(model, x, train): one float64 forward pass that moves the per-channel additive term just
   before each ReLU (the BN bias, or the convolution's / linear layer's bias; through residual
   additions) so that the kink sits in the widest gap of the channel's values near it;
+- untie(model, x, train, ratio): after center(), zeroes the max-pool windows whose two largest
+  values lie within ratio x float32's error of each other (dense pooled maps, GoogLeNet's branch
+  pools: a shift cannot separate them) by raising the kink of the ReLU channel that produced
+  them above the window's largest value;
 - Margins: for one step, the float64 distance of every probed input from its branch point (for
   max pool: the gap between a window's two largest values) over float32's RMS error there.
 """
@@ -88,11 +92,16 @@ class Probes:
         gm = torch.fx.symbolic_trace(model)
         self.probes = {}
         self.feeds_pool = {}  # ReLU tag -> max pools in a row its output reaches (through cat)
+        self.pool_from = {}  # max-pool tag -> the ReLU tags whose outputs are its channels
         for n in gm.graph.nodes:
             if _kind(gm, n) in ("relu", "relu6"):
                 depth = _pool_depth(gm, n)
                 if depth:
                     self.feeds_pool[n.name] = depth
+            elif _kind(gm, n) == "pool":
+                src = _relu_sources(gm, n.args[0])
+                if src:
+                    self.pool_from[n.name] = src
         for n in list(gm.graph.nodes):
             kind = _kind(gm, n)
             if kind is None or not n.args or not isinstance(n.args[0], torch.fx.Node):
@@ -124,6 +133,21 @@ def _pool_depth(gm, n):
     return best
 
 
+def _relu_sources(gm, n):
+    """The ReLU nodes whose outputs are node n's channels, in channel order (through channel
+    concatenation and max pools: both copy values), or None."""
+    kind = _kind(gm, n)
+    if kind == "relu":
+        return [n.name]
+    if kind == "pool":
+        return _relu_sources(gm, n.args[0])
+    if n.op == "call_function" and n.target is torch.cat:
+        dim = n.args[1] if len(n.args) > 1 else n.kwargs.get("dim", 0)
+        parts = [_relu_sources(gm, a) for a in n.args[0]] if dim == 1 else [None]
+        return None if any(p is None for p in parts) else [t for p in parts for t in p]
+    return None
+
+
 def _rms(z):
     r = float(torch.sqrt(torch.mean(z.double() ** 2)))
     return r if r > 0 else 1.0
@@ -148,11 +172,25 @@ POSITIVE = 0.07
 def _widest_gap_mid(s, lo, hi):
     """Per row of the sorted values s (C, M) clamped into [lo, hi] (per-row tensors), the middle
     of the widest gap between consecutive values (or the window's ends)."""
+    return _widest_gap(s, lo, hi)[0]
+
+
+def _widest_gap(s, lo, hi):
+    """_widest_gap_mid's middles, and the gaps' half widths."""
     c = s.shape[0]
     ext = torch.cat([lo.view(c, 1), torch.maximum(torch.minimum(s, hi.view(c, 1)), lo.view(c, 1)),
                      hi.view(c, 1)], dim=1)
     k = torch.argmax(ext[:, 1:] - ext[:, :-1], dim=1, keepdim=True)
-    return 0.5 * (ext.gather(1, k) + ext.gather(1, k + 1)).squeeze(1)
+    a, b = ext.gather(1, k).squeeze(1), ext.gather(1, k + 1).squeeze(1)
+    return 0.5 * (a + b), 0.5 * (b - a)
+
+
+def _kink_values(z, kind):
+    """(C, M') sorted per channel: z's values, and for ReLU6 also z - 6 (its second kink at 0)."""
+    v = torch.sort(_channels(z.detach()).double(), dim=1).values
+    if kind == "relu6":  # the values 6 above: a gap both kinks fall in
+        v = torch.sort(torch.cat([v, v - 6.0], dim=1), dim=1).values
+    return v
 
 
 def center(model, x, train, positive=None, window=None):
@@ -172,11 +210,8 @@ def center(model, x, train, positive=None, window=None):
         if kind == "pool" or src is None or src in done or src not in params:
             return z
         done.add(src)
-        v = torch.sort(_channels(z.detach()).double(), dim=1).values
+        v = _kink_values(z, kind)
         c, m = v.shape
-        if kind == "relu6":  # the values 6 above: a gap both kinks fall in
-            v = torch.sort(torch.cat([v, v - 6.0], dim=1), dim=1).values
-            m = v.shape[1]
         if tag in pr.feeds_pool and positive < 1:
             q = 1.0 - positive / 9 ** (pr.feeds_pool[tag] - 1)
             i0 = min(m - 1, int((q - (1 - q) * 0.7) * m))
@@ -202,10 +237,165 @@ def center(model, x, train, positive=None, window=None):
     return len(done)
 
 
+# Max-pool near-ties (untie): a per-channel shift cannot change the gaps within a channel, but a
+# ReLU's kink raised above a window's largest value makes the whole window 0, an exact tie in
+# every precision whose gradient the ReLU masks anyway. untie() does it for the few windows whose
+# two largest values lie within `ratio` x float32's error (Margins's measure) of each other, in
+# forward order: a pass stops at the first max pool with new near-ties, raises the kinks of the
+# ReLUs that produced them (traced through channel concatenation and earlier max pools) and
+# starts again, so that the raised channels' consequences downstream are seen; ReLUs whose input
+# a raised channel moved into float32's reach of the kink are moved into a gap again. At most
+# TIE_PASSES passes (one float64 forward pass each).
+TIE_PASSES = 40
+
+
+class _Restart(Exception):
+    pass
+
+
+def _errors(model, pr, x, train):
+    """float32's RMS error at every probed input (x sqrt 2 at a max pool: a gap is two values'
+    errors), from one float64 pass through pr and one float32 pass through a copy of model."""
+    z64, err = {}, {}
+    p32 = Probes(copy.deepcopy(model).float().train(train))
+
+    def r64(tag, z):
+        z64[tag] = z.detach().double().clone()
+        return z
+
+    def r32(tag, z):
+        e = float(torch.sqrt(torch.mean((z.detach().double() - z64[tag]) ** 2)))
+        err[tag] = e * (2 ** 0.5 if pr.probes[tag][0] == "pool" else 1.0)
+        return z
+
+    with torch.no_grad():
+        with _Recording(r64):
+            pr.gm(x.double())
+        with _Recording(r32):
+            p32.gm(x.float())
+    return err
+
+
+def untie(model, x, train, ratio, window=None):
+    """Raises ReLU kinks (model's biases, in place) until no max-pool window of the forward pass
+    holds a near-tie: two largest values within ratio x float32's error of each other (see the
+    comment above; centre the kinks first). Returns a dict: windows (near-ties zeroed), channels
+    (kinks raised), moved (ReLU channels moved into a gap again), passes, unresolved (near-ties
+    left in the last pass: no bias source found), complete (False: TIE_PASSES reached). Margins
+    measures what is left either way."""
+    window = WINDOW if window is None else window
+    work = copy.deepcopy(model).double().train(train)
+    pr = Probes(work)
+    params = dict(work.named_parameters())
+    err = _errors(model, pr, x, train)
+    cons = {}  # ReLU tag -> {channel: [flat indices within the channel kept below the kink]}
+    changed, moved = set(), set()
+    stats = dict(windows=0, passes=0, unresolved=0)
+
+    def one_pass():
+        done, owners, relu_z = set(), set(), {}
+        stats["unresolved"] = 0
+
+        def rec(tag, z):
+            kind, args, src = pr.probes[tag]
+            if kind == "pool":
+                if tag in pr.pool_from and tag in err:
+                    pool(tag, z, args)
+                return z
+            if src is not None and src in params and src not in done:
+                done.add(src)
+                owners.add(tag)
+                z = relu(tag, kind, z, src)
+            relu_z[tag] = z.detach().clone()  # the ReLU's own input (it may work in place)
+            return z
+
+        def relu(tag, kind, z, src):
+            v = _kink_values(z, kind)
+            c = v.shape[0]
+            r, e = _rms(z), ratio * err.get(tag, 0.0)
+            d0 = v.abs().min(dim=1).values
+            lo = torch.full((c,), -window * r, dtype=v.dtype)
+            hi = torch.full((c,), window * r, dtype=v.dtype)
+            must = torch.zeros(c, dtype=torch.bool)
+            zc = _channels(z.detach()).double()
+            for ch, idx in cons.get(tag, {}).items():
+                t = zc[ch, idx].max()
+                must[ch] = t > -e
+                lo[ch] = max(lo[ch], t)
+                hi[ch] = lo[ch] + 2 * window * r
+            mid, half = _widest_gap(v, lo, hi)
+            # into a gap again where the kink is within float32's reach, and a gap at least
+            # twice as wide is at hand (so that a pass repeated on the same values moves none)
+            go = must | ((d0 < e) & (half > 2 * d0))
+            if not bool(go.any()):
+                return z
+            mid = torch.where(go, mid, torch.zeros_like(mid))
+            with torch.no_grad():
+                params[src].sub_(mid)
+            changed.add(src)
+            moved.update((tag, int(ch)) for ch in go.nonzero().flatten().tolist()
+                         if ch not in cons.get(tag, {}))
+            shape = [1] * z.dim()
+            shape[1] = c
+            return z - mid.view(shape).to(z.dtype)
+
+        def pool(tag, z, args):
+            top = _pool_top2(z.detach().double(), args)
+            gap = top[:, 0] - top[:, 1]
+            near = (top[:, 0] != 0) & (gap != 0) & (gap > 1e-12 * _rms(z)) & \
+                (gap < ratio * err[tag])
+            if not bool(near.any()):
+                return
+            srcs, c, new = pr.pool_from[tag], z.shape[1], 0
+            for row, w in near.nonzero().tolist():
+                ch, v = row % c, top[row, 0, w]
+                for q in srcs:  # the ReLU whose output channel this is
+                    if ch < relu_z[q].shape[1]:
+                        break
+                    ch -= relu_z[q].shape[1]
+                hit = (_channels(relu_z[q])[ch] == v).nonzero().flatten()
+                if q not in owners or not hit.numel():
+                    stats["unresolved"] += 1
+                    continue
+                idx = cons.setdefault(q, {}).setdefault(ch, [])
+                if int(hit[0]) not in idx:
+                    idx.append(int(hit[0]))
+                    new += 1
+            if new:
+                stats["windows"] += new
+                raise _Restart
+
+        with _Recording(rec), torch.no_grad():
+            pr.gm(x.double())
+
+    for stats["passes"] in range(1, TIE_PASSES + 1):
+        try:
+            one_pass()
+            stats["complete"] = True
+            break
+        except _Restart:
+            stats["complete"] = False  # TIE_PASSES reached: near-ties may be left
+    named = dict(model.named_parameters())
+    with torch.no_grad():
+        for src in changed:
+            named[src].copy_(params[src].to(named[src].dtype))
+    stats["channels"] = sum(len(v) for v in cons.values())
+    stats["moved"] = len(moved)
+    return stats
+
+
 def _pool_gap(z, args):
     """Per window, the largest value minus the second largest. Skipped: windows whose largest
     is 0 (all-zero ReLU outputs) and exact ties (one value that an overlapping max pool before
     copied into neighbouring pixels): both are exact in every precision."""
+    top = _pool_top2(z, args)
+    gap = top[:, 0] - top[:, 1]
+    keep = (top[:, 0] != 0) & (gap != 0)
+    return gap[keep]
+
+
+def _pool_top2(z, args):
+    """(n*c, 2, windows): every window's largest and second largest value."""
     k, s, p, d, ceil = _pairs(args)
     out = F.max_pool2d(z, k, s, p, d, ceil)
     hout, wout = out.shape[-2:]
@@ -215,10 +405,7 @@ def _pool_gap(z, args):
     n, c = z.shape[:2]
     cols = F.unfold(zp.reshape(n * c, 1, *zp.shape[-2:]), k, dilation=d, stride=s)
     cols = cols[:, :, : hout * wout]  # (n*c, k*k, windows)
-    top = torch.topk(cols, 2, dim=1).values
-    gap = top[:, 0] - top[:, 1]
-    keep = (top[:, 0] != 0) & (gap != 0)
-    return gap[keep]
+    return torch.topk(cols, 2, dim=1).values
 
 
 def _pairs(args):
