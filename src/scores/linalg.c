@@ -167,7 +167,7 @@ double *xfer_features_f64(const xfer_metric_input *in) {
     else {
         const float *f = in->features_f32;
         const long nl = (long)nd;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 65536)
         for (long i = 0; i < nl; i++)
             X[i] = f[i];
     }
@@ -182,7 +182,7 @@ void xfer_center_columns(double *X, int n, int d, double *mu_out) {
             mu[k] += X[(size_t)i * d + k];
     for (int k = 0; k < d; k++)
         mu[k] /= n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 256)
     for (int i = 0; i < n; i++)
         for (int k = 0; k < d; k++)
             X[(size_t)i * d + k] -= mu[k];
@@ -202,13 +202,13 @@ void xfer_gram(const double *X, int n, int d, double denom, double *C) {
     if (nc == 1) {
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, n, 1.0 / denom, X, d, 0.0, C, d);
     } else {
-#pragma omp parallel for schedule(static, 1)
+#pragma omp parallel for schedule(dynamic)
         for (int c = 0; c < nc; c++) {
             const int i0 = (int)((long)n * c / nc), i1 = (int)((long)n * (c + 1) / nc);
             cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, i1 - i0, 1.0 / denom,
                         X + (size_t)i0 * d, d, 0.0, c ? part + (size_t)(c - 1) * d * d : C, d);
         }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 16)
         for (int i = 0; i < d; i++)
             for (int c = 1; c < nc; c++) {
                 const double *p = part + (size_t)(c - 1) * d * d + (size_t)i * d;

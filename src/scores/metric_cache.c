@@ -91,7 +91,7 @@ static int basis_project(const pca_basis *b, int k, double var_frac, double **ou
     /* Y = X V^T in fixed blocks of PCA_ROWS rows, shared out over the threads (BLAS is
      * single-threaded in the metrics; the same bits whatever the thread count). */
     const int nb = (n + PCA_ROWS - 1) / PCA_ROWS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic)
     for (int q = 0; q < nb; q++) {
         const int i0 = q * PCA_ROWS, ni = n - i0 < PCA_ROWS ? n - i0 : PCA_ROWS;
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, k, d, 1.0, b->X + (size_t)i0 * d,
