@@ -84,11 +84,20 @@ def check(ok, what):
         print("FAILED:", what)
 
 
-def rel(a, b):
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    d = np.linalg.norm((a - b).ravel())
-    n = np.linalg.norm(b.ravel())
+def norm(a):
+    a = np.asarray(a).ravel()
+    return float(np.sqrt(np.dot(a, a)))
+
+
+def dist(a, b):
+    """||a - b|| in float64 (a float32 operand is cast on the fly: one temporary)."""
+    return norm(np.subtract(a, b, dtype=np.float64))
+
+
+def rel(a, b, nb=None):
+    """||a - b|| / ||b|| (nb: ||b|| if known)."""
+    d = dist(a, b)
+    n = norm(b) if nb is None else nb
     return d / n if n > 0 else d
 
 
@@ -314,8 +323,8 @@ def case_setup(name):
 
 def torch_step(model, mom, x, y, train, lr):
     """One SGD step from the model's state and the momentum buffers `mom` (name -> tensor of the
-    model's dtype, None before the first step): the tensors `xfer step` writes, as float64
-    arrays, and the momentum buffers after the step."""
+    model's dtype, None before the first step): the tensors `xfer step` writes, as arrays of the
+    model's dtype (copies: the model is used again), and the momentum buffers after the step."""
     model.train(train)
     params = dict(model.named_parameters())
     opt = torch.optim.SGD(params.values(), lr=lr, momentum=MOMENTUM, weight_decay=WD)
@@ -326,16 +335,16 @@ def torch_step(model, mom, x, y, train, lr):
     logits = model(x)
     loss = F.cross_entropy(logits, y)
     loss.backward()
-    out = {"logits": logits.detach().double().numpy(), "loss": np.array([loss.item()])}
+    out = {"logits": logits.detach().numpy(), "loss": np.array([loss.item()])}
     for k, p in params.items():
-        out["grad." + k] = p.grad.detach().double().numpy().copy()
+        out["grad." + k] = p.grad.detach().numpy().copy()
     opt.step()
     for k, v in model.state_dict().items():
         if not k.endswith("num_batches_tracked"):
-            out[("buffer." if "running_" in k else "param.") + k] = v.detach().double().numpy()
+            out[("buffer." if "running_" in k else "param.") + k] = v.detach().numpy().copy()
     new_mom = {k: opt.state[p]["momentum_buffer"].detach().clone() for k, p in params.items()}
     for k, v in new_mom.items():
-        out["momentum." + k] = v.double().numpy()
+        out["momentum." + k] = v.numpy()
     return out, new_mom
 
 
@@ -370,6 +379,15 @@ def load_state(model, out):
             key = ("buffer." if "running_" in k else "param.") + k
             if key in out:
                 v.copy_(torch.from_numpy(np.array(out[key])).to(v.dtype))
+
+
+def from_state(gm, model):
+    """gm (a probed copy of the model) with the model's parameters and buffers."""
+    sd = model.state_dict()
+    with torch.no_grad():
+        for k, v in gm.state_dict().items():
+            v.copy_(sd[k])
+    return gm
 
 
 def tiny_eps_grads(model, x, y, train):
@@ -421,6 +439,9 @@ def run_case(name):
           f"x{spec['size']}, {STEPS} steps at lr {spec['lr']:g}, seed {spec['seed']}): relative "
           f"error vs torch float64, bound {FACTOR:g} x torch32 + {FLOOR:g}")
     mom, worst_margin, total, bad = None, (float("inf"), "", 0), 0, 0
+    # probed copies (torch.fx), traced once: each run below starts from the model's state
+    probes = kinks.Probes(copy.deepcopy(model).double())
+    probes32 = kinks.Probes(copy.deepcopy(model))
     for step in range(1, STEPS + 1):
         moved = kinks.center(model, x, spec["train"], spec["pool_positive"],
                              spec["center_window"]) if spec["center"] else 0
@@ -435,14 +456,14 @@ def run_case(name):
         check(xo is not None, f"{name}: step {step}: {err}")
         if xo is None:
             return
-        probes = kinks.Probes(copy.deepcopy(model).double())
-        probes32 = kinks.Probes(copy.deepcopy(model))
         mom64 = None if mom is None else {k: v.double() for k, v in mom.items()}
         margins = kinks.Margins()
         with margins.record(probes, 64):
-            ref, _ = torch_step(probes.gm, mom64, x.double(), y, spec["train"], spec["lr"])
+            ref, _ = torch_step(from_state(probes.gm, model), mom64, x.double(), y,
+                                spec["train"], spec["lr"])
         with margins.record(probes32, 32):
-            t32, _ = torch_step(probes32.gm, mom, x, y, spec["train"], spec["lr"])
+            t32, _ = torch_step(from_state(probes32.gm, model), mom, x, y, spec["train"],
+                                spec["lr"])
         # float32's error on one tensor is heavy-tailed (one sample of it can be 1000x below
         # another of the same case): the yardstick is the largest of YARDSTICK_SAMPLES torch
         # float32 errors, each on the batch moved by about one float32 unit in the last place and
@@ -452,13 +473,15 @@ def run_case(name):
             pg = torch.Generator().manual_seed(4321 + k)
             xk = (x.double() * (1 + (torch.rand(x.shape, generator=pg, dtype=torch.float64) -
                                      0.5) * 2.0**-23)).float()
-            o32 = torch_step(copy.deepcopy(model), mom, xk, y, spec["train"], spec["lr"])[0]
-            o64 = torch_step(copy.deepcopy(model).double(), mom64, xk.double(), y,
+            o32 = torch_step(from_state(probes32.gm, model), mom, xk, y, spec["train"],
+                             spec["lr"])[0]
+            o64 = torch_step(from_state(probes.gm, model), mom64, xk.double(), y,
                              spec["train"], spec["lr"])[0]
             # per tensor |o32 - o64| and its relative error (not the tensors: AlexNet's would
             # take gigabytes)
-            t32_extra.append({k: (np.linalg.norm((np.asarray(o32[k], np.float64) - v).ravel()),
-                                  rel(o32[k], v)) for k, v in o64.items()})
+            t32_extra.append({k: (lambda d, n: (d, d / n if n > 0 else d))(dist(o32[k], v),
+                                                                            norm(v))
+                              for k, v in o64.items()})
             del o32, o64
         rows = compare(name, step, model, x, y, spec, ref, t32, t32_extra, xo)
         per = "; ".join(f"{g} {v[0]:.3g} (distance / rms {v[1]:.1e}, {v[2]})"
@@ -496,25 +519,32 @@ def compare(name, step, model, x, y, spec, ref, t32, t32_extra, xo):
     # (under 1e-3 of the whole gradient's norm) that shrink by more than 10x when every eps is
     # divided by 1e6 (float64, this step; a gradient of its own moves by ~eps/var there), and
     # measured against the whole gradient's norm too (so are the momentum buffers they feed).
-    gnorm = np.sqrt(sum(np.sum(v * v) for k, v in ref.items() if k.startswith("grad.")))
-    tiny = tiny_eps_grads(model, x, y, spec["train"])
+    # Not a structural property (GoogLeNet's earlier 64x64 set-up: inception3b.branch2.1.bn.bias's
+    # gradient shrinks 10.3x at step 2, not 10x at steps 1 and 3; no registered case has one at
+    # any step), so found at every step, the float64 pass skipped where it cannot find one: no
+    # small gradient, or no BN (AlexNet).
+    nref = {k: norm(v) for k, v in ref.items()}
+    gnorm = np.sqrt(sum(v * v for k, v in nref.items() if k.startswith("grad.")))
+    small = any(1e-9 * gnorm <= v < 1e-3 * gnorm for k, v in nref.items()
+                if k.startswith("grad."))
+    has_bn = any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    tiny = tiny_eps_grads(model, x, y, spec["train"]) if small and has_bn else None
     for key in ref:
         if key not in xo:
             check(False, f"{name}: {key} missing from xfer's output")
             continue
         g = "grad." + key.split(".", 1)[-1]
         gradlike = key.startswith("grad.") or (key.startswith("momentum.") and g in ref)
-        zero = gradlike and np.linalg.norm(ref[g]) < 1e-9 * gnorm
-        by_eps = gradlike and not zero and np.linalg.norm(ref[g]) < 1e-3 * gnorm and \
-            np.linalg.norm(tiny[g]) < 0.1 * np.linalg.norm(ref[g])
+        zero = gradlike and nref[g] < 1e-9 * gnorm
+        by_eps = gradlike and not zero and tiny is not None and nref[g] < 1e-3 * gnorm and \
+            norm(tiny[g]) < 0.1 * nref[g]
         if zero or by_eps:
-            d = lambda a: np.linalg.norm(np.asarray(a, np.float64) - ref[key]) / gnorm  # noqa
-            et, ex = d(t32[key]), d(xo[key])
+            et, ex = dist(t32[key], ref[key]) / gnorm, dist(xo[key], ref[key]) / gnorm
             for e in t32_extra:
                 et = max(et, e[key][0] / gnorm)
             key += " (zero: vs |grad|)" if zero else " (eps only: vs |grad|)"
         else:
-            et, ex = rel(t32[key], ref[key]), rel(xo[key], ref[key])
+            et, ex = rel(t32[key], ref[key], nref[key]), rel(xo[key], ref[key], nref[key])
             for e in t32_extra:
                 et = max(et, e[key][1])
         rows.append((key, et, ex))
