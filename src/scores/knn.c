@@ -39,6 +39,12 @@ static inline void knn_offer(double *bd, int *bi, int *m, int k, double dj, int 
     bi[p] = j;
 }
 
+/* Tiles in row block ib of the Gram matrix's upper triangle: its columns from the block's first
+ * row on, KNN_COLS at a time. */
+static inline int knn_block_tiles(int n, int ib) {
+    return (n - ib * KNN_ROWS + KNN_COLS - 1) / KNN_COLS;
+}
+
 /* A tile of the Gram matrix's upper triangle: rows i0..i0+ni-1 against rows j0..j0+nj-1,
  * j0 >= i0 (one GEMM into G [ni,nj]). Each pair's squared distance is offered to both of its rows,
  * except where both rows are in the tile's row block: there each of the two entries G[r][c],
@@ -103,7 +109,7 @@ int xfer_metric_knn(const xfer_metric_input *in, const xfer_metric_params *p,
     const int nb = (n + KNN_ROWS - 1) / KNN_ROWS;
     int ntiles = 0;
     for (int ib = 0; ib < nb; ib++)
-        ntiles += (n - ib * KNN_ROWS + KNN_COLS - 1) / KNN_COLS;
+        ntiles += knn_block_tiles(n, ib);
     if (nt > ntiles) nt = ntiles;
     if (nt < 1) nt = 1;
     bd = malloc((size_t)nt * n * kk * sizeof *bd);
@@ -122,8 +128,8 @@ int xfer_metric_knn(const xfer_metric_input *in, const xfer_metric_params *p,
 #pragma omp for schedule(dynamic)
         for (int q = 0; q < ntiles; q++) {
             int ib = 0, r = q; /* tile q: row block ib, column chunk r from its first row */
-            while (r >= (n - ib * KNN_ROWS + KNN_COLS - 1) / KNN_COLS) {
-                r -= (n - ib * KNN_ROWS + KNN_COLS - 1) / KNN_COLS;
+            while (r >= knn_block_tiles(n, ib)) {
+                r -= knn_block_tiles(n, ib);
                 ib++;
             }
             const int i0 = ib * KNN_ROWS, j0 = i0 + r * KNN_COLS;
