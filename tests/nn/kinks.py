@@ -169,14 +169,9 @@ WINDOW = 0.25
 POSITIVE = 0.07
 
 
-def _widest_gap_mid(s, lo, hi):
-    """Per row of the sorted values s (C, M) clamped into [lo, hi] (per-row tensors), the middle
-    of the widest gap between consecutive values (or the window's ends)."""
-    return _widest_gap(s, lo, hi)[0]
-
-
 def _widest_gap(s, lo, hi):
-    """_widest_gap_mid's middles, and the gaps' half widths."""
+    """Per row of the sorted values s (C, M) clamped into [lo, hi] (per-row tensors), the middle
+    of the widest gap between consecutive values (or the window's ends), and its half width."""
     c = s.shape[0]
     ext = torch.cat([lo.view(c, 1), torch.maximum(torch.minimum(s, hi.view(c, 1)), lo.view(c, 1)),
                      hi.view(c, 1)], dim=1)
@@ -221,7 +216,7 @@ def center(model, x, train, positive=None, window=None):
             r = _rms(z)
             lo = torch.full((c,), -window * r, dtype=v.dtype)
             hi = torch.full((c,), window * r, dtype=v.dtype)
-        mid = _widest_gap_mid(v, lo, hi)
+        mid, _ = _widest_gap(v, lo, hi)
         with torch.no_grad():
             params[src].sub_(mid)
         shape = [1] * z.dim()
@@ -253,6 +248,13 @@ class _Restart(Exception):
     pass
 
 
+def _f32_error(z32, z64, kind):
+    """float32's RMS error at a probed input (z64 its float64 value), x sqrt 2 at a max pool: a
+    gap is two values' errors."""
+    e = float(torch.sqrt(torch.mean((z32.detach().double() - z64) ** 2)))
+    return e * (2 ** 0.5 if kind == "pool" else 1.0)
+
+
 def _errors(model, pr, x, train):
     """float32's RMS error at every probed input (x sqrt 2 at a max pool: a gap is two values'
     errors), from one float64 pass through pr and one float32 pass through a copy of model."""
@@ -264,8 +266,7 @@ def _errors(model, pr, x, train):
         return z
 
     def r32(tag, z):
-        e = float(torch.sqrt(torch.mean((z.detach().double() - z64[tag]) ** 2)))
-        err[tag] = e * (2 ** 0.5 if pr.probes[tag][0] == "pool" else 1.0)
+        err[tag] = _f32_error(z, z64[tag], pr.probes[tag][0])
         return z
 
     with torch.no_grad():
@@ -340,10 +341,8 @@ def untie(model, x, train, ratio, window=None):
             return z - mid.view(shape).to(z.dtype)
 
         def pool(tag, z, args):
-            top = _pool_top2(z.detach().double(), args)
-            gap = top[:, 0] - top[:, 1]
-            near = (top[:, 0] != 0) & (gap != 0) & (gap > 1e-12 * _rms(z)) & \
-                (gap < ratio * err[tag])
+            top, gap, counted = _pool_gaps(z.detach().double(), args)
+            near = counted & (gap < ratio * err[tag])
             if not bool(near.any()):
                 return
             srcs, c, new = pr.pool_from[tag], z.shape[1], 0
@@ -384,14 +383,16 @@ def untie(model, x, train, ratio, window=None):
     return stats
 
 
-def _pool_gap(z, args):
-    """Per window, the largest value minus the second largest. Skipped: windows whose largest
-    is 0 (all-zero ReLU outputs) and exact ties (one value that an overlapping max pool before
-    copied into neighbouring pixels): both are exact in every precision."""
+def _pool_gaps(z, args):
+    """(top, gap, counted): every window's two largest values (_pool_top2), the largest minus the
+    second, and which windows count as possible near-ties. Not counted: windows whose largest is
+    0 (all-zero ReLU outputs), exact ties (one value that an overlapping max pool before copied
+    into neighbouring pixels), both exact in every precision, and gaps under 1e-12 x rms (ties in
+    exact arithmetic that float64 rounding separated)."""
     top = _pool_top2(z, args)
     gap = top[:, 0] - top[:, 1]
-    keep = (top[:, 0] != 0) & (gap != 0)
-    return gap[keep]
+    counted = (top[:, 0] != 0) & (gap != 0) & (gap > 1e-12 * _rms(z))
+    return top, gap, counted
 
 
 def _pool_top2(z, args):
@@ -432,8 +433,8 @@ class Margins:
             zd = z.detach().double().clone()
             r = _rms(zd)
             if kind == "pool":
-                g = _pool_gap(zd, args)
-                g = g[g > 1e-12 * r]
+                _, gap, counted = _pool_gaps(zd, args)
+                g = gap[counted]
                 d = float(g.min()) if g.numel() else float("inf")
             else:
                 d = float(zd.abs().min())
@@ -446,8 +447,7 @@ class Margins:
     def _record32(self, probes):
         def rec(tag, z):
             d, r, kind = self.dist[tag]
-            err = float(torch.sqrt(torch.mean((z.detach().double() - self.z64[tag]) ** 2)))
-            err *= 2 ** 0.5 if kind == "pool" else 1.0
+            err = _f32_error(z, self.z64[tag], kind)
             ratio = d / err if err > 0 else float("inf")
             group = "pool" if kind == "pool" else "relu"
             if ratio < self.worst.get(group, (float("inf"),))[0]:
