@@ -13,8 +13,8 @@
 /* The inputs. Pointers are borrowed (never freed by the metrics); any may be NULL when absent.
  * Row-major: features[i*d + k], probs[i*cs + s], distance[s*ct + t]. Give features either as
  * float32 (features_f32) or float64 (features); if both are set, features (float64) wins. */
-/* Work shared by the metrics of one input (the features' centred float64 copy and the
- * eigendecomposition of their covariance, which gbc, ncti, parc and nleep all start from): set
+/* Work shared by the metrics of one input (the features' column means and the eigendecomposition
+ * of their covariance, which gbc, ncti, parc and nleep all start from): set
  * xfer_metric_input.cache to one before computing several metrics of the same input, free it
  * after. Optional (NULL: every metric computes its own); the values are the same bit for bit.
  * Valid while the input's arrays stay unchanged; one thread at a time. */

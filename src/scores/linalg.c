@@ -1,5 +1,6 @@
 /* float64 linear algebra for the metrics: OpenBLAS's CBLAS plus the LAPACK routines OpenBLAS ships
- * (checked with `nm -D libopenblas.so.0`: dsyevd_, dpotrf_, dpotrs_, dgesdd_). Row-major callers
+ * (checked with `nm -D libopenblas.so.0`: dsyevd_, dpotrf_, dpotrs_, dgesdd_, dgelqf_, dsytrd_,
+ * dsterf_, dstemr_, dormtr_). Row-major callers
  * pass symmetric matrices, for which row- and column-major agree. OpenBLAS runs single-threaded
  * here (xfer_metric_compute sets it): its threaded kernels split sums (symv, dot, gemv) by the
  * thread count, so a score would depend on it. */
@@ -20,6 +21,18 @@ extern void dpotrs_(const char *uplo, const int *n, const int *nrhs, const doubl
                     const int *lda, double *b, const int *ldb, int *info, size_t);
 extern void dgelqf_(const int *m, const int *n, double *a, const int *lda, double *tau,
                     double *work, const int *lwork, int *info);
+extern void dsytrd_(const char *uplo, const int *n, double *a, const int *lda, double *d, double *e,
+                    double *tau, double *work, const int *lwork, int *info, size_t);
+extern void dsterf_(const int *n, double *d, double *e, int *info);
+extern void dstemr_(const char *jobz, const char *range, const int *n, double *d, double *e,
+                    const double *vl, const double *vu, const int *il, const int *iu, int *m,
+                    double *w, double *z, const int *ldz, const int *nzc, int *isuppz, int *tryrac,
+                    double *work, const int *lwork, int *iwork, const int *liwork, int *info,
+                    size_t, size_t);
+extern void dormtr_(const char *side, const char *uplo, const char *trans, const int *m,
+                    const int *n, const double *a, const int *lda, const double *tau, double *c,
+                    const int *ldc, double *work, const int *lwork, int *info, size_t, size_t,
+                    size_t);
 extern void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda,
                     double *s, double *u, const int *ldu, double *vt, const int *ldvt, double *work,
                     const int *lwork, int *iwork, int *info, size_t);
@@ -46,6 +59,88 @@ int xfer_la_eigh(int n, double *A, double *w, xfer_err *err) {
         return xfer_fail(err, XFER_EINTERNAL, "symmetric eigensolver (dsyevd) failed, info %d",
                          info);
     return XFER_OK;
+}
+
+int xfer_la_tridiag(int n, double *A, double *diag, double *off, double *tau, xfer_err *err) {
+    if (n <= 0) return XFER_OK;
+    int lwork = -1, info = 0;
+    double wq;
+    dsytrd_("U", &n, A, &n, diag, off, tau, &wq, &lwork, &info, 1);
+    double *work = info == 0 ? malloc(((size_t)wq + 1) * sizeof *work) : NULL;
+    if (work) {
+        lwork = (int)wq + 1;
+        dsytrd_("U", &n, A, &n, diag, off, tau, work, &lwork, &info, 1);
+    }
+    free(work);
+    if (!work && info == 0) return XFER_OOM(err);
+    if (info != 0)
+        return xfer_fail(err, XFER_EINTERNAL, "tridiagonal reduction (dsytrd) failed, info %d",
+                         info);
+    return XFER_OK;
+}
+
+int xfer_la_tridiag_values(int n, const double *diag, const double *off, double *w, xfer_err *err) {
+    if (n <= 0) return XFER_OK;
+    double *e = malloc((size_t)n * sizeof *e);
+    if (!e) return XFER_OOM(err);
+    memcpy(w, diag, (size_t)n * sizeof *w);
+    memcpy(e, off, (size_t)(n - 1) * sizeof *e);
+    int info = 0;
+    dsterf_(&n, w, e, &info);
+    free(e);
+    if (info != 0)
+        return xfer_fail(err, XFER_EINTERNAL, "tridiagonal eigenvalues (dsterf) failed, info %d",
+                         info);
+    return XFER_OK;
+}
+
+int xfer_la_tridiag_vectors(int n, const double *A, const double *tau, const double *diag,
+                            const double *off, int il, int iu, double *Z, xfer_err *err) {
+    const int m0 = iu - il + 1;
+    if (n <= 0 || m0 <= 0) return XFER_OK;
+    /* dstemr: d and e (e with one spare entry) are overwritten; 18n / 10n workspace */
+    int lwork = 18 * n, liwork = 10 * n, lwo = -1, info = 0, m = 0, tryrac = 1;
+    double *d = malloc((size_t)n * sizeof *d), *e = calloc((size_t)n, sizeof *e);
+    double *w = malloc((size_t)n * sizeof *w), *work = malloc((size_t)lwork * sizeof *work);
+    int *iwork = malloc((size_t)liwork * sizeof *iwork),
+        *isuppz = malloc(2 * (size_t)m0 * sizeof *isuppz);
+    double vl = 0, vu = 0, wq = 0;
+    int rc = XFER_OK;
+    if (!d || !e || !w || !work || !iwork || !isuppz) {
+        rc = XFER_OOM(err);
+        goto done;
+    }
+    memcpy(d, diag, (size_t)n * sizeof *d);
+    memcpy(e, off, (size_t)(n - 1) * sizeof *e);
+    dstemr_("V", "I", &n, d, e, &vl, &vu, &il, &iu, &m, w, Z, &n, &m0, isuppz, &tryrac, work,
+            &lwork, iwork, &liwork, &info, 1, 1);
+    if (info != 0 || m != m0) {
+        rc = xfer_fail(err, XFER_EINTERNAL,
+                       "tridiagonal eigenvectors (dstemr) failed, info %d, %d of %d vectors", info,
+                       m, m0);
+        goto done;
+    }
+    /* Z (column-major [n,m]) back to the original basis: Q Z, Q = dsytrd's reflectors */
+    dormtr_("L", "U", "N", &n, &m, A, &n, tau, Z, &n, &wq, &lwo, &info, 1, 1, 1);
+    if (info == 0 && (size_t)wq + 1 > (size_t)lwork) {
+        free(work);
+        lwork = (int)wq + 1;
+        if (!(work = malloc((size_t)lwork * sizeof *work))) {
+            rc = XFER_OOM(err);
+            goto done;
+        }
+    }
+    if (info == 0) dormtr_("L", "U", "N", &n, &m, A, &n, tau, Z, &n, work, &lwork, &info, 1, 1, 1);
+    if (info != 0)
+        rc = xfer_fail(err, XFER_EINTERNAL, "back-transformation (dormtr) failed, info %d", info);
+done:
+    free(d);
+    free(e);
+    free(w);
+    free(work);
+    free(iwork);
+    free(isuppz);
+    return rc;
 }
 
 int xfer_la_svd(int m, int n, double *A, double *s, double *vt, xfer_err *err) {

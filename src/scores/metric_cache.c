@@ -1,9 +1,13 @@
 /* The per-input cache of the metrics (xfer_metric_cache, include/xfer/metrics.h): the features'
  * principal axes. gbc, ncti, parc and nleep all project the same centred float64 features on the
- * leading eigenvectors of the same covariance; the first of them to run computes the centred copy
- * and the eigendecomposition, the others only their own projection. Each metric's projection is
- * computed by the same code from the same arrays whether or not the basis came from the cache, so
- * its value is bitwise the same with and without a cache. */
+ * leading eigenvectors of the same covariance; the first of them to run computes the column means,
+ * the covariance's tridiagonal form and all its eigenvalues, and eigenvectors are computed on
+ * demand in fixed chunks of PCA_CHUNK from the top (a metric asking for k components gets the
+ * first ceil(k / PCA_CHUNK) chunks, each computed by the same call whoever asked first). No
+ * float64 copy of the features is kept: each projection converts and centres fixed blocks of
+ * PCA_ROWS rows on the fly. Each metric's projection is computed by the same code from the same
+ * arrays whether or not the basis came from the cache, so its value is bitwise the same with and
+ * without a cache. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +16,21 @@
 
 #include "scores_internal.h"
 
-#define PCA_ROWS 512 /* rows of the projection per GEMM */
+#define PCA_ROWS 512 /* rows of a block: conversion, covariance update, projection */
+#define PCA_CHUNK 64 /* eigenvectors computed together */
 
 typedef struct {
     int n, d;
-    double *X; /* [n,d] the features, float64, centred */
-    double *C; /* [d,d] row j: the unit eigenvector of w[j] */
-    double *w; /* [d] the covariance's eigenvalues, ascending */
+    double *mu;         /* [d] the features' column means */
+    double *A, *tau;    /* [d,d], [d]: dsytrd's reflectors of the covariance */
+    double *diag, *off; /* [d], [d-1]: its tridiagonal form */
+    double *w;          /* [d] the covariance's eigenvalues, ascending */
+    double *vec;        /* [d,d] row j: the unit eigenvector of w[d-1-j] (descending order) */
+    int nvec;           /* rows of vec computed (whole chunks, or d) */
 } pca_basis;
 
 struct xfer_metric_cache {
-    pca_basis pca; /* X == NULL: not computed yet */
+    pca_basis pca; /* mu == NULL: not computed yet */
 };
 
 xfer_metric_cache *xfer_metric_cache_new(void) {
@@ -30,9 +38,13 @@ xfer_metric_cache *xfer_metric_cache_new(void) {
 }
 
 static void basis_free(pca_basis *b) {
-    free(b->X);
-    free(b->C);
+    free(b->mu);
+    free(b->A);
+    free(b->tau);
+    free(b->diag);
+    free(b->off);
     free(b->w);
+    free(b->vec);
     memset(b, 0, sizeof *b);
 }
 
@@ -42,25 +54,132 @@ void xfer_metric_cache_free(xfer_metric_cache *c) {
     free(c);
 }
 
-/* The centred features and the eigendecomposition of their covariance (denominator N-1). */
-static int basis_compute(const xfer_metric_input *in, pca_basis *b, xfer_err *err) {
-    const int n = in->n, d = in->d;
-    *b = (pca_basis){n, d, xfer_features_f64(in), malloc((size_t)d * d * sizeof(double)),
-                     malloc((size_t)d * sizeof(double))};
-    if (!b->X || !b->C || !b->w) {
-        basis_free(b);
-        return XFER_OOM(err);
+/* Rows [i0, i0 + ni) of the features as float64, minus mu: out [ni, d]. */
+static void centred_rows(const xfer_metric_input *in, const double *mu, int i0, int ni,
+                         double *out) {
+    const int d = in->d;
+    for (int i = 0; i < ni; i++) {
+        double *o = out + (size_t)i * d;
+        if (in->features) {
+            const double *x = in->features + (size_t)(i0 + i) * d;
+            for (int j = 0; j < d; j++)
+                o[j] = x[j] - mu[j];
+        } else {
+            const float *x = in->features_f32 + (size_t)(i0 + i) * d;
+            for (int j = 0; j < d; j++)
+                o[j] = (double)x[j] - mu[j];
+        }
     }
-    xfer_center_columns(b->X, n, d, NULL);
-    xfer_gram(b->X, n, d, n > 1 ? n - 1 : 1, b->C);
-    int rc = xfer_la_eigh(d, b->C, b->w, err);
+}
+
+static double feature(const xfer_metric_input *in, size_t q) {
+    return in->features ? in->features[q] : (double)in->features_f32[q];
+}
+
+/* Column means, the covariance (denominator N-1) and its eigenvalues. Blocks of PCA_ROWS rows; the
+ * means' block sums and the covariance's chunk sums (XFER_GRAM chunks of whole blocks, each
+ * block's dsyrk added in block order) are added in a fixed order: the same bits whatever the
+ * thread count. */
+static int basis_compute(const xfer_metric_input *in, pca_basis *b, xfer_err *err) {
+    const int n = in->n, d = in->d, nb = (n + PCA_ROWS - 1) / PCA_ROWS;
+    int nc = n / XFER_GRAM_CHUNK_ROWS;
+    if (nc > XFER_GRAM_MAX_CHUNKS) nc = XFER_GRAM_MAX_CHUNKS;
+    if (nc > nb) nc = nb;
+    if (nc < 1 || (size_t)d * d < XFER_GRAM_MIN_ENTRIES) nc = 1;
+    const size_t dd = (size_t)d * d;
+    *b = (pca_basis){.n = n, .d = d};
+    b->mu = calloc((size_t)d, sizeof *b->mu);
+    b->A = calloc(dd, sizeof *b->A);
+    b->tau = malloc((size_t)d * sizeof *b->tau);
+    b->diag = malloc((size_t)d * sizeof *b->diag);
+    b->off = malloc((size_t)d * sizeof *b->off);
+    b->w = malloc((size_t)d * sizeof *b->w);
+    b->vec = malloc(dd * sizeof *b->vec);
+    double *bsum = calloc((size_t)nb * d, sizeof *bsum);
+    double *part = nc > 1 ? calloc((size_t)(nc - 1) * dd, sizeof *part) : NULL;
+    int rc = XFER_OK, failed = 0;
+    if (!b->mu || !b->A || !b->tau || !b->diag || !b->off || !b->w || !b->vec || !bsum ||
+        (nc > 1 && !part)) {
+        rc = XFER_OOM(err);
+        goto done;
+    }
+#pragma omp parallel for schedule(dynamic)
+    for (int q = 0; q < nb; q++) {
+        const int i1 = (q + 1) * PCA_ROWS < n ? (q + 1) * PCA_ROWS : n;
+        double *s = bsum + (size_t)q * d;
+        for (int i = q * PCA_ROWS; i < i1; i++)
+            for (int j = 0; j < d; j++)
+                s[j] += feature(in, (size_t)i * d + j);
+    }
+    for (int q = 0; q < nb; q++)
+        for (int j = 0; j < d; j++)
+            b->mu[j] += bsum[(size_t)q * d + j];
+    for (int j = 0; j < d; j++)
+        b->mu[j] /= n;
+    const double scale = 1.0 / (n > 1 ? n - 1 : 1);
+#pragma omp parallel reduction(| : failed)
+    {
+        double *X = malloc((size_t)PCA_ROWS * d * sizeof *X);
+        failed |= !X;
+#pragma omp for schedule(dynamic)
+        for (int c = 0; c < nc; c++) {
+            const int q0 = (int)((long)nb * c / nc), q1 = (int)((long)nb * (c + 1) / nc);
+            double *C = c ? part + (size_t)(c - 1) * dd : b->A;
+            for (int q = q0; q < q1 && X; q++) {
+                const int i0 = q * PCA_ROWS, ni = n - i0 < PCA_ROWS ? n - i0 : PCA_ROWS;
+                centred_rows(in, b->mu, i0, ni, X);
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, ni, scale, X, d, 1.0, C, d);
+            }
+        }
+        free(X);
+    }
+    if (failed) {
+        rc = XFER_OOM(err);
+        goto done;
+    }
+#pragma omp parallel for schedule(dynamic, 16)
+    for (int i = 0; i < d; i++)
+        for (int c = 1; c < nc; c++) {
+            const double *p = part + (size_t)(c - 1) * dd + (size_t)i * d;
+            for (int j = i; j < d; j++)
+                b->A[(size_t)i * d + j] += p[j];
+        }
+    /* row-major upper triangle == column-major lower: dsytrd "U" wants column-major upper */
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < i; j++)
+            b->A[(size_t)i * d + j] = b->A[(size_t)j * d + i];
+    if ((rc = xfer_la_tridiag(d, b->A, b->diag, b->off, b->tau, err))) goto done;
+    rc = xfer_la_tridiag_values(d, b->diag, b->off, b->w, err);
+done:
+    free(bsum);
+    free(part);
     if (rc) basis_free(b);
     return rc;
 }
 
+/* Eigenvectors of the top k eigenvalues (rows 0..k-1 of vec), whole chunks at a time. */
+static int basis_vectors(pca_basis *b, int k, xfer_err *err) {
+    const int d = b->d;
+    while (b->nvec < k) {
+        const int j0 = b->nvec, m = d - j0 < PCA_CHUNK ? d - j0 : PCA_CHUNK;
+        /* descending rows j0..j0+m-1 are ascending indices d-j0-m+1 .. d-j0 (1-based) */
+        double *Z = malloc((size_t)m * d * sizeof *Z);
+        if (!Z) return XFER_OOM(err);
+        int rc = xfer_la_tridiag_vectors(d, b->A, b->tau, b->diag, b->off, d - j0 - m + 1, d - j0,
+                                         Z, err);
+        for (int t = 0; t < m && rc == XFER_OK; t++)
+            memcpy(b->vec + (size_t)(j0 + t) * d, Z + (size_t)(m - 1 - t) * d,
+                   (size_t)d * sizeof *Z);
+        free(Z);
+        if (rc) return rc;
+        b->nvec = j0 + m;
+    }
+    return XFER_OK;
+}
+
 /* The projections [n,k] on the top k components (k chosen by var_frac when > 0). */
-static int basis_project(const pca_basis *b, int k, double var_frac, double **out, int *k_out,
-                         xfer_err *err) {
+static int basis_project(const xfer_metric_input *in, pca_basis *b, int k, double var_frac,
+                         double **out, int *k_out, xfer_err *err) {
     const int n = b->n, d = b->d;
     const double *w = b->w;
     if (var_frac > 0) {
@@ -79,25 +198,32 @@ static int basis_project(const pca_basis *b, int k, double var_frac, double **ou
     if (k > d) k = d;
     if (k > n) k = n; /* at most min(N, D) components, as sklearn's PCA */
     if (k < 1) k = 1;
-    /* Components in descending eigenvalue order: rows d-1, d-2, ... of C. */
-    double *V = malloc((size_t)k * d * sizeof *V), *Y = malloc((size_t)n * k * sizeof *Y);
-    if (!V || !Y) {
-        free(V);
+    int rc = basis_vectors(b, k, err), failed = 0;
+    if (rc) return rc;
+    const double *V = b->vec; /* rows 0..k-1: the components, descending */
+    double *Y = malloc((size_t)n * k * sizeof *Y);
+    if (!Y) return XFER_OOM(err);
+    /* Y = (X - mu) V^T in fixed blocks of PCA_ROWS rows, shared out over the threads (BLAS is
+     * single-threaded in the metrics; the same bits whatever the thread count). */
+    const int nb = (n + PCA_ROWS - 1) / PCA_ROWS;
+#pragma omp parallel reduction(| : failed)
+    {
+        double *X = malloc((size_t)PCA_ROWS * d * sizeof *X);
+        failed |= !X;
+#pragma omp for schedule(dynamic)
+        for (int q = 0; q < nb; q++) {
+            const int i0 = q * PCA_ROWS, ni = n - i0 < PCA_ROWS ? n - i0 : PCA_ROWS;
+            if (!X) continue;
+            centred_rows(in, b->mu, i0, ni, X);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, k, d, 1.0, X, d, V, d, 0.0,
+                        Y + (size_t)i0 * k, k);
+        }
+        free(X);
+    }
+    if (failed) {
         free(Y);
         return XFER_OOM(err);
     }
-    for (int j = 0; j < k; j++)
-        memcpy(V + (size_t)j * d, b->C + (size_t)(d - 1 - j) * d, (size_t)d * sizeof *V);
-    /* Y = X V^T in fixed blocks of PCA_ROWS rows, shared out over the threads (BLAS is
-     * single-threaded in the metrics; the same bits whatever the thread count). */
-    const int nb = (n + PCA_ROWS - 1) / PCA_ROWS;
-#pragma omp parallel for schedule(dynamic)
-    for (int q = 0; q < nb; q++) {
-        const int i0 = q * PCA_ROWS, ni = n - i0 < PCA_ROWS ? n - i0 : PCA_ROWS;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, k, d, 1.0, b->X + (size_t)i0 * d,
-                    d, V, d, 0.0, Y + (size_t)i0 * k, k);
-    }
-    free(V);
     /* Component signs as sklearn's PCA (svd_flip, u-based): each component's largest-magnitude
      * score (the first of equal ones) is positive. PARC's row correlations depend on these
      * signs. Rows in order, all components at once. */
@@ -124,12 +250,12 @@ int xfer_features_pca(const xfer_metric_input *in, int k, double var_frac, doubl
                       xfer_err *err) {
     *out = NULL;
     xfer_metric_cache *c = in->cache;
-    if (c && c->pca.X && (c->pca.n != in->n || c->pca.d != in->d)) basis_free(&c->pca);
-    if (c && c->pca.X) return basis_project(&c->pca, k, var_frac, out, k_out, err);
+    if (c && c->pca.mu && (c->pca.n != in->n || c->pca.d != in->d)) basis_free(&c->pca);
+    if (c && c->pca.mu) return basis_project(in, &c->pca, k, var_frac, out, k_out, err);
     pca_basis b;
     int rc = basis_compute(in, &b, err);
     if (rc) return rc;
-    rc = basis_project(&b, k, var_frac, out, k_out, err);
+    rc = basis_project(in, &b, k, var_frac, out, k_out, err);
     if (c && rc == XFER_OK)
         c->pca = b;
     else

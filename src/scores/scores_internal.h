@@ -13,6 +13,18 @@
  * ascending order and A's row j holds the unit eigenvector of w[j]. */
 int xfer_la_eigh(int n, double *A, double *w, xfer_err *err);
 
+/* The symmetric eigenproblem in steps, for callers that need every eigenvalue but only some
+ * eigenvectors. xfer_la_tridiag reduces A [n,n] to tridiagonal form (LAPACK dsytrd, upper): diag
+ * [n] and off [n-1] receive T, A and tau [n] the reflectors Q with A = Q T Q^T.
+ * xfer_la_tridiag_values: all of T's eigenvalues w [n], ascending (dsterf).
+ * xfer_la_tridiag_vectors: the unit eigenvectors of eigenvalues il..iu (1-based, ascending; MRRR,
+ * dstemr) back in A's basis, as the rows of Z [iu-il+1, n], ascending. Each call computes the same
+ * vectors from the same (diag, off, il, iu), whichever other ranges were asked for. */
+int xfer_la_tridiag(int n, double *A, double *diag, double *off, double *tau, xfer_err *err);
+int xfer_la_tridiag_values(int n, const double *diag, const double *off, double *w, xfer_err *err);
+int xfer_la_tridiag_vectors(int n, const double *A, const double *tau, const double *diag,
+                            const double *off, int il, int iu, double *Z, xfer_err *err);
+
 /* Singular values s [min(m,n)] (descending) of the row-major A [m,n], which is destroyed (LAPACK
  * dgesdd); when vt is not NULL also the right singular vectors, as the rows of vt [min(m,n), n]. */
 int xfer_la_svd(int m, int n, double *A, double *s, double *vt, xfer_err *err);
@@ -46,7 +58,7 @@ void xfer_gram(const double *X, int n, int d, double denom, double *C);
 /* Principal components of the features: *out receives [n,k] projections of the centred float64
  * features on the top k eigenvectors of their covariance (k = min(k, d, n); if var_frac > 0, k is
  * instead the smallest count whose eigenvalues reach that fraction of the total variance), each
- * component's sign as sklearn's PCA; *k_out = k used. The centred features and the
+ * component's sign as sklearn's PCA; *k_out = k used. The column means and the
  * eigendecomposition come from in->cache when an earlier metric computed them (and are left
  * there otherwise); the result is the same either way, bit for bit (src/scores/metric_cache.c). */
 int xfer_features_pca(const xfer_metric_input *in, int k, double var_frac, double **out, int *k_out,
