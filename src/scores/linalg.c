@@ -1,5 +1,5 @@
 /* float64 linear algebra for the metrics: OpenBLAS's CBLAS plus the LAPACK routines OpenBLAS ships
- * (checked with `nm -D libopenblas.so.0`: dsyevd_, dpotrf_, dpotrs_, dgesdd_, dgelqf_, dsytrd_,
+ * (checked with `nm -D libopenblas.so.0`: dsyevd_, dpotrf_, dpotrs_, dgesdd_, dgeqrf_, dsytrd_,
  * dsterf_, dstemr_, dormtr_). Row-major callers
  * pass symmetric matrices, for which row- and column-major agree. OpenBLAS runs single-threaded
  * here (xfer_metric_compute sets it): its threaded kernels split sums (symv, dot, gemv) by the
@@ -19,7 +19,7 @@ extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a,
 extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t);
 extern void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a,
                     const int *lda, double *b, const int *ldb, int *info, size_t);
-extern void dgelqf_(const int *m, const int *n, double *a, const int *lda, double *tau,
+extern void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau,
                     double *work, const int *lwork, int *info);
 extern void dsytrd_(const char *uplo, const int *n, double *a, const int *lda, double *d, double *e,
                     double *tau, double *work, const int *lwork, int *info, size_t);
@@ -143,40 +143,81 @@ done:
     return rc;
 }
 
+/* QR of the column-major [m,n] (ld m) in place, m >= 1; the upper triangle of its first min(m, n)
+ * rows becomes R. */
+static int qr_in_place(int m, int n, double *A, double *tau, xfer_err *err) {
+    int lwork = -1, info = 0;
+    double wq;
+    dgeqrf_(&m, &n, A, &m, tau, &wq, &lwork, &info);
+    double *work = info == 0 ? malloc(((size_t)wq + 1) * sizeof *work) : NULL;
+    if (work) {
+        lwork = (int)wq + 1;
+        dgeqrf_(&m, &n, A, &m, tau, work, &lwork, &info);
+    }
+    free(work);
+    if (!work && info == 0) return XFER_OOM(err);
+    if (info != 0)
+        return xfer_fail(err, XFER_EINTERNAL, "QR factorisation (dgeqrf) failed, info %d", info);
+    return XFER_OK;
+}
+
+/* R [n,n] (row-major, upper triangular) with A = Q R for the row-major A [m,n], m >= 2n: a tall-
+ * skinny QR. The rows in fixed blocks of max(TSQR_ROWS, 2n) (by m and n only, never the thread
+ * count), each block's QR in parallel (LAPACK dgeqrf on a column-major copy), their R factors
+ * stacked in block order and factorised once more: the same bits whatever the thread count. */
+#define TSQR_ROWS 512
+static int tall_r(int m, int n, const double *A, double *R, xfer_err *err) {
+    const int b = TSQR_ROWS > 2 * n ? TSQR_ROWS : 2 * n, nb = (m + b - 1) / b, sm = nb * n;
+    double *S = calloc((size_t)sm * n, sizeof *S); /* column-major [sm,n]: block q's R at row q n */
+    if (!S) return XFER_OOM(err);
+    int failed = 0;
+#pragma omp parallel reduction(| : failed)
+    {
+        double *B = malloc((size_t)b * n * sizeof *B), *tau = malloc((size_t)n * sizeof *tau);
+        xfer_err e2;
+        failed |= !B || !tau;
+#pragma omp for schedule(dynamic)
+        for (int q = 0; q < nb; q++) {
+            const int i0 = q * b, ni = m - i0 < b ? m - i0 : b, nr = ni < n ? ni : n;
+            if (!B || !tau) continue;
+            for (int i = 0; i < ni; i++)
+                for (int j = 0; j < n; j++)
+                    B[(size_t)j * ni + i] = A[(size_t)(i0 + i) * n + j];
+            if (qr_in_place(ni, n, B, tau, &e2)) {
+                failed = 1;
+                continue;
+            }
+            for (int j = 0; j < n; j++)
+                for (int i = 0; i <= j && i < nr; i++)
+                    S[(size_t)j * sm + q * n + i] = B[(size_t)j * ni + i];
+        }
+        free(B);
+        free(tau);
+    }
+    double *tau = failed ? NULL : malloc((size_t)n * sizeof *tau);
+    int rc = failed   ? xfer_fail(err, XFER_EINTERNAL, "tall QR: a block's factorisation failed")
+             : !tau   ? XFER_OOM(err)
+             : nb > 1 ? qr_in_place(sm, n, S, tau, err)
+                      : XFER_OK;
+    if (rc == XFER_OK)
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                R[(size_t)i * n + j] = j >= i ? S[(size_t)j * sm + i] : 0.0;
+    free(tau);
+    free(S);
+    return rc;
+}
+
 int xfer_la_svd(int m, int n, double *A, double *s, double *vt, xfer_err *err) {
     if (m <= 0 || n <= 0) return XFER_OK;
-    if (vt && m >= 2 * n) {
-        /* Tall A: B = A^T = L Q (dgelqf), so A = Q^T L^T has L^T's singular values and right
-         * vectors; L^T is L's column-major buffer read row-major. Skips forming the m x n left
-         * vectors that dgesdd would compute. */
-        int lwork = -1, info = 0;
-        double wq, *tau = malloc((size_t)n * sizeof *tau), *L = calloc((size_t)n * n, sizeof *L);
-        if (!tau || !L) {
-            free(tau);
-            free(L);
-            return XFER_OOM(err);
-        }
-        dgelqf_(&n, &m, A, &n, tau, &wq, &lwork, &info);
-        double *work = info == 0 ? malloc(((size_t)wq + 1) * sizeof *work) : NULL;
-        if (work) {
-            lwork = (int)wq + 1;
-            dgelqf_(&n, &m, A, &n, tau, work, &lwork, &info);
-        }
-        free(work);
-        free(tau);
-        if (!work || info != 0) {
-            free(L);
-            return info ? xfer_fail(err, XFER_EINTERNAL,
-                                    "LQ factorisation (dgelqf) failed, "
-                                    "info %d",
-                                    info)
-                        : XFER_OOM(err);
-        }
-        for (int j = 0; j < n; j++) /* column-major L: element (i, j), i >= j, at j n + i */
-            for (int i = j; i < n; i++)
-                L[(size_t)j * n + i] = A[(size_t)j * n + i];
-        int rc = xfer_la_svd(n, n, L, s, vt, err);
-        free(L);
+    if (m >= 2 * n) {
+        /* Tall A = Q R: R has A's singular values and right vectors, and the m x n work of the
+         * decomposition is one QR pass (tall_r) instead of dgesdd's. */
+        double *R = malloc((size_t)n * n * sizeof *R);
+        if (!R) return XFER_OOM(err);
+        int rc = tall_r(m, n, A, R, err);
+        if (rc == XFER_OK) rc = xfer_la_svd(n, n, R, s, vt, err);
+        free(R);
         return rc;
     }
     /* Row-major A [m,n] is column-major B = A^T [n,m]; B = U S W^T gives A = W S U^T, so A's

@@ -89,14 +89,14 @@ static int basis_compute(const xfer_metric_input *in, pca_basis *b, xfer_err *er
     const size_t dd = (size_t)d * d;
     *b = (pca_basis){.n = n, .d = d};
     b->mu = calloc((size_t)d, sizeof *b->mu);
-    b->A = calloc(dd, sizeof *b->A);
+    b->A = malloc(dd * sizeof *b->A);
     b->tau = malloc((size_t)d * sizeof *b->tau);
     b->diag = malloc((size_t)d * sizeof *b->diag);
     b->off = malloc((size_t)d * sizeof *b->off);
     b->w = malloc((size_t)d * sizeof *b->w);
     b->vec = malloc(dd * sizeof *b->vec);
     double *bsum = calloc((size_t)nb * d, sizeof *bsum);
-    double *part = nc > 1 ? calloc((size_t)(nc - 1) * dd, sizeof *part) : NULL;
+    double *part = nc > 1 ? malloc((size_t)(nc - 1) * dd * sizeof *part) : NULL;
     int rc = XFER_OK, failed = 0;
     if (!b->mu || !b->A || !b->tau || !b->diag || !b->off || !b->w || !b->vec || !bsum ||
         (nc > 1 && !part)) {
@@ -128,7 +128,9 @@ static int basis_compute(const xfer_metric_input *in, pca_basis *b, xfer_err *er
             for (int q = q0; q < q1 && X; q++) {
                 const int i0 = q * PCA_ROWS, ni = n - i0 < PCA_ROWS ? n - i0 : PCA_ROWS;
                 centred_rows(in, b->mu, i0, ni, X);
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, ni, scale, X, d, 1.0, C, d);
+                /* the chunk's first block sets C (beta 0: no read of untouched pages) */
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, ni, scale, X, d,
+                            q > q0 ? 1.0 : 0.0, C, d);
             }
         }
         free(X);
