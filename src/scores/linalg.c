@@ -326,6 +326,17 @@ void xfer_center_columns(double *X, int n, int d, double *mu_out) {
     free(mu);
 }
 
+void xfer_gemm_rows(int transb, int n, int m, int k, const double *A, int lda, const double *B,
+                    int ldb, double *C, int ldc) {
+    const int nb = (n + XFER_GEMM_ROWS - 1) / XFER_GEMM_ROWS;
+#pragma omp parallel for schedule(dynamic)
+    for (int q = 0; q < nb; q++) {
+        const int i0 = q * XFER_GEMM_ROWS, ni = n - i0 < XFER_GEMM_ROWS ? n - i0 : XFER_GEMM_ROWS;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, transb ? CblasTrans : CblasNoTrans, ni, m, k, 1.0,
+                    A + (size_t)i0 * lda, lda, B, ldb, 0.0, C + (size_t)i0 * ldc, ldc);
+    }
+}
+
 void xfer_gram(const double *X, int n, int d, double denom, double *C) {
     /* Rows in a fixed number of chunks (by N and D only, never the thread count), one
      * single-threaded dsyrk each (BLAS is single-threaded in the metrics) shared out over the

@@ -1,13 +1,13 @@
 /* The per-input cache of the metrics (xfer_metric_cache, include/xfer/metrics.h): the features'
  * principal axes. gbc, ncti, parc and nleep all project the same centred float64 features on the
- * leading eigenvectors of the same covariance; the first of them to run computes the column means,
- * the covariance's tridiagonal form and all its eigenvalues, and eigenvectors are computed on
- * demand in fixed chunks of PCA_CHUNK from the top (a metric asking for k components gets the
- * first ceil(k / PCA_CHUNK) chunks, each computed by the same call whoever asked first). No
- * float64 copy of the features is kept: each projection converts and centres fixed blocks of
- * PCA_ROWS rows on the fly. Each metric's projection is computed by the same code from the same
- * arrays whether or not the basis came from the cache, so its value is bitwise the same with and
- * without a cache. */
+ * leading eigenvectors of the same covariance; the first of them to run computes the column means
+ * and the covariance's tridiagonal form; all its eigenvalues (for a variance fraction) and its
+ * eigenvectors are computed on demand in fixed chunks of PCA_CHUNK from the top (a metric asking
+ * for k components gets the first ceil(k / PCA_CHUNK) chunks, each computed by the same call
+ * whoever asked first). No float64 copy of the features is kept: each projection converts and
+ * centres fixed blocks of PCA_ROWS rows on the fly. Each metric's projection is computed by the
+ * same code from the same arrays whether or not the basis came from the cache, so its value is
+ * bitwise the same with and without a cache. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +24,8 @@ typedef struct {
     double *mu;         /* [d] the features' column means */
     double *A, *tau;    /* [d,d], [d]: dsytrd's reflectors of the covariance */
     double *diag, *off; /* [d], [d-1]: its tridiagonal form */
-    double *w;          /* [d] the covariance's eigenvalues, ascending */
+    double *w;          /* [d] the covariance's eigenvalues, ascending, once have_w */
+    int have_w;         /* computed when a metric first needs them (var_frac) */
     double *vec;        /* [d,d] row j: the unit eigenvector of w[d-1-j] (descending order) */
     int nvec;           /* rows of vec computed (whole chunks, or d) */
 } pca_basis;
@@ -76,8 +77,8 @@ static double feature(const xfer_metric_input *in, size_t q) {
     return in->features ? in->features[q] : (double)in->features_f32[q];
 }
 
-/* Column means, the covariance (denominator N-1) and its eigenvalues. Blocks of PCA_ROWS rows; the
- * means' block sums and the covariance's chunk sums (XFER_GRAM chunks of whole blocks, each
+/* Column means, the covariance (denominator N-1) and its tridiagonal form. Blocks of PCA_ROWS rows;
+ * the means' block sums and the covariance's chunk sums (XFER_GRAM chunks of whole blocks, each
  * block's dsyrk added in block order) are added in a fixed order: the same bits whatever the
  * thread count. */
 static int basis_compute(const xfer_metric_input *in, pca_basis *b, xfer_err *err) {
@@ -150,8 +151,7 @@ static int basis_compute(const xfer_metric_input *in, pca_basis *b, xfer_err *er
     for (int i = 0; i < d; i++)
         for (int j = 0; j < i; j++)
             b->A[(size_t)i * d + j] = b->A[(size_t)j * d + i];
-    if ((rc = xfer_la_tridiag(d, b->A, b->diag, b->off, b->tau, err))) goto done;
-    rc = xfer_la_tridiag_values(d, b->diag, b->off, b->w, err);
+    rc = xfer_la_tridiag(d, b->A, b->diag, b->off, b->tau, err);
 done:
     free(bsum);
     free(part);
@@ -185,6 +185,9 @@ static int basis_project(const xfer_metric_input *in, pca_basis *b, int k, doubl
     const int n = b->n, d = b->d;
     const double *w = b->w;
     if (var_frac > 0) {
+        int rc = b->have_w ? XFER_OK : xfer_la_tridiag_values(d, b->diag, b->off, b->w, err);
+        if (rc) return rc;
+        b->have_w = 1;
         double total = 0, acc = 0;
         for (int j = 0; j < d; j++)
             total += w[j] > 0 ? w[j] : 0;

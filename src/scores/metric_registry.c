@@ -283,6 +283,8 @@ int xfer_metric_param_choice(const xfer_metric_params *p, const char *metric, co
 }
 
 void xfer_softmax_rows(const double *logits, int n, int c, double *probs) {
+    /* rows are independent: the same bits whatever the thread count */
+#pragma omp parallel for schedule(static) if ((long)n * c >= 65536)
     for (int i = 0; i < n; i++) {
         const double *z = logits + (size_t)i * c;
         double *p = probs + (size_t)i * c, mx = -INFINITY, s = 0;

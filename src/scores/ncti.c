@@ -76,6 +76,14 @@ static void shrink(double *S, int k, double s) {
         S[(size_t)j * k + j] += s * tr / k;
 }
 
+/* logits [n,C] += b [C] on every row, rows shared out over the threads */
+static void add_intercepts(double *logits, int n, int C, const double *b) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < C; c++)
+            logits[(size_t)i * C + c] += b[c];
+}
+
 /* solver 'eigen' with shrinkage s */
 static int lda_eigen(lda_fit *f, double s, xfer_err *err) {
     const int n = f->n, k = f->k, C = f->C, m = C - 1 < k ? C - 1 : k;
@@ -120,23 +128,20 @@ static int lda_eigen(lda_fit *f, double s, xfer_err *err) {
         rc = XFER_OOM(err);
         goto done;
     }
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, k, 1.0, f->Y, k, V, k, 0.0, f->low,
-                m);
+    xfer_gemm_rows(1, n, m, k, f->Y, k, V, k, f->low, m);
     /* coef_ = means V V^T = means S_w^-1 (V^T S_w V = I) */
     for (int j = 0; j < k; j++)
         for (int c = 0; c < C; c++)
             B[(size_t)j * C + c] = f->mu[(size_t)c * k + j];
     if ((rc = xfer_la_chol_solve(k, Sw, C, B, err))) goto done;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, C, k, 1.0, f->Y, k, B, C, 0.0,
-                f->logits, C);
-    for (int c = 0; c < C; c++) {
+    xfer_gemm_rows(0, n, C, k, f->Y, k, B, C, f->logits, C);
+    for (int c = 0; c < C; c++) { /* intercepts, in Z (no longer needed; n k > C) */
         double q = 0;
         for (int j = 0; j < k; j++)
             q += f->mu[(size_t)c * k + j] * B[(size_t)j * C + c];
-        const double b = -0.5 * q + log((double)f->cnt[c] / n);
-        for (int i = 0; i < n; i++)
-            f->logits[(size_t)i * C + c] += b;
+        Z[c] = -0.5 * q + log((double)f->cnt[c] / n);
     }
+    add_intercepts(f->logits, n, C, Z);
 done:
     free(Z);
     free(Sw);
@@ -230,21 +235,17 @@ static int lda_svd(lda_fit *f, xfer_err *err) {
     for (int i = 0; i < n; i++)
         for (int j = 0; j < k; j++)
             X[(size_t)i * k + j] = f->Y[(size_t)i * k + j] - xbar[j];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, r2, k, 1.0, X, k, sc2, r2, 0.0,
-                f->low, r2);
+    xfer_gemm_rows(0, n, r2, k, X, k, sc2, r2, f->low, r2);
     for (int c = 0; c < C; c++)
         for (int j = 0; j < k; j++)
             M[(size_t)c * k + j] = f->mu[(size_t)c * k + j] - xbar[j];
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, r2, k, 1.0, M, k, sc2, r2, 0.0, coef,
                 r2);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, C, r2, 1.0, f->low, r2, coef, r2, 0.0,
-                f->logits, C);
-    for (int c = 0; c < C; c++) {
-        double b = -0.5 * cblas_ddot(r2, coef + (size_t)c * r2, 1, coef + (size_t)c * r2, 1) +
-                   log((double)f->cnt[c] / n);
-        for (int i = 0; i < n; i++)
-            f->logits[(size_t)i * C + c] += b;
-    }
+    xfer_gemm_rows(1, n, C, r2, f->low, r2, coef, r2, f->logits, C);
+    for (int c = 0; c < C; c++) /* intercepts, in M (no longer needed; C k >= C) */
+        M[c] = -0.5 * cblas_ddot(r2, coef + (size_t)c * r2, 1, coef + (size_t)c * r2, 1) +
+               log((double)f->cnt[c] / n);
+    add_intercepts(f->logits, n, C, M);
     /* transform keeps min(C - 1, k) columns */
     int keep = r2 < C - 1 ? r2 : C - 1;
     if (keep > k) keep = k;

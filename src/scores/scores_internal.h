@@ -55,6 +55,12 @@ void xfer_center_columns(double *X, int n, int d, double *mu);
 #define XFER_GRAM_MAX_CHUNKS 4
 #define XFER_GRAM_MIN_ENTRIES 16384
 void xfer_gram(const double *X, int n, int d, double denom, double *C);
+/* C [n,m] = A [n,k] B (transb 0, B [k,m]) or A B^T (transb 1, B [m,k]), row-major with leading
+ * dimensions; the rows of A and C in fixed blocks of XFER_GEMM_ROWS shared out over the threads
+ * (one single-threaded dgemm each): the same bits whatever the thread count. */
+#define XFER_GEMM_ROWS 512
+void xfer_gemm_rows(int transb, int n, int m, int k, const double *A, int lda, const double *B,
+                    int ldb, double *C, int ldc);
 /* Principal components of the features: *out receives [n,k] projections of the centred float64
  * features on the top k eigenvectors of their covariance (k = min(k, d, n); if var_frac > 0, k is
  * instead the smallest count whose eigenvalues reach that fraction of the total variance), each
