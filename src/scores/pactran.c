@@ -41,35 +41,54 @@ int xfer_metric_pactran(const xfer_metric_input *in, const xfer_metric_params *p
     int v = 0;
     for (int i = 0; i < n; i++)
         v = in->labels[i] + 1 > v ? in->labels[i] + 1 : v;
-    double *q = malloc((size_t)n * cs * sizeof *q), *sp = malloc((size_t)n * cs * sizeof *sp);
-    double *aw = malloc((size_t)v * cs * sizeof *aw), *lg = malloc((size_t)v * cs * sizeof *lg);
-    double *ex = malloc((size_t)v * cs * sizeof *ex), *kr = malloc((size_t)n * sizeof *kr);
-    double *a0 = malloc((size_t)v * sizeof *a0), *colsum = malloc((size_t)cs * sizeof *colsum);
-    int *cnt = calloc((size_t)v, sizeof *cnt);
+    /* Per update, q_iz = s_iz E_yz / Z_i (y = y_i, E below) is needed only through the next
+     * update's class sums aw_yz = a0_y + E_yz T_yz with T_yz = sum_{i: y_i = y} s_iz / Z_i, and
+     * through sum_z q_iz (log q_iz - log s_iz) = (s_i . (E_y L_y)) / Z_i - log Z_i (sum_z q_iz =
+     * 1): q is never stored. The rows of each class are taken in row order by one thread (classes
+     * shared out over the threads): the same sums whatever the thread count. */
+    const size_t vc = (size_t)v * cs;
+    double *aw = malloc(vc * sizeof *aw), *lg = malloc(vc * sizeof *lg);
+    double *ex = malloc(vc * sizeof *ex), *el = malloc(vc * sizeof *el),
+           *T = malloc(vc * sizeof *T);
+    double *kr = malloc((size_t)n * sizeof *kr), *a0 = malloc((size_t)v * sizeof *a0);
+    double *colsum = malloc((size_t)cs * sizeof *colsum);
+    int *cnt = calloc((size_t)v + 1, sizeof *cnt), *order = malloc((size_t)n * sizeof *order);
     int rc = XFER_OK;
-    if (!q || !sp || !aw || !lg || !ex || !kr || !a0 || !colsum || !cnt) {
+    if (!aw || !lg || !ex || !el || !T || !kr || !a0 || !colsum || !cnt || !order) {
         rc = XFER_OOM(err);
         goto done;
     }
     for (int i = 0; i < n; i++)
-        cnt[in->labels[i]]++;
+        cnt[in->labels[i] + 1]++;
     for (int y = 0; y < v; y++)
-        a0[y] = alpha * cnt[y] / n + PACTRAN_TINY;
-    for (size_t i = 0; i < (size_t)n * cs; i++) {
-        q[i] = in->probs[i];
-        sp[i] = in->probs[i] + PACTRAN_TINY; /* s = exp(log s) */
+        a0[y] = alpha * cnt[y + 1] / n + PACTRAN_TINY;
+    for (int y = 0; y < v; y++) /* cnt[y] becomes the first row of class y in order */
+        cnt[y + 1] += cnt[y];
+    {
+        int *fill = malloc((size_t)v * sizeof *fill);
+        if (!fill) {
+            rc = XFER_OOM(err);
+            goto done;
+        }
+        memcpy(fill, cnt, (size_t)v * sizeof *fill);
+        for (int i = 0; i < n; i++)
+            order[fill[in->labels[i]]++] = i;
+        free(fill);
+    }
+    /* the first update's q is theta itself */
+#pragma omp parallel for schedule(dynamic)
+    for (int y = 0; y < v; y++) {
+        double *a = aw + (size_t)y * cs;
+        for (int z = 0; z < cs; z++)
+            a[z] = a0[y];
+        for (int r = cnt[y]; r < cnt[y + 1]; r++) {
+            const double *pi = in->probs + (size_t)order[r] * cs;
+            for (int z = 0; z < cs; z++)
+                a[z] += pi[z];
+        }
     }
     double kl = 0;
     for (int it = 0; it < PACTRAN_ITERS; it++) {
-        for (int y = 0; y < v; y++)
-            for (int z = 0; z < cs; z++)
-                aw[(size_t)y * cs + z] = a0[y];
-        for (int i = 0; i < n; i++) {
-            double *a = aw + (size_t)in->labels[i] * cs;
-            const double *qi = q + (size_t)i * cs;
-            for (int z = 0; z < cs; z++)
-                a[z] += qi[z];
-        }
         memset(colsum, 0, (size_t)cs * sizeof *colsum);
         for (int y = 0; y < v; y++)
             for (int z = 0; z < cs; z++)
@@ -80,9 +99,10 @@ int xfer_metric_pactran(const xfer_metric_input *in, const xfer_metric_params *p
              * through log s_iz and y_i: with L_yz = psi(aw_yz) - psi(colsum_z) - max_z(...) and
              * E_yz = exp(L_yz), q_iz = s_iz E_yz / Z_i and log q_iz - log s_iz = L_yz - log Z_i, so
              * v x Cs exponentials per update instead of N x Cs. */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic)
         for (int y = 0; y < v; y++) {
             double *l = lg + (size_t)y * cs, *e = ex + (size_t)y * cs, mx = -INFINITY;
+            double *t = T + (size_t)y * cs, *w = el + (size_t)y * cs;
             for (int z = 0; z < cs; z++) {
                 l[z] = digamma(aw[(size_t)y * cs + z]) - colsum[z];
                 mx = l[z] > mx ? l[z] : mx;
@@ -90,24 +110,29 @@ int xfer_metric_pactran(const xfer_metric_input *in, const xfer_metric_params *p
             for (int z = 0; z < cs; z++) {
                 l[z] -= mx;
                 e[z] = exp(l[z]);
+                w[z] = e[z] * l[z];
+                t[z] = 0;
             }
-        }
-#pragma omp parallel for schedule(static)
-        for (int i = 0; i < n; i++) {
-            double *qi = q + (size_t)i * cs;
-            const double *si = sp + (size_t)i * cs, *e = ex + (size_t)in->labels[i] * cs;
-            const double *l = lg + (size_t)in->labels[i] * cs;
-            double z0 = 0, k = 0;
-            for (int z = 0; z < cs; z++)
-                z0 += si[z] * e[z];
-            const double inv = 1 / z0, lz = log(z0);
-            for (int z = 0; z < cs; z++) {
-                qi[z] = si[z] * e[z] * inv;
-                k += qi[z] * (l[z] - lz);
+            for (int r = cnt[y]; r < cnt[y + 1]; r++) {
+                const int i = order[r];
+                const double *pi = in->probs + (size_t)i * cs;
+                double z0 = 0, k = 0;
+                for (int z = 0; z < cs; z++) {
+                    const double si = pi[z] + PACTRAN_TINY; /* s = exp(log s) */
+                    z0 += si * e[z];
+                    k += si * w[z];
+                }
+                const double inv = 1 / z0;
+                for (int z = 0; z < cs; z++)
+                    t[z] += (pi[z] + PACTRAN_TINY) * inv;
+                kr[i] = k * inv - log(z0);
             }
-            kr[i] = k;
         }
         kl = xfer_sum_ordered(kr, (size_t)n); /* the same sum whatever the thread count */
+        /* the next update's class sums (the last update's aw stays for the bound) */
+        if (it + 1 < PACTRAN_ITERS)
+            for (size_t q = 0; q < vc; q++)
+                aw[q] = a0[q / cs] + ex[q] * T[q];
     }
     /* log C(a0) over the v classes; log C(aw_z) per source class with the last aw */
     double s0 = 0, lg0 = 0;
@@ -126,14 +151,15 @@ int xfer_metric_pactran(const xfer_metric_input *in, const xfer_metric_params *p
     }
     out->value = -(cs * logc0 - sum_logc - kl) / ((double)n * v);
 done:
-    free(q);
-    free(sp);
     free(aw);
     free(lg);
     free(ex);
+    free(el);
+    free(T);
     free(kr);
     free(a0);
     free(colsum);
     free(cnt);
+    free(order);
     return rc;
 }
