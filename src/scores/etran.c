@@ -58,57 +58,70 @@ int xfer_metric_etran(const xfer_metric_input *in, const xfer_metric_params *p,
     (void)p;
     const int n = in->n, d = in->d, ct = in->ct;
     /* No float64 copy of the whole feature matrix: a block of rows at a time. */
-    double *xb = malloc((size_t)ETRAN_BLOCK * d * sizeof *xb),
-           *mu = calloc((size_t)ct * d, sizeof *mu);
-    double *S = malloc((size_t)ETRAN_BLOCK * ct * sizeof *S),
-           *bias = malloc((size_t)ct * sizeof *bias);
+    double *mu = calloc((size_t)ct * d, sizeof *mu), *bias = malloc((size_t)ct * sizeof *bias);
     double *en = malloc((size_t)n * sizeof *en), *pl = malloc((size_t)n * sizeof *pl);
-    int *cnt = malloc((size_t)ct * sizeof *cnt);
-    int rc = XFER_OK;
-    if (!xb || !mu || !S || !bias || !en || !pl || !cnt) {
+    int *start = calloc((size_t)ct + 1, sizeof *start), *order = malloc((size_t)n * sizeof *order);
+    int rc = XFER_OK, failed = 0;
+    if (!mu || !bias || !en || !pl || !start || !order) {
         rc = XFER_OOM(err);
         goto done;
     }
-    xfer_class_counts(in->labels, n, ct, cnt);
-    for (int i0 = 0; i0 < n; i0 += ETRAN_BLOCK) { /* class sums, rows in order */
-        const int nb = n - i0 < ETRAN_BLOCK ? n - i0 : ETRAN_BLOCK;
-        const double *X = rows_f64(in, i0, nb, xb);
-        for (int b = 0; b < nb; b++) {
-            double *m = mu + (size_t)in->labels[i0 + b] * d;
-            const double *x = X + (size_t)b * d;
-            for (int q = 0; q < d; q++)
-                m[q] += x[q];
-        }
-    }
+    xfer_class_rows(in->labels, n, ct, start, order);
+    /* class means: each class's rows in row order (classes shared out over the threads) */
+#pragma omp parallel for schedule(dynamic)
     for (int c = 0; c < ct; c++) {
         double *m = mu + (size_t)c * d;
-        if (cnt[c] == 0) continue;
-        for (int q = 0; q < d; q++)
-            m[q] /= cnt[c];
-        bias[c] = -0.5 * cblas_ddot(d, m, 1, m, 1) + log((double)cnt[c] / n);
-    }
-    for (int i0 = 0; i0 < n; i0 += ETRAN_BLOCK) {
-        const int nb = n - i0 < ETRAN_BLOCK ? n - i0 : ETRAN_BLOCK;
-        const double *X = rows_f64(in, i0, nb, xb);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, ct, d, 1.0, X, d, mu, d, 0.0, S,
-                    ct);
-#pragma omp parallel for schedule(static)
-        for (int b = 0; b < nb; b++) {
-            const int i = i0 + b, y = in->labels[i];
-            const double *s = S + (size_t)b * ct, *x = X + (size_t)b * d;
-            double mx = -INFINITY, z = 0;
-            for (int c = 0; c < ct; c++)
-                if (cnt[c] && s[c] + bias[c] > mx) mx = s[c] + bias[c];
-            for (int c = 0; c < ct; c++)
-                if (cnt[c]) z += exp(s[c] + bias[c] - mx);
-            pl[i] = exp(s[y] + bias[y] - mx) / z; /* p(y_i | x_i), added in order below */
-            double xm = -INFINITY, e = 0;
-            for (int q = 0; q < d; q++)
-                xm = x[q] > xm ? x[q] : xm;
-            for (int q = 0; q < d; q++)
-                e += exp(x[q] - xm);
-            en[i] = xm + log(e);
+        const int nc = start[c + 1] - start[c];
+        for (int r = start[c]; r < start[c + 1]; r++) {
+            const size_t i = (size_t)order[r] * d;
+            if (in->features)
+                for (int q = 0; q < d; q++)
+                    m[q] += in->features[i + q];
+            else
+                for (int q = 0; q < d; q++)
+                    m[q] += in->features_f32[i + q];
         }
+        if (nc == 0) continue;
+        for (int q = 0; q < d; q++)
+            m[q] /= nc;
+        bias[c] = -0.5 * cblas_ddot(d, m, 1, m, 1) + log((double)nc / n);
+    }
+    const int nblk = (n + ETRAN_BLOCK - 1) / ETRAN_BLOCK;
+#pragma omp parallel reduction(| : failed)
+    {
+        double *xb = malloc((size_t)ETRAN_BLOCK * d * sizeof *xb);
+        double *S = malloc((size_t)ETRAN_BLOCK * ct * sizeof *S);
+        failed |= !xb || !S;
+#pragma omp for schedule(dynamic)
+        for (int blk = 0; blk < nblk; blk++) {
+            const int i0 = blk * ETRAN_BLOCK, nb = n - i0 < ETRAN_BLOCK ? n - i0 : ETRAN_BLOCK;
+            if (!xb || !S) continue;
+            const double *X = rows_f64(in, i0, nb, xb);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, ct, d, 1.0, X, d, mu, d, 0.0,
+                        S, ct);
+            for (int b = 0; b < nb; b++) {
+                const int i = i0 + b, y = in->labels[i];
+                const double *s = S + (size_t)b * ct, *x = X + (size_t)b * d;
+                double mx = -INFINITY, z = 0;
+                for (int c = 0; c < ct; c++)
+                    if (start[c + 1] > start[c] && s[c] + bias[c] > mx) mx = s[c] + bias[c];
+                for (int c = 0; c < ct; c++)
+                    if (start[c + 1] > start[c]) z += exp(s[c] + bias[c] - mx);
+                pl[i] = exp(s[y] + bias[y] - mx) / z; /* p(y_i | x_i), added in order below */
+                double xm = -INFINITY, e = 0;
+                for (int q = 0; q < d; q++)
+                    xm = x[q] > xm ? x[q] : xm;
+                for (int q = 0; q < d; q++)
+                    e += exp(x[q] - xm);
+                en[i] = xm + log(e);
+            }
+        }
+        free(xb);
+        free(S);
+    }
+    if (failed) {
+        rc = XFER_OOM(err);
+        goto done;
     }
     double lda = xfer_sum_ordered(pl, (size_t)n);
     qsort(en, (size_t)n, sizeof *en, cmp_double);
@@ -122,12 +135,11 @@ int xfer_metric_etran(const xfer_metric_input *in, const xfer_metric_params *p,
     out->terms[0] = lda / n;
     out->terms[1] = energy / m;
 done:
-    free(xb);
     free(mu);
-    free(S);
     free(bias);
     free(en);
     free(pl);
-    free(cnt);
+    free(start);
+    free(order);
     return rc;
 }

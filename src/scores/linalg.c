@@ -1,9 +1,9 @@
 /* float64 linear algebra for the metrics: OpenBLAS's CBLAS plus the LAPACK routines OpenBLAS ships
- * (checked with `nm -D libopenblas.so.0`: dsyevd_, dpotrf_, dpotrs_, dgesdd_, dgeqrf_, dsytrd_,
- * dsterf_, dstemr_, dormtr_). Row-major callers
- * pass symmetric matrices, for which row- and column-major agree. OpenBLAS runs single-threaded
- * here (xfer_metric_compute sets it): its threaded kernels split sums (symv, dot, gemv) by the
- * thread count, so a score would depend on it. */
+ * (checked with `nm -D libopenblas.so.0`: dsyevd_, dpotrf_, dpotrs_, dgesdd_, dgeqrf_, dpocon_,
+ * dsytrd_, dsterf_, dstemr_, dormtr_). Row-major callers pass symmetric matrices, for which row-
+ * and column-major agree. OpenBLAS runs single-threaded here (xfer_metric_compute sets it): its
+ * threaded kernels split sums (symv, dot, gemv) by the thread count, so a score would depend on it.
+ */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +17,9 @@ extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a,
                     double *w, double *work, const int *lwork, int *iwork, const int *liwork,
                     int *info, size_t, size_t);
 extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t);
+extern void dpocon_(const char *uplo, const int *n, const double *a, const int *lda,
+                    const double *anorm, double *rcond, double *work, int *iwork, int *info,
+                    size_t);
 extern void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a,
                     const int *lda, double *b, const int *ldb, int *info, size_t);
 extern void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau,
@@ -263,6 +266,15 @@ int xfer_la_cholesky(int n, double *A, const char *what, xfer_err *err) {
     return XFER_OK;
 }
 
+double xfer_la_chol_rcond(int n, const double *L, double anorm) {
+    double rcond = 0, *work = malloc((size_t)3 * n * sizeof *work);
+    int *iwork = malloc((size_t)n * sizeof *iwork), info = 0;
+    if (work && iwork) dpocon_("U", &n, L, &n, &anorm, &rcond, work, iwork, &info, 1);
+    free(work);
+    free(iwork);
+    return info == 0 ? rcond : 0;
+}
+
 double xfer_la_chol_logdet(int n, const double *L) {
     double s = 0;
     for (int i = 0; i < n; i++)
@@ -367,6 +379,19 @@ void xfer_gram(const double *X, int n, int d, double denom, double *C) {
     for (int i = 0; i < d; i++)
         for (int j = 0; j < i; j++)
             C[(size_t)i * d + j] = C[(size_t)j * d + i];
+}
+
+void xfer_class_rows(const int *labels, int n, int nc, int *start, int *order) {
+    memset(start, 0, ((size_t)nc + 1) * sizeof *start);
+    for (int i = 0; i < n; i++)
+        start[labels[i] + 1]++;
+    for (int c = 0; c < nc; c++)
+        start[c + 1] += start[c];
+    for (int i = 0; i < n; i++) /* start[c] advances to class c's end = class c + 1's start */
+        order[start[labels[i]]++] = i;
+    for (int c = nc; c > 0; c--)
+        start[c] = start[c - 1];
+    start[0] = 0;
 }
 
 void xfer_class_counts(const int *labels, int n, int ct, int *counts) {

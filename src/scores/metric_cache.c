@@ -5,9 +5,9 @@
  * eigenvectors are computed on demand in fixed chunks of PCA_CHUNK from the top (a metric asking
  * for k components gets the first ceil(k / PCA_CHUNK) chunks, each computed by the same call
  * whoever asked first). No float64 copy of the features is kept: each projection converts and
- * centres fixed blocks of PCA_ROWS rows on the fly. Each metric's projection is computed by the
- * same code from the same arrays whether or not the basis came from the cache, so its value is
- * bitwise the same with and without a cache. */
+ * centres fixed blocks of XFER_FEATURE_ROWS rows on the fly. Each metric's projection is computed
+ * by the same code from the same arrays whether or not the basis came from the cache, so its value
+ * is bitwise the same with and without a cache. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +16,6 @@
 
 #include "scores_internal.h"
 
-#define PCA_ROWS 512 /* rows of a block: conversion, covariance update, projection */
 #define PCA_CHUNK 64 /* eigenvectors computed together */
 
 typedef struct {
@@ -55,106 +54,24 @@ void xfer_metric_cache_free(xfer_metric_cache *c) {
     free(c);
 }
 
-/* Rows [i0, i0 + ni) of the features as float64, minus mu: out [ni, d]. */
-static void centred_rows(const xfer_metric_input *in, const double *mu, int i0, int ni,
-                         double *out) {
-    const int d = in->d;
-    for (int i = 0; i < ni; i++) {
-        double *o = out + (size_t)i * d;
-        if (in->features) {
-            const double *x = in->features + (size_t)(i0 + i) * d;
-            for (int j = 0; j < d; j++)
-                o[j] = x[j] - mu[j];
-        } else {
-            const float *x = in->features_f32 + (size_t)(i0 + i) * d;
-            for (int j = 0; j < d; j++)
-                o[j] = (double)x[j] - mu[j];
-        }
-    }
-}
-
-static double feature(const xfer_metric_input *in, size_t q) {
-    return in->features ? in->features[q] : (double)in->features_f32[q];
-}
-
-/* Column means, the covariance (denominator N-1) and its tridiagonal form. Blocks of PCA_ROWS rows;
- * the means' block sums and the covariance's chunk sums (XFER_GRAM chunks of whole blocks, each
- * block's dsyrk added in block order) are added in a fixed order: the same bits whatever the
- * thread count. */
+/* Column means, the covariance (denominator N-1) and its tridiagonal form (feature_blocks.c: the
+ * same bits whatever the thread count). */
 static int basis_compute(const xfer_metric_input *in, pca_basis *b, xfer_err *err) {
-    const int n = in->n, d = in->d, nb = (n + PCA_ROWS - 1) / PCA_ROWS;
-    int nc = n / XFER_GRAM_CHUNK_ROWS;
-    if (nc > XFER_GRAM_MAX_CHUNKS) nc = XFER_GRAM_MAX_CHUNKS;
-    if (nc > nb) nc = nb;
-    if (nc < 1 || (size_t)d * d < XFER_GRAM_MIN_ENTRIES) nc = 1;
+    const int n = in->n, d = in->d;
     const size_t dd = (size_t)d * d;
     *b = (pca_basis){.n = n, .d = d};
-    b->mu = calloc((size_t)d, sizeof *b->mu);
+    b->mu = malloc((size_t)d * sizeof *b->mu);
     b->A = malloc(dd * sizeof *b->A);
     b->tau = malloc((size_t)d * sizeof *b->tau);
     b->diag = malloc((size_t)d * sizeof *b->diag);
     b->off = malloc((size_t)d * sizeof *b->off);
     b->w = malloc((size_t)d * sizeof *b->w);
     b->vec = malloc(dd * sizeof *b->vec);
-    double *bsum = calloc((size_t)nb * d, sizeof *bsum);
-    double *part = nc > 1 ? malloc((size_t)(nc - 1) * dd * sizeof *part) : NULL;
-    int rc = XFER_OK, failed = 0;
-    if (!b->mu || !b->A || !b->tau || !b->diag || !b->off || !b->w || !b->vec || !bsum ||
-        (nc > 1 && !part)) {
-        rc = XFER_OOM(err);
-        goto done;
-    }
-#pragma omp parallel for schedule(dynamic)
-    for (int q = 0; q < nb; q++) {
-        const int i1 = (q + 1) * PCA_ROWS < n ? (q + 1) * PCA_ROWS : n;
-        double *s = bsum + (size_t)q * d;
-        for (int i = q * PCA_ROWS; i < i1; i++)
-            for (int j = 0; j < d; j++)
-                s[j] += feature(in, (size_t)i * d + j);
-    }
-    for (int q = 0; q < nb; q++)
-        for (int j = 0; j < d; j++)
-            b->mu[j] += bsum[(size_t)q * d + j];
-    for (int j = 0; j < d; j++)
-        b->mu[j] /= n;
-    const double scale = 1.0 / (n > 1 ? n - 1 : 1);
-#pragma omp parallel reduction(| : failed)
-    {
-        double *X = malloc((size_t)PCA_ROWS * d * sizeof *X);
-        failed |= !X;
-#pragma omp for schedule(dynamic)
-        for (int c = 0; c < nc; c++) {
-            const int q0 = (int)((long)nb * c / nc), q1 = (int)((long)nb * (c + 1) / nc);
-            double *C = c ? part + (size_t)(c - 1) * dd : b->A;
-            for (int q = q0; q < q1 && X; q++) {
-                const int i0 = q * PCA_ROWS, ni = n - i0 < PCA_ROWS ? n - i0 : PCA_ROWS;
-                centred_rows(in, b->mu, i0, ni, X);
-                /* the chunk's first block sets C (beta 0: no read of untouched pages) */
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, ni, scale, X, d,
-                            q > q0 ? 1.0 : 0.0, C, d);
-            }
-        }
-        free(X);
-    }
-    if (failed) {
-        rc = XFER_OOM(err);
-        goto done;
-    }
-#pragma omp parallel for schedule(dynamic, 16)
-    for (int i = 0; i < d; i++)
-        for (int c = 1; c < nc; c++) {
-            const double *p = part + (size_t)(c - 1) * dd + (size_t)i * d;
-            for (int j = i; j < d; j++)
-                b->A[(size_t)i * d + j] += p[j];
-        }
-    /* row-major upper triangle == column-major lower: dsytrd "U" wants column-major upper */
-    for (int i = 0; i < d; i++)
-        for (int j = 0; j < i; j++)
-            b->A[(size_t)i * d + j] = b->A[(size_t)j * d + i];
-    rc = xfer_la_tridiag(d, b->A, b->diag, b->off, b->tau, err);
-done:
-    free(bsum);
-    free(part);
+    int rc = XFER_OK;
+    if (!b->mu || !b->A || !b->tau || !b->diag || !b->off || !b->w || !b->vec) rc = XFER_OOM(err);
+    if (!rc) rc = xfer_feature_moments(in, b->mu, NULL, err);
+    if (!rc) rc = xfer_feature_gram(in, b->mu, NULL, 1.0 / (n > 1 ? n - 1 : 1), b->A, NULL, err);
+    if (!rc) rc = xfer_la_tridiag(d, b->A, b->diag, b->off, b->tau, err);
     if (rc) basis_free(b);
     return rc;
 }
@@ -208,18 +125,19 @@ static int basis_project(const xfer_metric_input *in, pca_basis *b, int k, doubl
     const double *V = b->vec; /* rows 0..k-1: the components, descending */
     double *Y = malloc((size_t)n * k * sizeof *Y);
     if (!Y) return XFER_OOM(err);
-    /* Y = (X - mu) V^T in fixed blocks of PCA_ROWS rows, shared out over the threads (BLAS is
-     * single-threaded in the metrics; the same bits whatever the thread count). */
-    const int nb = (n + PCA_ROWS - 1) / PCA_ROWS;
+    /* Y = (X - mu) V^T in fixed blocks of XFER_FEATURE_ROWS rows, shared out over the threads (BLAS
+     * is single-threaded in the metrics; the same bits whatever the thread count). */
+    const int nb = (n + XFER_FEATURE_ROWS - 1) / XFER_FEATURE_ROWS;
 #pragma omp parallel reduction(| : failed)
     {
-        double *X = malloc((size_t)PCA_ROWS * d * sizeof *X);
+        double *X = malloc((size_t)XFER_FEATURE_ROWS * d * sizeof *X);
         failed |= !X;
 #pragma omp for schedule(dynamic)
         for (int q = 0; q < nb; q++) {
-            const int i0 = q * PCA_ROWS, ni = n - i0 < PCA_ROWS ? n - i0 : PCA_ROWS;
+            const int i0 = q * XFER_FEATURE_ROWS,
+                      ni = n - i0 < XFER_FEATURE_ROWS ? n - i0 : XFER_FEATURE_ROWS;
             if (!X) continue;
-            centred_rows(in, b->mu, i0, ni, X);
+            xfer_feature_rows(in, b->mu, NULL, i0, ni, X);
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ni, k, d, 1.0, X, d, V, d, 0.0,
                         Y + (size_t)i0 * k, k);
         }

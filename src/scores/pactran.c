@@ -52,36 +52,22 @@ int xfer_metric_pactran(const xfer_metric_input *in, const xfer_metric_params *p
            *T = malloc(vc * sizeof *T);
     double *kr = malloc((size_t)n * sizeof *kr), *a0 = malloc((size_t)v * sizeof *a0);
     double *colsum = malloc((size_t)cs * sizeof *colsum);
-    int *cnt = calloc((size_t)v + 1, sizeof *cnt), *order = malloc((size_t)n * sizeof *order);
+    int *start = calloc((size_t)v + 1, sizeof *start), *order = malloc((size_t)n * sizeof *order);
     int rc = XFER_OK;
-    if (!aw || !lg || !ex || !el || !T || !kr || !a0 || !colsum || !cnt || !order) {
+    if (!aw || !lg || !ex || !el || !T || !kr || !a0 || !colsum || !start || !order) {
         rc = XFER_OOM(err);
         goto done;
     }
-    for (int i = 0; i < n; i++)
-        cnt[in->labels[i] + 1]++;
+    xfer_class_rows(in->labels, n, v, start, order);
     for (int y = 0; y < v; y++)
-        a0[y] = alpha * cnt[y + 1] / n + PACTRAN_TINY;
-    for (int y = 0; y < v; y++) /* cnt[y] becomes the first row of class y in order */
-        cnt[y + 1] += cnt[y];
-    {
-        int *fill = malloc((size_t)v * sizeof *fill);
-        if (!fill) {
-            rc = XFER_OOM(err);
-            goto done;
-        }
-        memcpy(fill, cnt, (size_t)v * sizeof *fill);
-        for (int i = 0; i < n; i++)
-            order[fill[in->labels[i]]++] = i;
-        free(fill);
-    }
-    /* the first update's q is theta itself */
+        a0[y] = alpha * (start[y + 1] - start[y]) / n + PACTRAN_TINY;
+        /* the first update's q is theta itself */
 #pragma omp parallel for schedule(dynamic)
     for (int y = 0; y < v; y++) {
         double *a = aw + (size_t)y * cs;
         for (int z = 0; z < cs; z++)
             a[z] = a0[y];
-        for (int r = cnt[y]; r < cnt[y + 1]; r++) {
+        for (int r = start[y]; r < start[y + 1]; r++) {
             const double *pi = in->probs + (size_t)order[r] * cs;
             for (int z = 0; z < cs; z++)
                 a[z] += pi[z];
@@ -113,7 +99,7 @@ int xfer_metric_pactran(const xfer_metric_input *in, const xfer_metric_params *p
                 w[z] = e[z] * l[z];
                 t[z] = 0;
             }
-            for (int r = cnt[y]; r < cnt[y + 1]; r++) {
+            for (int r = start[y]; r < start[y + 1]; r++) {
                 const int i = order[r];
                 const double *pi = in->probs + (size_t)i * cs;
                 double z0 = 0, k = 0;
@@ -159,7 +145,7 @@ done:
     free(kr);
     free(a0);
     free(colsum);
-    free(cnt);
+    free(start);
     free(order);
     return rc;
 }

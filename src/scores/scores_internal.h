@@ -32,6 +32,9 @@ int xfer_la_svd(int m, int n, double *A, double *s, double *vt, xfer_err *err);
 /* Cholesky of the symmetric positive definite A [n,n] in place (lower factor); XFER_EINPUT when
  * not positive definite (message names `what`). */
 int xfer_la_cholesky(int n, double *A, const char *what, xfer_err *err);
+/* LAPACK's estimate (dpocon) of 1 / cond_1(A) from A's Cholesky factor and anorm = |A|_1; 0 when
+ * it cannot be formed. */
+double xfer_la_chol_rcond(int n, const double *L, double anorm);
 /* log det of A from its Cholesky factor. */
 double xfer_la_chol_logdet(int n, const double *L);
 /* Solves A X = B for X [n,nrhs] (B row-major [n,nrhs]) in place given the Cholesky factor. */
@@ -61,6 +64,19 @@ void xfer_gram(const double *X, int n, int d, double denom, double *C);
 #define XFER_GEMM_ROWS 512
 void xfer_gemm_rows(int transb, int n, int m, int k, const double *A, int lda, const double *B,
                     int ldb, double *C, int ldc);
+/* The features in fixed blocks of XFER_FEATURE_ROWS rows, converted to float64 as they are used
+ * (src/scores/feature_blocks.c; the same bits whatever the thread count).
+ * xfer_feature_rows: rows [i0, i0+ni) as (x - mu) / sd (sd NULL: x - mu) into out [ni, d].
+ * xfer_feature_moments: column means mu [d]; sqdev [d] (unless NULL) the sums of squared
+ * deviations from them.
+ * xfer_feature_gram: G [d,d] = scale X^T X with X the rows as xfer_feature_rows gives them, full
+ * symmetric; sums [ct,d] (unless NULL) the class sums of X's rows (labels needed). */
+#define XFER_FEATURE_ROWS 512
+void xfer_feature_rows(const xfer_metric_input *in, const double *mu, const double *sd, int i0,
+                       int ni, double *out);
+int xfer_feature_moments(const xfer_metric_input *in, double *mu, double *sqdev, xfer_err *err);
+int xfer_feature_gram(const xfer_metric_input *in, const double *mu, const double *sd, double scale,
+                      double *G, double *sums, xfer_err *err);
 /* Principal components of the features: *out receives [n,k] projections of the centred float64
  * features on the top k eigenvectors of their covariance (k = min(k, d, n); if var_frac > 0, k is
  * instead the smallest count whose eigenvalues reach that fraction of the total variance), each
@@ -72,6 +88,9 @@ int xfer_features_pca(const xfer_metric_input *in, int k, double var_frac, doubl
 
 /* counts [ct] of each label. */
 void xfer_class_counts(const int *labels, int n, int ct, int *counts);
+/* The rows of each class in row order: order [n] lists class 0's rows, then class 1's, ...;
+ * class c's are order[start[c] .. start[c+1]-1] (start [nc+1]). Labels in [0, nc). */
+void xfer_class_rows(const int *labels, int n, int nc, int *start, int *order);
 /* sums [ct,d] of each class's rows of X [n,d]. */
 void xfer_class_sums(const double *X, const int *labels, int n, int d, int ct, double *sums);
 /* XFER_EINPUT naming the metric when some class present has fewer than min_count samples. */

@@ -243,6 +243,20 @@ def thread_count(tmp):
         check(len(outs[1]) == 18, f"threads: every metric ran ({sorted(outs[1])})")
         close(outs[1]["knn"][0], refs.knn(f.astype(np.float64), y), "knn over 15 Gram tiles",
               rtol=1e-12)
+        # the blocked paths against their references at this size: the covariance and the class
+        # sums in 2 chunks of 512-row blocks (PCA for ncti, emms), xfer_gram's chunks (hscore,
+        # logme), etran's and pactran's class-parallel loops, the tall QR (ncti's LDA)
+        f64, pr = f.astype(np.float64), refs.softmax(logits)
+        with h5py.File(path, "r") as h:
+            emb = h["label_embedding"][()]
+        for name, v in (("hscore", refs.hscore(f64, y)), ("logme", refs.logme(f64, y, ct)),
+                        ("emms", refs.emms(f64, y, emb)), ("pactran", refs.pactran(pr, y))):
+            close(outs[1][name][0], v, f"{name} at N={n}, D={d} (blocked paths)", rtol=1e-9)
+        for name, v, qs in (("ncti", refs.ncti_terms(f64, y)[0], (0, 2)),
+                            ("etran", refs.etran_terms(f64, y), (0, 1))):
+            for q in qs:
+                close(outs[1][name][1][q], v[q], f"{name} term {q} at N={n}, D={d} (blocked paths)",
+                      rtol=1e-9)
         for t in (2, 3):
             if t in outs:
                 differ = [m for m in outs[1] if outs[t].get(m) != outs[1][m]]
