@@ -16,7 +16,7 @@
 
 #include "scores_internal.h"
 
-#define PCA_CHUNK 64 /* eigenvectors computed together */
+#define PCA_CHUNK 32 /* eigenvectors computed together */
 
 typedef struct {
     int n, d;
@@ -76,23 +76,35 @@ static int basis_compute(const xfer_metric_input *in, pca_basis *b, xfer_err *er
     return rc;
 }
 
-/* Eigenvectors of the top k eigenvalues (rows 0..k-1 of vec), whole chunks at a time. */
+/* Eigenvectors of the top k eigenvalues (rows 0..k-1 of vec), whole chunks at a time; the chunks
+ * missing are computed in parallel, each by the same call whoever asked first. */
 static int basis_vectors(pca_basis *b, int k, xfer_err *err) {
-    const int d = b->d;
-    while (b->nvec < k) {
-        const int j0 = b->nvec, m = d - j0 < PCA_CHUNK ? d - j0 : PCA_CHUNK;
-        /* descending rows j0..j0+m-1 are ascending indices d-j0-m+1 .. d-j0 (1-based) */
+    const int d = b->d, j0 = b->nvec;
+    if (j0 >= k) return XFER_OK;
+    const int nch = (k - j0 + PCA_CHUNK - 1) / PCA_CHUNK;
+    int failed = 0, oom = 0;
+#pragma omp parallel for schedule(dynamic) reduction(| : failed, oom)
+    for (int q = 0; q < nch; q++) {
+        const int c0 = j0 + q * PCA_CHUNK, m = d - c0 < PCA_CHUNK ? d - c0 : PCA_CHUNK;
+        /* descending rows c0..c0+m-1 are ascending indices d-c0-m+1 .. d-c0 (1-based) */
         double *Z = malloc((size_t)m * d * sizeof *Z);
-        if (!Z) return XFER_OOM(err);
-        int rc = xfer_la_tridiag_vectors(d, b->A, b->tau, b->diag, b->off, d - j0 - m + 1, d - j0,
-                                         Z, err);
-        for (int t = 0; t < m && rc == XFER_OK; t++)
-            memcpy(b->vec + (size_t)(j0 + t) * d, Z + (size_t)(m - 1 - t) * d,
+        xfer_err e2;
+        if (!Z) {
+            oom = 1;
+            continue;
+        }
+        if (xfer_la_tridiag_vectors(d, b->A, b->tau, b->diag, b->off, d - c0 - m + 1, d - c0, Z,
+                                    &e2) != XFER_OK)
+            failed = 1;
+        for (int t = 0; t < m && !failed; t++)
+            memcpy(b->vec + (size_t)(c0 + t) * d, Z + (size_t)(m - 1 - t) * d,
                    (size_t)d * sizeof *Z);
         free(Z);
-        if (rc) return rc;
-        b->nvec = j0 + m;
     }
+    if (oom) return XFER_OOM(err);
+    if (failed)
+        return xfer_fail(err, XFER_EINTERNAL, "PCA: the covariance's eigenvectors (dstemr) failed");
+    b->nvec = j0 + nch * PCA_CHUNK < d ? j0 + nch * PCA_CHUNK : d;
     return XFER_OK;
 }
 
