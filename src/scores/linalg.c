@@ -164,12 +164,12 @@ static int qr_in_place(int m, int n, double *A, double *tau, xfer_err *err) {
     return XFER_OK;
 }
 
-/* R [n,n] (row-major, upper triangular) with A = Q R for the row-major A [m,n], m >= 2n: a tall-
+/* R [n,n] (row-major, upper triangular) with A = Q R for the row-major A [m,n], m >= n: a tall-
  * skinny QR. The rows in fixed blocks of max(TSQR_ROWS, 2n) (by m and n only, never the thread
  * count), each block's QR in parallel (LAPACK dgeqrf on a column-major copy), their R factors
  * stacked in block order and factorised once more: the same bits whatever the thread count. */
 #define TSQR_ROWS 512
-static int tall_r(int m, int n, const double *A, double *R, xfer_err *err) {
+int xfer_la_qr_r(int m, int n, const double *A, double *R, xfer_err *err) {
     const int b = TSQR_ROWS > 2 * n ? TSQR_ROWS : 2 * n, nb = (m + b - 1) / b, sm = nb * n;
     double *S = calloc((size_t)sm * n, sizeof *S); /* column-major [sm,n]: block q's R at row q n */
     if (!S) return XFER_OOM(err);
@@ -215,10 +215,10 @@ int xfer_la_svd(int m, int n, double *A, double *s, double *vt, xfer_err *err) {
     if (m <= 0 || n <= 0) return XFER_OK;
     if (m >= 2 * n) {
         /* Tall A = Q R: R has A's singular values and right vectors, and the m x n work of the
-         * decomposition is one QR pass (tall_r) instead of dgesdd's. */
+         * decomposition is one QR pass (xfer_la_qr_r) instead of dgesdd's. */
         double *R = malloc((size_t)n * n * sizeof *R);
         if (!R) return XFER_OOM(err);
-        int rc = tall_r(m, n, A, R, err);
+        int rc = xfer_la_qr_r(m, n, A, R, err);
         if (rc == XFER_OK) rc = xfer_la_svd(n, n, R, s, vt, err);
         free(R);
         return rc;

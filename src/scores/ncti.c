@@ -64,6 +64,8 @@ typedef struct {
     double *low;      /* [n, nl] */
     int nl;
     double *logits; /* [n, C] */
+    int have_t0;    /* the svd solver computed t0 from R factors (lda_svd) */
+    double t0;
 } lda_fit;
 
 static void shrink(double *S, int k, double s) {
@@ -152,6 +154,42 @@ done:
     return rc;
 }
 
+/* t0 without a pass over the N rows: the centred projection is Yc sc2 (Yc = Y - ybar, sc2's first
+ * `keep` columns), and Yc = W + M with W = Y - mu[class] (class-centred) and M's rows mu_c - ybar,
+ * so W^T M = 0 and Yc^T Yc = W^T W + sum_c n_c (mu_c - ybar)(mu_c - ybar)^T: Yc's R factor is
+ * that of [R_W; sqrt(n_c) (mu_c - ybar)] ((k + C) x k), R_W = R_X diag(sd) / fac from the within-
+ * class QR the solver already made (X = fac W diag(1/sd)). Rounding in the class means perturbs W
+ * by O(eps) only (backward stable, as a QR of Yc itself). t0 = |R_Yc sc2|_*. */
+static int projection_norm(lda_fit *f, const double *RX, const double *sd, double fac,
+                           const double *xbar, const double *sc2, int r2, int keep, xfer_err *err) {
+    const int k = f->k, C = f->C, m = k + C;
+    double *St = malloc((size_t)m * k * sizeof *St), *R = malloc((size_t)k * k * sizeof *R);
+    double *P = malloc((size_t)k * keep * sizeof *P);
+    int rc = XFER_OK;
+    if (!St || !R || !P) {
+        rc = XFER_OOM(err);
+        goto done;
+    }
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < k; j++)
+            St[(size_t)i * k + j] = RX[(size_t)i * k + j] * sd[j] / fac;
+    for (int c = 0; c < C; c++) {
+        const double w = sqrt((double)f->cnt[c]);
+        for (int j = 0; j < k; j++)
+            St[(size_t)(k + c) * k + j] = w * (f->mu[(size_t)c * k + j] - xbar[j]);
+    }
+    if ((rc = xfer_la_qr_r(m, k, St, R, err))) goto done;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, k, keep, k, 1.0, R, k, sc2, r2, 0.0, P,
+                keep);
+    if ((rc = nuclear_norm(k, keep, P, &f->t0, err))) goto done;
+    f->have_t0 = 1;
+done:
+    free(St);
+    free(R);
+    free(P);
+    return rc;
+}
+
 /* solver 'svd' (sklearn's _solve_svd) */
 static int lda_svd(lda_fit *f, xfer_err *err) {
     const int n = f->n, k = f->k, C = f->C;
@@ -161,6 +199,7 @@ static int lda_svd(lda_fit *f, xfer_err *err) {
     double *sc = malloc((size_t)k * mn * sizeof *sc), *xbar = calloc((size_t)k, sizeof *xbar);
     double *M = malloc((size_t)C * k * sizeof *M), *S2 = malloc((size_t)mc * sizeof *S2);
     double *Vt2 = malloc((size_t)mc * mn * sizeof *Vt2), *sc2 = NULL, *coef = NULL;
+    double *RX = NULL, *Rt = NULL; /* R of X [k,k], and scratch */
     int rc = XFER_OK, r = 0, r2 = 0;
     if (!X || !sd || !S || !Vt || !sc || !xbar || !M || !S2 || !Vt2) {
         rc = XFER_OOM(err);
@@ -191,7 +230,19 @@ static int lda_svd(lda_fit *f, xfer_err *err) {
     for (int i = 0; i < n; i++)
         for (int j = 0; j < k; j++)
             X[(size_t)i * k + j] = fac * (X[(size_t)i * k + j] / sd[j]);
-    if ((rc = xfer_la_svd(n, k, X, S, Vt, err))) goto done;
+    if (n >= 2 * k) { /* X = Q R_X: X's singular values and right vectors are R_X's */
+        if (!(RX = malloc((size_t)k * k * sizeof *RX)) ||
+            !(Rt = malloc((size_t)k * k * sizeof *Rt))) {
+            rc = XFER_OOM(err);
+            goto done;
+        }
+        if ((rc = xfer_la_qr_r(n, k, X, RX, err))) goto done;
+        memcpy(Rt, RX, (size_t)k * k * sizeof *Rt);
+        rc = xfer_la_svd(k, k, Rt, S, Vt, err);
+    } else {
+        rc = xfer_la_svd(n, k, X, S, Vt, err);
+    }
+    if (rc) goto done;
     while (r < mn && S[r] > NCTI_LDA_TOL)
         r++;
     if (r == 0) {
@@ -254,7 +305,11 @@ static int lda_svd(lda_fit *f, xfer_err *err) {
             memmove(f->low + (size_t)i * keep, f->low + (size_t)i * r2,
                     (size_t)keep * sizeof *f->low);
     f->nl = keep;
+    if (RX && keep > 0 && (rc = projection_norm(f, RX, sd, fac, xbar, sc2, r2, keep, err)))
+        goto done;
 done:
+    free(RX);
+    free(Rt);
     free(X);
     free(sd);
     free(S);
@@ -335,7 +390,10 @@ int xfer_metric_ncti(const xfer_metric_input *in, const xfer_metric_params *p,
         rc = XFER_OOM(err);
         goto done;
     }
-    if (f.nl > 0) xfer_center_columns(f.low, n, f.nl, NULL);
+    if (f.have_t0)
+        t0 = f.t0;
+    else if (f.nl > 0)
+        xfer_center_columns(f.low, n, f.nl, NULL);
 #pragma omp parallel reduction(| : failed, failed0)
     {
         double *P = malloc((size_t)maxc * C * sizeof *P);
@@ -344,7 +402,8 @@ int xfer_metric_ncti(const xfer_metric_input *in, const xfer_metric_params *p,
 #pragma omp for schedule(dynamic)
         for (int c = -1; c < C; c++) {
             if (c < 0) {
-                if (f.nl > 0) failed0 |= nuclear_norm(n, f.nl, f.low, &t0, &e2) != XFER_OK;
+                if (f.nl > 0 && !f.have_t0)
+                    failed0 |= nuclear_norm(n, f.nl, f.low, &t0, &e2) != XFER_OK;
                 continue;
             }
             int r = 0;

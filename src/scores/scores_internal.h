@@ -29,6 +29,11 @@ int xfer_la_tridiag_vectors(int n, const double *A, const double *tau, const dou
  * dgesdd); when vt is not NULL also the right singular vectors, as the rows of vt [min(m,n), n]. */
 int xfer_la_svd(int m, int n, double *A, double *s, double *vt, xfer_err *err);
 
+/* R [n,n] (row-major, upper triangular, rows beyond m zero) with A = Q R for the row-major A
+ * [m,n], m >= 1 (a tall-skinny QR in fixed 512-row blocks: the same bits whatever the thread
+ * count); A is not changed. */
+int xfer_la_qr_r(int m, int n, const double *A, double *R, xfer_err *err);
+
 /* Cholesky of the symmetric positive definite A [n,n] in place (lower factor); XFER_EINPUT when
  * not positive definite (message names `what`). */
 int xfer_la_cholesky(int n, double *A, const char *what, xfer_err *err);
