@@ -1,8 +1,9 @@
 /* float64 linear algebra for the metrics: OpenBLAS's CBLAS plus the LAPACK routines OpenBLAS ships
- * (checked with `nm -D libopenblas.so.0`: dsyevd_, dpotrf_, dpotrs_, dgesdd_, dgeqrf_, dpocon_,
- * dsytrd_, dsterf_, dstemr_, dormtr_). Row-major callers pass symmetric matrices, for which row-
- * and column-major agree. OpenBLAS runs single-threaded here (xfer_metric_compute sets it): its
- * threaded kernels split sums (symv, dot, gemv) by the thread count, so a score would depend on it.
+ * (checked with `nm -D libopenblas.so.0`: dsyevd_, dpotrf_, dpotrs_, dgesdd_, dgebrd_, dlasq1_,
+ * dgeqrf_, dpocon_, dsytrd_, dsterf_, dstemr_, dormtr_). Row-major callers pass symmetric matrices,
+ * for which row- and column-major agree. OpenBLAS runs single-threaded here (xfer_metric_compute
+ * sets it): its threaded kernels split sums (symv, dot, gemv) by the thread count, so a score would
+ * depend on it.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -36,6 +37,9 @@ extern void dormtr_(const char *side, const char *uplo, const char *trans, const
                     const int *n, const double *a, const int *lda, const double *tau, double *c,
                     const int *ldc, double *work, const int *lwork, int *info, size_t, size_t,
                     size_t);
+extern void dgebrd_(const int *m, const int *n, double *a, const int *lda, double *d, double *e,
+                    double *tauq, double *taup, double *work, const int *lwork, int *info);
+extern void dlasq1_(const int *n, double *d, double *e, double *work, int *info);
 extern void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda,
                     double *s, double *u, const int *ldu, double *vt, const int *ldvt, double *work,
                     const int *lwork, int *iwork, int *info, size_t);
@@ -211,6 +215,37 @@ int xfer_la_qr_r(int m, int n, const double *A, double *R, xfer_err *err) {
     return rc;
 }
 
+/* Singular values only, m < 2n: LAPACK's bidiagonal reduction (dgebrd) and dqds (dlasq1), the
+ * steps of dgesdd's jobz = 'N' without its set-up; XFER_EINTERNAL (nothing reported) sends the
+ * caller to dgesdd, which also rescales entries near under- or overflow. */
+static int values_only(int m, int n, double *A, double *s) {
+    double amax = 0;
+    for (size_t q = 0; q < (size_t)m * n; q++)
+        amax = fabs(A[q]) > amax ? fabs(A[q]) : amax;
+    if (!(amax > 1e-150 && amax < 1e150)) return XFER_EINTERNAL;
+    const int cm = n, cn = m, mn = m < n ? m : n; /* column-major [n,m] */
+    int lwork = -1, info = 0;
+    double wq, *e = malloc((size_t)mn * sizeof *e), *tq = malloc((size_t)mn * sizeof *tq);
+    double *tp = malloc((size_t)mn * sizeof *tp), *work = NULL;
+    if (e && tq && tp) dgebrd_(&cm, &cn, A, &cm, s, e, tq, tp, &wq, &lwork, &info);
+    if (e && tq && tp && info == 0) {
+        lwork = (int)wq + 1;
+        if (lwork < 4 * mn) lwork = 4 * mn; /* dlasq1 needs 4 n */
+        work = malloc((size_t)lwork * sizeof *work);
+    }
+    int rc = XFER_EINTERNAL;
+    if (work) {
+        dgebrd_(&cm, &cn, A, &cm, s, e, tq, tp, work, &lwork, &info);
+        if (info == 0) dlasq1_(&mn, s, e, work, &info);
+        if (info == 0) rc = XFER_OK;
+    }
+    free(e);
+    free(tq);
+    free(tp);
+    free(work);
+    return rc;
+}
+
 int xfer_la_svd(int m, int n, double *A, double *s, double *vt, xfer_err *err) {
     if (m <= 0 || n <= 0) return XFER_OK;
     if (m >= 2 * n) {
@@ -223,6 +258,7 @@ int xfer_la_svd(int m, int n, double *A, double *s, double *vt, xfer_err *err) {
         free(R);
         return rc;
     }
+    if (!vt && values_only(m, n, A, s) == XFER_OK) return XFER_OK;
     /* Row-major A [m,n] is column-major B = A^T [n,m]; B = U S W^T gives A = W S U^T, so A's
      * right singular vectors are B's left ones: U [n,mn] column-major = vt [mn,n] row-major. */
     int mn = m < n ? m : n, lwork = -1, info = 0, ldw = mn;
