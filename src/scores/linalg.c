@@ -216,13 +216,14 @@ int xfer_la_qr_r(int m, int n, const double *A, double *R, xfer_err *err) {
 }
 
 /* Singular values only, m < 2n: LAPACK's bidiagonal reduction (dgebrd) and dqds (dlasq1), the
- * steps of dgesdd's jobz = 'N' without its set-up; XFER_EINTERNAL (nothing reported) sends the
- * caller to dgesdd, which also rescales entries near under- or overflow. */
-static int values_only(int m, int n, double *A, double *s) {
+ * steps of dgesdd's jobz = 'N' without its set-up. -1 (A untouched, nothing reported) sends the
+ * caller to dgesdd, which also rescales entries near under- or overflow; a failure once A is
+ * reduced is reported. */
+static int values_only(int m, int n, double *A, double *s, xfer_err *err) {
     double amax = 0;
     for (size_t q = 0; q < (size_t)m * n; q++)
         amax = fabs(A[q]) > amax ? fabs(A[q]) : amax;
-    if (!(amax > 1e-150 && amax < 1e150)) return XFER_EINTERNAL;
+    if (!(amax > 1e-150 && amax < 1e150)) return -1;
     const int cm = n, cn = m, mn = m < n ? m : n; /* column-major [n,m] */
     int lwork = -1, info = 0;
     double wq, *e = malloc((size_t)mn * sizeof *e), *tq = malloc((size_t)mn * sizeof *tq);
@@ -233,11 +234,13 @@ static int values_only(int m, int n, double *A, double *s) {
         if (lwork < 4 * mn) lwork = 4 * mn; /* dlasq1 needs 4 n */
         work = malloc((size_t)lwork * sizeof *work);
     }
-    int rc = XFER_EINTERNAL;
+    int rc = -1;
     if (work) {
         dgebrd_(&cm, &cn, A, &cm, s, e, tq, tp, work, &lwork, &info);
         if (info == 0) dlasq1_(&mn, s, e, work, &info);
-        if (info == 0) rc = XFER_OK;
+        rc = info == 0 ? XFER_OK
+                       : xfer_fail(err, XFER_EINTERNAL,
+                                   "singular values (dgebrd + dlasq1) failed, info %d", info);
     }
     free(e);
     free(tq);
@@ -258,7 +261,10 @@ int xfer_la_svd(int m, int n, double *A, double *s, double *vt, xfer_err *err) {
         free(R);
         return rc;
     }
-    if (!vt && values_only(m, n, A, s) == XFER_OK) return XFER_OK;
+    if (!vt) {
+        int rv = values_only(m, n, A, s, err);
+        if (rv != -1) return rv;
+    }
     /* Row-major A [m,n] is column-major B = A^T [n,m]; B = U S W^T gives A = W S U^T, so A's
      * right singular vectors are B's left ones: U [n,mn] column-major = vt [mn,n] row-major. */
     int mn = m < n ? m : n, lwork = -1, info = 0, ldw = mn;

@@ -26,7 +26,8 @@ int xfer_la_tridiag_vectors(int n, const double *A, const double *tau, const dou
                             const double *off, int il, int iu, double *Z, xfer_err *err);
 
 /* Singular values s [min(m,n)] (descending) of the row-major A [m,n], which is destroyed (LAPACK
- * dgesdd); when vt is not NULL also the right singular vectors, as the rows of vt [min(m,n), n]. */
+ * dgesdd, or its dgebrd + dlasq1 steps; tall A through xfer_la_qr_r); when vt is not NULL also the
+ * right singular vectors, as the rows of vt [min(m,n), n]. */
 int xfer_la_svd(int m, int n, double *A, double *s, double *vt, xfer_err *err);
 
 /* R [n,n] (row-major, upper triangular, rows beyond m zero) with A = Q R for the row-major A
