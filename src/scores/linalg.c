@@ -111,7 +111,7 @@ int xfer_la_tridiag_vectors(int n, const double *A, const double *tau, const dou
     double *w = malloc((size_t)n * sizeof *w), *work = malloc((size_t)lwork * sizeof *work);
     int *iwork = malloc((size_t)liwork * sizeof *iwork),
         *isuppz = malloc(2 * (size_t)m0 * sizeof *isuppz);
-    double vl = 0, vu = 0, wq = 0;
+    double vl = 0, vu = 0, wq = 0, *Ac = NULL;
     int rc = XFER_OK;
     if (!d || !e || !w || !work || !iwork || !isuppz) {
         rc = XFER_OOM(err);
@@ -127,8 +127,15 @@ int xfer_la_tridiag_vectors(int n, const double *A, const double *tau, const dou
                        m, m0);
         goto done;
     }
-    /* Z (column-major [n,m]) back to the original basis: Q Z, Q = dsytrd's reflectors */
-    dormtr_("L", "U", "N", &n, &m, A, &n, tau, Z, &n, &wq, &lwo, &info, 1, 1, 1);
+    /* Z (column-major [n,m]) back to the original basis: Q Z, Q = dsytrd's reflectors. dormtr
+     * (dorm2l) writes 1 into A's reflector entries while it applies them and puts them back: it
+     * works on a copy, so that calls on the same A may run at the same time (the PCA's chunks). */
+    if (!(Ac = malloc((size_t)n * n * sizeof *Ac))) {
+        rc = XFER_OOM(err);
+        goto done;
+    }
+    memcpy(Ac, A, (size_t)n * n * sizeof *Ac);
+    dormtr_("L", "U", "N", &n, &m, Ac, &n, tau, Z, &n, &wq, &lwo, &info, 1, 1, 1);
     if (info == 0 && (size_t)wq + 1 > (size_t)lwork) {
         free(work);
         lwork = (int)wq + 1;
@@ -137,10 +144,11 @@ int xfer_la_tridiag_vectors(int n, const double *A, const double *tau, const dou
             goto done;
         }
     }
-    if (info == 0) dormtr_("L", "U", "N", &n, &m, A, &n, tau, Z, &n, work, &lwork, &info, 1, 1, 1);
+    if (info == 0) dormtr_("L", "U", "N", &n, &m, Ac, &n, tau, Z, &n, work, &lwork, &info, 1, 1, 1);
     if (info != 0)
         rc = xfer_fail(err, XFER_EINTERNAL, "back-transformation (dormtr) failed, info %d", info);
 done:
+    free(Ac);
     free(d);
     free(e);
     free(w);

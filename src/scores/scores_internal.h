@@ -19,7 +19,8 @@ int xfer_la_eigh(int n, double *A, double *w, xfer_err *err);
  * xfer_la_tridiag_values: all of T's eigenvalues w [n], ascending (dsterf).
  * xfer_la_tridiag_vectors: the unit eigenvectors of eigenvalues il..iu (1-based, ascending; MRRR,
  * dstemr) back in A's basis, as the rows of Z [iu-il+1, n], ascending. Each call computes the same
- * vectors from the same (diag, off, il, iu), whichever other ranges were asked for. */
+ * vectors from the same (diag, off, il, iu), whichever other ranges were asked for; A is not
+ * written, even for a moment (calls on the same A may run at the same time). */
 int xfer_la_tridiag(int n, double *A, double *diag, double *off, double *tau, xfer_err *err);
 int xfer_la_tridiag_values(int n, const double *diag, const double *off, double *w, xfer_err *err);
 int xfer_la_tridiag_vectors(int n, const double *A, const double *tau, const double *diag,
